@@ -1,0 +1,121 @@
+"""Running the client: options, the terminal UI or pipe mode, the reactor and the exit status."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, cast
+
+from twisted.internet import stdio
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.task import react
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    textFileLogObserver,
+)
+
+from chat.client.colours import LineStyle
+from chat.client.connection import keep_connected, server_endpoint
+from chat.client.options import ClientOptions, parse_options
+from chat.client.pipe import PROGRAM, PipeIO
+from chat.client.session import Session
+from chat.client.terminal import ChatTerminal, follow_window_size, raw_terminal, terminal_protocol
+
+STDIN = 0
+STDOUT = 1
+
+# StandardIO is not annotated in Twisted: typed here as it is used.
+_standard_io = cast(Callable[..., object], stdio.StandardIO)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``tcpchat-client``: the terminal UI when on a terminal, else pipe mode."""
+    options = parse_options(sys.argv[1:] if argv is None else argv, os.environ)
+    from twisted.internet import reactor
+
+    try:
+        endpoint = server_endpoint(reactor, options)
+    except ValueError as error:
+        sys.stderr.write(f"{PROGRAM}: {error}\n")
+        sys.exit(2)
+    interactive = os.isatty(STDIN) and os.isatty(STDOUT)
+    _start_logging(options.log_file, interactive)
+    if not interactive:
+        react(lambda reactor: ensureDeferred(_run_pipe(reactor, options, endpoint)))
+    with raw_terminal(STDIN):
+        react(lambda reactor: ensureDeferred(_run_terminal(reactor, options, endpoint)))
+
+
+def _start_logging(log_file: str | None, interactive: bool) -> None:
+    """Diagnostics go to ``--log FILE``; else warnings go to stderr, except on the terminal UI."""
+    observers: list[ILogObserver] = []
+    if log_file is not None:
+        observers.append(textFileLogObserver(open(log_file, "a", encoding="utf-8")))  # noqa: SIM115
+    elif not interactive:
+        observers.append(
+            FilteringLogObserver(
+                textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(LogLevel.warn)]
+            )
+        )
+    globalLogBeginner.beginLoggingTo(observers, redirectStandardIO=False)
+
+
+async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint) -> None:
+    pipe = PipeIO()
+    session = Session(pipe, reactor, address=options.address, nick=options.nick, interactive=False)
+    pipe.session = session
+    _standard_io(pipe, reactor=reactor)
+    await _run_session(reactor, session, endpoint, pipe.close, pipe.closed)
+
+
+async def _run_terminal(
+    reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint
+) -> None:
+    size = os.get_terminal_size(STDOUT)
+    chat_terminal = ChatTerminal(LineStyle(options.colour), reactor, size.columns)
+    session = Session(
+        chat_terminal, reactor, address=options.address, nick=options.nick, interactive=True
+    )
+    chat_terminal.session = session
+    _standard_io(terminal_protocol(chat_terminal), reactor=reactor)
+    follow_window_size(STDOUT, reactor, chat_terminal)
+    chat_terminal.show_status(f"connecting to {options.address}; Ctrl-D or /quit leaves")
+    await _run_session(reactor, session, endpoint, chat_terminal.close, chat_terminal.closed)
+
+
+async def _run_session(
+    reactor: Any,
+    session: Session,
+    endpoint: IStreamClientEndpoint,
+    close_view: Callable[[], None],
+    view_closed: Deferred[None],
+) -> None:
+    """Connect until the session is over, let go of stdio, and exit with the session's code.
+
+    Stopping the reactor (SIGINT or SIGTERM in pipe mode) first leaves the
+    chat politely, as Ctrl-C does on the terminal.
+    """
+    service = keep_connected(session, endpoint, reactor)
+    all_done: Deferred[None] = Deferred()
+
+    def leave_before_shutdown() -> Deferred[None]:
+        session.leave()
+        return all_done
+
+    reactor.addSystemEventTrigger("before", "shutdown", leave_before_shutdown)
+    service.startService()
+    try:
+        code = await session.finished
+        await service.stopService()
+        close_view()
+        await view_closed
+    finally:
+        all_done.callback(None)
+    if code:
+        raise SystemExit(code)

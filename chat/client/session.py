@@ -1,0 +1,357 @@
+"""The chat session: nickname handshake, sending, rejoining and leaving, apart from any screen.
+
+A :class:`Session` lives as long as the client runs and outlasts each
+connection. It is told about connections, server lines, connection
+failures and what the user types, and it tells a :class:`SessionView`
+what to show. It decides nothing about terminals or pipes, so it is
+tested with ``twisted.internet.testing`` alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from enum import Enum, auto
+from typing import Protocol
+
+from OpenSSL import SSL
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectError, ConnectionDone
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from chat.client.lines import Kind, command_name, message_text, parse, welcomed_nick
+
+log = Logger()
+
+# After /quit, how long the server has to close the connection before we do.
+LEAVE_TIMEOUT = 5.0
+
+# Exit codes.
+EXIT_OK = 0
+EXIT_UNREACHABLE = 1
+EXIT_NICKNAME_REFUSED = 2
+
+
+class SessionView(Protocol):
+    """What a session shows; the terminal UI and pipe mode each provide one."""
+
+    def show_line(self, line: str) -> None:
+        """Show a line the server sent (without its line ending)."""
+
+    def show_own_line(self, line: str) -> None:
+        """Show what the user just said as the others see it (the server does not echo it)."""
+
+    def show_status(self, text: str) -> None:
+        """Show news from the client itself: connection lost, retrying, back."""
+
+    def show_error(self, text: str) -> None:
+        """Show a problem from the client itself, such as why it has to stop."""
+
+    def nickname_wanted(self) -> None:
+        """The next line the user enters will be taken as the nickname."""
+
+    def nickname_changed(self, nick: str) -> None:
+        """The server now knows the user by this nickname."""
+
+
+class Phase(Enum):
+    """Where a session stands."""
+
+    OFFLINE = auto()  # no connection: not yet made, or lost and waiting to retry
+    NAMING = auto()  # connected; the nickname is not yet accepted
+    CHATTING = auto()  # in the room
+    LEAVING = auto()  # /quit sent; waiting for the server to close
+    ENDED = auto()
+
+
+def describe_failure(reason: Failure) -> str:
+    """A short, human reason for a failed or lost connection, such as "Connection refused"."""
+    error = reason.value
+    if isinstance(error, ConnectError) and error.args and error.args[0]:
+        return str(error.args[0])
+    if isinstance(error, SSL.Error) and error.args and isinstance(error.args[0], list):
+        return "TLS: " + ", ".join(str(problem[-1]) for problem in error.args[0])
+    return reason.getErrorMessage().rstrip(".") or type(error).__name__
+
+
+class Session:
+    """One user's presence in the chat across connections.
+
+    ``interactive`` sessions (the terminal UI) ask again for a refused
+    nickname and keep retrying a server that cannot be reached; the others
+    (pipe mode) end with :data:`EXIT_NICKNAME_REFUSED` or
+    :data:`EXIT_UNREACHABLE` instead. :attr:`finished` fires with the exit
+    code once the session is over.
+    """
+
+    def __init__(
+        self,
+        view: SessionView,
+        clock: IReactorTime,
+        *,
+        address: str,
+        nick: str | None,
+        interactive: bool,
+    ) -> None:
+        self.view = view
+        self.clock = clock
+        self.address = address
+        self.nick = nick
+        self.interactive = interactive
+        self.phase = Phase.OFFLINE
+        self.finished: Deferred[int] = Deferred()
+        self._connection: ServerConnection | None = None
+        self._outbox: deque[str] = deque()
+        self._joined_before = False
+        self._pending_refusal: str | None = None
+        self._pending_nick_change: str | None = None
+        self._lost_reason: str | None = None
+        self._leave_timer: IDelayedCall | None = None
+        self._exit_code = EXIT_OK
+
+    # Told by the connection
+
+    def connection_made(self, connection: ServerConnection) -> None:
+        """A connection to the server is open: start the nickname handshake."""
+        if self.phase is Phase.ENDED:
+            connection.close()
+            return
+        self._connection = connection
+        self._lost_reason = None
+        self._pending_refusal = None
+        self.phase = Phase.NAMING
+        if self.nick is None:
+            self.view.nickname_wanted()
+        else:
+            self._send_nick()
+
+    def line_received(self, line: str) -> None:
+        """A line from the server (without its line ending)."""
+        if self.phase is Phase.NAMING:
+            self._handshake_line(line)
+            return
+        if self.phase is Phase.CHATTING:
+            self._follow_nick_change(line)
+        self.view.show_line(line)
+
+    def connection_lost(self, reason: Failure) -> None:
+        """The connection closed; the connection service is about to schedule a retry."""
+        self._connection = None
+        if self.phase in (Phase.LEAVING, Phase.ENDED):
+            self._end()
+            return
+        refusal, self._pending_refusal = self._pending_refusal, None
+        if refusal is not None:
+            self._lost_reason = refusal
+        elif isinstance(reason.value, ConnectionDone):
+            self._lost_reason = "connection lost"
+        else:
+            self._lost_reason = f"connection lost ({describe_failure(reason)})"
+        was_chatting = self.phase is Phase.CHATTING or self._joined_before
+        self.phase = Phase.OFFLINE
+        if not (self.interactive or was_chatting):
+            self._give_up(EXIT_UNREACHABLE, f"cannot chat on {self.address}: {self._lost_reason}")
+
+    # Told by the connection service
+
+    def connection_failed(self, reason: Failure) -> None:
+        """An attempt to connect failed."""
+        if self.phase is Phase.ENDED:
+            return
+        self._lost_reason = f"cannot connect to {self.address} ({describe_failure(reason)})"
+        if not (self.interactive or self._joined_before):
+            self._give_up(
+                EXIT_UNREACHABLE,
+                f"cannot connect to {self.address}: {describe_failure(reason)}",
+            )
+
+    def retry_scheduled(self, delay: float) -> None:
+        """The next connection attempt is ``delay`` seconds away."""
+        if self.phase is Phase.ENDED or self._lost_reason is None:
+            return
+        verb = "reconnecting" if self._lost_reason.startswith("connection lost") else "retrying"
+        self.view.show_status(f"{self._lost_reason}; {verb} in {math.ceil(delay)}s")
+
+    # Told by the user
+
+    def user_line(self, text: str) -> None:
+        """A line the user entered: a nickname, a message or a command."""
+        if self.phase in (Phase.LEAVING, Phase.ENDED) or not text.strip():
+            return
+        if self.nick is None:
+            self.nick = text.strip()
+            if self.phase is Phase.NAMING:
+                self._send_nick()
+            return
+        if self.phase is Phase.CHATTING:
+            self._say(text)
+            return
+        self._outbox.append(text)
+        if self.phase is Phase.OFFLINE and self.interactive:
+            self.view.show_status("not connected: this will be sent once back")
+
+    def end_of_input(self) -> None:
+        """No more input will come (pipe mode): send what is pending, then leave."""
+        if self.nick is None:
+            self._give_up(EXIT_NICKNAME_REFUSED, "no nickname was given")
+        else:
+            self.user_line("/quit")
+
+    def leave(self) -> None:
+        """The user wants to leave now (Ctrl-C, Ctrl-D, a signal)."""
+        if self.phase is Phase.OFFLINE:
+            self._end()
+        elif self.phase in (Phase.NAMING, Phase.CHATTING):
+            self._leave_now()
+
+    # The handshake
+
+    def _send_nick(self) -> None:
+        assert self._connection is not None and self.nick is not None
+        self._connection.send_line(self.nick)
+
+    def _handshake_line(self, line: str) -> None:
+        nick = welcomed_nick(line)
+        if nick is not None:
+            self._welcomed(nick, line)
+            return
+        said = parse(line)
+        if said.kind is Kind.ERROR:
+            # A refused nickname is followed by the prompt again; a refused
+            # connection (server full) is followed by the connection closing.
+            self._pending_refusal = said.text
+            if self.interactive:
+                self.view.show_line(line)
+            return
+        refusal, self._pending_refusal = self._pending_refusal, None
+        if refusal is not None:
+            self._nick_refused(refusal)
+        if self.phase is Phase.NAMING and (refusal is not None or not self._joined_before):
+            self.view.show_line(line)
+
+    def _welcomed(self, nick: str, line: str) -> None:
+        self.nick = nick
+        self.phase = Phase.CHATTING
+        self._pending_refusal = None
+        if self._joined_before:
+            self.view.show_status(f"reconnected: back in the room as {nick}")
+        else:
+            self.view.show_line(line)
+        self._joined_before = True
+        self.view.nickname_changed(nick)
+        while self._outbox and self.phase is Phase.CHATTING:
+            self._say(self._outbox.popleft())
+
+    def _nick_refused(self, reason: str) -> None:
+        if not self.interactive:
+            self._give_up(EXIT_NICKNAME_REFUSED, reason)
+            return
+        self.nick = None
+        self.view.nickname_wanted()
+
+    # Chatting
+
+    def _say(self, text: str) -> None:
+        assert self._connection is not None and self.nick is not None
+        self._connection.send_line(text)
+        command = command_name(text)
+        if command is None:
+            self.view.show_own_line(f"<{self.nick}> {message_text(text)}")
+        elif command == "me":
+            action = text.split(" ", 1)[1].strip() if " " in text else ""
+            if action:
+                self.view.show_own_line(f"* {self.nick} {action}")
+        elif command == "nick":
+            self._pending_nick_change = text.split(" ", 1)[1].strip() if " " in text else None
+        elif command == "quit":
+            self._start_leaving()
+
+    def _follow_nick_change(self, line: str) -> None:
+        wanted = self._pending_nick_change
+        if wanted is None:
+            return
+        said = parse(line)
+        if said.kind is Kind.ERROR:
+            self._pending_nick_change = None
+        elif said.kind is Kind.NOTICE and said.text.endswith(f" is now known as {wanted}"):
+            self._pending_nick_change = None
+            self.nick = wanted
+            self.view.nickname_changed(wanted)
+
+    # Leaving
+
+    def _leave_now(self) -> None:
+        assert self._connection is not None
+        self._connection.send_line("/quit")
+        self._start_leaving()
+
+    def _start_leaving(self) -> None:
+        self.phase = Phase.LEAVING
+        self._outbox.clear()
+        self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_after_quit)
+
+    def _close_after_quit(self) -> None:
+        self._leave_timer = None
+        log.info("the server did not close after /quit; closing")
+        if self._connection is not None:
+            self._connection.close()
+
+    def _give_up(self, code: int, reason: str) -> None:
+        self.view.show_error(reason)
+        self._exit_code = code
+        if self._connection is None:
+            self._end()
+        else:
+            self.phase = Phase.LEAVING
+            self._connection.close()
+
+    def _end(self) -> None:
+        if self.phase is Phase.ENDED:
+            return
+        self.phase = Phase.ENDED
+        if self._leave_timer is not None and self._leave_timer.active():
+            self._leave_timer.cancel()
+        self.finished.callback(self._exit_code)
+
+
+class ServerConnection(LineReceiver):
+    """One connection to the server: frames lines and hands them to the session."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = 1 << 20
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def connectionMade(self) -> None:
+        self.session.connection_made(self)
+
+    def lineReceived(self, line: bytes) -> None:
+        self.session.line_received(line.removesuffix(b"\r").decode("utf-8", "replace"))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.session.connection_lost(reason)
+
+    def send_line(self, text: str) -> None:
+        """Send one line of text to the server."""
+        assert self.transport is not None
+        self.transport.write(text.encode("utf-8") + self.delimiter)
+
+    def close(self) -> None:
+        """Close the connection once what was sent has gone out."""
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+
+class ServerConnectionFactory(Factory):
+    """Builds the :class:`ServerConnection` of each new connection of a session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def buildProtocol(self, addr: IAddress | None) -> ServerConnection:
+        return ServerConnection(self.session)

@@ -1,0 +1,288 @@
+"""The terminal UI: a line editor (HistoricRecvLine over insults) with the chat printed above it.
+
+:class:`ChatTerminal` is the :class:`~chat.client.session.SessionView` of
+an interactive session. The line being typed is always the last row of
+the terminal; each line of the chat is written over it and the input line
+is drawn again below, so what the user is typing stays as it was. The
+screen is never cleared and no alternate screen is used: the scrollback
+keeps the whole conversation after the client exits.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fcntl
+import os
+import signal
+import termios
+import tty
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import cast
+
+from twisted.conch.insults.insults import ServerProtocol
+from twisted.conch.recvline import HistoricRecvLine
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.python.failure import Failure
+
+from chat.client.colours import LineStyle
+from chat.client.inputline import text_width, visible_input
+from chat.client.session import Session
+from chat.text import clean
+
+CTRL_A = b"\x01"
+CTRL_C = b"\x03"
+CTRL_D = b"\x04"
+CTRL_E = b"\x05"
+CTRL_H = b"\x08"
+CTRL_K = b"\x0b"
+CTRL_U = b"\x15"
+CTRL_W = b"\x17"
+# Home and End as some terminals send them (ESC O H, ESC O F), which
+# insults reports as unhandled control sequences.
+_APPLICATION_HOME = b"\x1b[OH"
+_APPLICATION_END = b"\x1b[OF"
+
+
+class ChatTerminal(HistoricRecvLine):
+    """Line editing with history, and the chat shown above the line being typed.
+
+    Keys: arrows, Home/End (also Ctrl-A/Ctrl-E), Backspace, Delete, Up/Down
+    for history, Ctrl-U/Ctrl-K/Ctrl-W to delete before/after the cursor or
+    the word before it, Ctrl-C to leave, Ctrl-D to leave on an empty line.
+    Typed bytes are decoded as UTF-8, so each character, however many bytes
+    it takes, is one unit of editing.
+    """
+
+    session: Session
+
+    def __init__(self, style: LineStyle, clock: IReactorTime, width: int) -> None:
+        self.style = style
+        self.clock = clock
+        self.width = width
+        self.closed: Deferred[None] = Deferred()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._prompt = ("> ", "> ")
+
+    # Setting up
+
+    def connectionMade(self) -> None:
+        # The state RecvLine and HistoricRecvLine set up, with more keys.
+        self.lineBuffer: list[bytes] = []  # one item per character, UTF-8 encoded
+        self.lineBufferIndex = 0
+        self.historyLines: list[bytes] = []
+        self.historyPosition = 0
+        terminal = self.terminal
+        self.keyHandlers: dict[bytes, Callable[[], None]] = {
+            terminal.LEFT_ARROW: self.handle_LEFT,
+            terminal.RIGHT_ARROW: self.handle_RIGHT,
+            terminal.UP_ARROW: self.handle_UP,
+            terminal.DOWN_ARROW: self.handle_DOWN,
+            terminal.HOME: self.handle_HOME,
+            terminal.END: self.handle_END,
+            terminal.INSERT: self.handle_INSERT,
+            terminal.DELETE: self.handle_DELETE,
+            terminal.BACKSPACE: self.handle_BACKSPACE,
+            terminal.TAB: self.handle_TAB,
+            b"\r": self.handle_RETURN,
+            b"\n": self.handle_RETURN,
+            CTRL_A: self.handle_HOME,
+            CTRL_C: self.session.leave,
+            CTRL_D: self.handle_CTRL_D,
+            CTRL_E: self.handle_END,
+            CTRL_H: self.handle_BACKSPACE,
+            CTRL_K: self.handle_CTRL_K,
+            CTRL_U: self.handle_CTRL_U,
+            CTRL_W: self.handle_CTRL_W,
+        }
+        self.initializeScreen()
+
+    def initializeScreen(self) -> None:
+        # RecvLine resets the terminal here, which would wipe the screen.
+        self.mode = "insert"
+        self.draw_input_line()
+
+    def setInsertMode(self) -> None:
+        self.mode = "insert"
+
+    def setTypeoverMode(self) -> None:
+        self.mode = "typeover"
+
+    def terminalSize(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.draw_input_line()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.session.leave()
+        self.closed.callback(None)
+
+    def close(self) -> None:
+        """Take the input line away and let go of the terminal; :attr:`closed` fires after."""
+        self.terminal.write(b"\r")
+        self.terminal.eraseLine()
+        # Not ServerProtocol.loseConnection: it resets the terminal, wiping the screen.
+        self.terminal.transport.loseConnection()
+
+    # Keys
+
+    def keystrokeReceived(self, keyID: bytes, modifier: object) -> None:
+        handler = self.keyHandlers.get(keyID)
+        if handler is not None:
+            handler()
+        elif modifier is None and len(keyID) == 1 and keyID >= b" " and keyID != b"\x7f":
+            self.characterReceived(keyID, False)
+
+    def unhandledControlSequence(self, seq: bytes) -> None:
+        if seq == _APPLICATION_HOME:
+            self.handle_HOME()
+        elif seq == _APPLICATION_END:
+            self.handle_END()
+
+    def characterReceived(self, ch: bytes, moreCharactersComing: bool) -> None:
+        for char in self._decoder.decode(ch):
+            if clean(char) != char:
+                continue
+            encoded = char.encode("utf-8")
+            if self.mode == "insert":
+                self.lineBuffer.insert(self.lineBufferIndex, encoded)
+            else:
+                self.lineBuffer[self.lineBufferIndex : self.lineBufferIndex + 1] = [encoded]
+            self.lineBufferIndex += 1
+        if not moreCharactersComing:
+            self.draw_input_line()
+
+    def handle_TAB(self) -> None:
+        self.characterReceived(b" ", False)
+
+    def handle_LEFT(self) -> None:
+        self._move_to(self.lineBufferIndex - 1)
+
+    def handle_RIGHT(self) -> None:
+        self._move_to(self.lineBufferIndex + 1)
+
+    def handle_HOME(self) -> None:
+        self._move_to(0)
+
+    def handle_END(self) -> None:
+        self._move_to(len(self.lineBuffer))
+
+    def handle_BACKSPACE(self) -> None:
+        if self.lineBufferIndex > 0:
+            self._delete(self.lineBufferIndex - 1, self.lineBufferIndex)
+
+    def handle_DELETE(self) -> None:
+        self._delete(self.lineBufferIndex, self.lineBufferIndex + 1)
+
+    def handle_CTRL_D(self) -> None:
+        if self.lineBuffer:
+            self.handle_DELETE()
+        else:
+            self.session.leave()
+
+    def handle_CTRL_K(self) -> None:
+        self._delete(self.lineBufferIndex, len(self.lineBuffer))
+
+    def handle_CTRL_U(self) -> None:
+        self._delete(0, self.lineBufferIndex)
+
+    def handle_CTRL_W(self) -> None:
+        start = self.lineBufferIndex
+        while start > 0 and self.lineBuffer[start - 1] == b" ":
+            start -= 1
+        while start > 0 and self.lineBuffer[start - 1] != b" ":
+            start -= 1
+        self._delete(start, self.lineBufferIndex)
+
+    def handle_RETURN(self) -> None:
+        line = b"".join(self.lineBuffer)
+        if line:
+            self.historyLines.append(line)
+        self.historyPosition = len(self.historyLines)
+        self.lineBuffer = []
+        self.lineBufferIndex = 0
+        self.draw_input_line()
+        self.session.user_line(line.decode("utf-8"))
+
+    def _move_to(self, index: int) -> None:
+        self.lineBufferIndex = min(max(index, 0), len(self.lineBuffer))
+        self.draw_input_line()
+
+    def _delete(self, start: int, end: int) -> None:
+        del self.lineBuffer[start:end]
+        self.lineBufferIndex = min(self.lineBufferIndex, start)
+        self.draw_input_line()
+
+    # Drawing
+
+    def draw_input_line(self) -> None:
+        """Draw the prompt and the visible part of the input on the cursor's row."""
+        plain_prompt, shown_prompt = self._prompt
+        chars = [encoded.decode("utf-8") for encoded in self.lineBuffer]
+        shown = visible_input(
+            chars, self.lineBufferIndex, self.width - text_width(plain_prompt) - 1
+        )
+        self.terminal.write(b"\r")
+        self.terminal.eraseLine()
+        self.terminal.write((shown_prompt + shown.text).encode("utf-8"))
+        if shown.cursor_back:
+            self.terminal.cursorBackward(shown.cursor_back)
+
+    def _print_above(self, line: str) -> None:
+        self.terminal.write(b"\r")
+        self.terminal.eraseLine()
+        self.terminal.write(self.style.line(line, self.clock.seconds()).encode("utf-8") + b"\r\n")
+        self.draw_input_line()
+
+    # SessionView
+
+    def show_line(self, line: str) -> None:
+        self._print_above(line)
+
+    def show_own_line(self, line: str) -> None:
+        self._print_above(line)
+
+    def show_status(self, text: str) -> None:
+        self._print_above(f"*** {text}")
+
+    def show_error(self, text: str) -> None:
+        self._print_above(f"!!! {text}")
+
+    def nickname_wanted(self) -> None:
+        self._prompt = self.style.prompt(None)
+        self.draw_input_line()
+
+    def nickname_changed(self, nick: str) -> None:
+        self._prompt = self.style.prompt(nick)
+        self.draw_input_line()
+
+
+def terminal_protocol(chat_terminal: ChatTerminal) -> ServerProtocol:
+    """The insults protocol to attach to stdio, which drives ``chat_terminal``."""
+    # ServerProtocol is not annotated; it takes a factory of the terminal protocol.
+    make_protocol = cast(Callable[[Callable[[], ChatTerminal]], ServerProtocol], ServerProtocol)
+    return make_protocol(lambda: chat_terminal)
+
+
+@contextmanager
+def raw_terminal(fd: int) -> Iterator[None]:
+    """Put the terminal on ``fd`` in raw mode; restore its modes and blocking flag after."""
+    saved_modes = termios.tcgetattr(fd)
+    saved_flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    tty.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved_modes)
+        fcntl.fcntl(fd, fcntl.F_SETFL, saved_flags)
+
+
+def follow_window_size(fd: int, reactor: IReactorThreads, chat_terminal: ChatTerminal) -> None:
+    """Tell ``chat_terminal`` the new size whenever the terminal window is resized."""
+
+    def resized(signum: int, frame: object) -> None:
+        size = os.get_terminal_size(fd)
+        reactor.callFromThread(chat_terminal.terminalSize, size.columns, size.lines)
+
+    signal.signal(signal.SIGWINCH, resized)

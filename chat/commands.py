@@ -1,0 +1,128 @@
+"""The slash commands a member can use, dispatched by name.
+
+Each command is one ``command_NAME`` method whose docstring's first line
+is its usage, ``/name ARGS: what it does``; ``/help`` is built from those
+lines. Adding a command is adding one method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chat.rooms import ChatError, Member, Registry
+
+CommandHandler = Callable[[str], None]
+
+
+class UsageError(Exception):
+    """A command was used the wrong way; its usage line says the right way."""
+
+
+def usage_of(handler: CommandHandler) -> str:
+    """The usage line of a command: the first line of its docstring."""
+    return (handler.__doc__ or "").strip().splitlines()[0]
+
+
+class Commands:
+    """Commands of one member's session, for a front end to mix in.
+
+    The front end provides the member, the registry and the four ways of
+    answering below.
+    """
+
+    registry: Registry
+
+    def member_or_none(self) -> Member | None:
+        raise NotImplementedError
+
+    def notify(self, text: str) -> None:
+        raise NotImplementedError
+
+    def refuse(self, text: str) -> None:
+        raise NotImplementedError
+
+    def quit(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def run_command(self, line: str) -> None:
+        """Carry out ``line``, a command without its leading slash."""
+        name, _, args = line.partition(" ")
+        handler = self.handler_for(name)
+        if handler is None:
+            self.refuse(f"unknown command /{name}; type /help for the list of commands")
+            return
+        try:
+            handler(args.strip())
+        except UsageError:
+            self.refuse("usage: " + usage_of(handler).partition(":")[0])
+        except ChatError as error:
+            self.refuse(str(error))
+
+    def handler_for(self, name: str) -> CommandHandler | None:
+        """The handler of command ``name`` (any case), if there is one."""
+        if not (name.isascii() and name.isalpha()):
+            return None
+        handler: CommandHandler | None = getattr(self, "command_" + name.lower(), None)
+        return handler
+
+    def known_commands(self) -> list[str]:
+        """Every command's name, in alphabetical order."""
+        return sorted(
+            attribute.removeprefix("command_")
+            for attribute in dir(self)
+            if attribute.startswith("command_")
+        )
+
+    def _member(self) -> Member:
+        member = self.member_or_none()
+        if member is None:
+            raise ChatError("choose a nickname first")
+        return member
+
+    def command_help(self, args: str) -> None:
+        """/help [COMMAND]: lists the commands, or explains one"""
+        if args:
+            handler = self.handler_for(args.removeprefix("/"))
+            if handler is None:
+                raise ChatError(f"no command is called {args}; type /help for the list")
+            self.notify(usage_of(handler))
+            return
+        self.notify("Commands (type /help COMMAND for one):")
+        for name in self.known_commands():
+            self.notify("  " + usage_of(self.handler_for(name)))  # type: ignore[arg-type]
+        self.notify("Anything else you type is sent to the room; start it with // to send /.")
+
+    def command_nick(self, args: str) -> None:
+        """/nick NEW: changes your nickname"""
+        if not args or " " in args:
+            raise UsageError
+        self.registry.rename(self._member(), args)
+
+    def command_who(self, args: str) -> None:
+        """/who: lists the members of your room"""
+        if args:
+            raise UsageError
+        member = self._member()
+        room = member.room
+        if room is None:
+            raise ChatError("you are not in a room")
+        nicks = room.nicks()
+        people = "1 user" if len(nicks) == 1 else f"{len(nicks)} users"
+        self.notify(f"{people} in {room.name}: {', '.join(nicks)}")
+
+    def command_me(self, args: str) -> None:
+        """/me ACTION: tells the room what you are doing"""
+        if not args:
+            raise UsageError
+        self.registry.act(self._member(), args)
+
+    def command_msg(self, args: str) -> None:
+        """/msg NICK TEXT: sends a private message to one user"""
+        nick, _, text = args.partition(" ")
+        if not nick or not text.strip():
+            raise UsageError
+        self.registry.whisper(self._member(), nick, text.strip())
+
+    def command_quit(self, args: str) -> None:
+        """/quit [REASON]: leaves the chat"""
+        self.quit(f"quit: {args}" if args else "quit")

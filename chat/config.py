@@ -1,0 +1,44 @@
+"""The server's limits and settings, with their defaults.
+
+Each field is set by a ``twistd tcpchat`` option of the same name
+(``max_line`` by ``--max-line``); docs/reliability.md says why each
+default is what it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LISTEN = "tcp:55555:interface=127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits that every connection of one server lives by."""
+
+    max_line: int = 2048
+    """Longest line accepted, in bytes, without its line ending."""
+
+    handshake_timeout: float = 60.0
+    """Seconds a new connection has to choose a nickname."""
+
+    max_clients: int = 10_000
+    """Connections served at once; 0 for no limit."""
+
+    max_per_ip: int = 16
+    """Connections from one address at once (handshakes included); 0 for no limit."""
+
+    sendq: int = 1024 * 1024
+    """Bytes that may wait for a client that does not read before it is cut off."""
+
+    flood_rate: float = 8.0
+    """Lines per second a connection may send, sustained; 0 turns pacing off."""
+
+    flood_burst: int = 30
+    """Lines a connection may send at once before pacing starts."""
+
+    shutdown_grace: float = 3.0
+    """Seconds the server waits for output to drain when it stops."""
+
+    motd: tuple[str, ...] = ()
+    """Message of the day: lines shown to every new connection."""

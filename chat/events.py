@@ -1,0 +1,73 @@
+"""What members of a chat receive: typed events, grouped into batches.
+
+The chat domain speaks in these events; each front end renders them in
+its own way (the line protocol renders them as the lines of the wire
+contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Something a member said to their room."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a member did (``/me``) in their room."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    """A private message, as its addressee receives it."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateSent:
+    """The confirmation of a private message, as its sender receives it."""
+
+    recipient: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """News from the server: joins, leaves, nickname changes, replies."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A request that could not be carried out, and why."""
+
+    text: str
+
+
+Event = Message | Action | Private | PrivateSent | Notice | Error
+
+
+class Batch:
+    """Events delivered together, in order, to one or more members.
+
+    A batch is shared by all its recipients, so a front end renders it
+    once and keeps the result in :attr:`rendered`.
+    """
+
+    __slots__ = ("events", "rendered")
+
+    def __init__(self, events: tuple[Event, ...]) -> None:
+        self.events = events
+        self.rendered: bytes | None = None

@@ -1,0 +1,108 @@
+"""Command-line options of ``twistd tcpchat`` and their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from chat.config import DEFAULT_LISTEN, ServerConfig
+from chat.text import clean
+
+
+def _whole(name: str, minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise usage.UsageError(f"--{name} takes a whole number >= {minimum}, not {value!r}")
+        return number
+
+    return parse
+
+
+def _seconds(name: str, minimum: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not number >= minimum or number == float("inf"):
+            raise usage.UsageError(f"--{name} takes a number >= {minimum:g}, not {value!r}")
+        return number
+
+    return parse
+
+
+_DEFAULTS = ServerConfig()
+
+# name, parser, default, help; each becomes a ServerConfig field.
+_LIMITS: list[tuple[str, Callable[[str], int | float], int | float, str]] = [
+    ("max-line", _whole("max-line", 16), _DEFAULTS.max_line,
+     "Longest line accepted, in bytes; a longer one is refused and the connection kept."),
+    ("handshake-timeout", _seconds("handshake-timeout", 0.1), _DEFAULTS.handshake_timeout,
+     "Seconds a new connection has to choose a nickname."),
+    ("max-clients", _whole("max-clients", 0), _DEFAULTS.max_clients,
+     "Connections served at once (0: no limit)."),
+    ("max-per-ip", _whole("max-per-ip", 0), _DEFAULTS.max_per_ip,
+     "Connections from one address at once, handshakes included (0: no limit)."),
+    ("sendq", _whole("sendq", 1024), _DEFAULTS.sendq,
+     "Bytes queued for a client that does not read before it is cut off."),
+    ("flood", _seconds("flood", 0), _DEFAULTS.flood_rate,
+     "Lines per second one connection may send, sustained; more are delayed, "
+     "never dropped (0: no pacing)."),
+    ("flood-burst", _whole("flood-burst", 1), _DEFAULTS.flood_burst,
+     "Lines one connection may send at once before pacing starts."),
+    ("shutdown-grace", _seconds("shutdown-grace", 0), _DEFAULTS.shutdown_grace,
+     "Seconds the server lets output drain when it stops."),
+]
+
+_FIELDS = {"flood": "flood_rate"}
+
+
+class Options(usage.Options):
+    """Options of ``twistd tcpchat``."""
+
+    synopsis = "[--listen ENDPOINT]... [options]"
+    longdesc = (
+        "Runs the tcpchat chat room server. Connect with the tcpchat-client, "
+        "telnet or nc. Without --listen it listens on " + DEFAULT_LISTEN + "."
+    )
+    optParameters = [
+        ["motd", None, None, "File whose lines greet every new connection."],
+        *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """Where to listen, as a Twisted endpoint: tcp:PORT, tcp6:PORT, unix:PATH, ssl:PORT:privateKey=KEY.pem, systemd:domain=INET:index=0. Repeatable."""  # noqa: E501
+        try:
+            serverFromString(reactor, description)
+        except Exception as error:
+            raise usage.UsageError(f"--listen {description!r}: {error}") from None
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        motd: tuple[str, ...] = ()
+        if self["motd"] is not None:
+            try:
+                text = Path(self["motd"]).read_text(encoding="utf-8", errors="replace")
+            except OSError as error:
+                raise usage.UsageError(
+                    f"--motd {self['motd']!r}: {error.strerror or error}"
+                ) from None
+            motd = tuple(clean(line) for line in text.splitlines())
+        fields = {
+            _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS
+        }
+        self["config"] = ServerConfig(motd=motd, **fields)

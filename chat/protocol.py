@@ -1,0 +1,335 @@
+"""The line protocol: an adapter between a byte stream and the chat domain.
+
+:class:`ChatProtocol` frames lines, filters telnet commands, decodes and
+cleans text, runs the nickname handshake and the commands, paces floods
+and watches its own output queue. Who receives what is decided by the
+:class:`~chat.rooms.Registry`; this module only turns lines into calls on
+it and events into lines.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from twisted.internet import interfaces
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chat.commands import Commands
+from chat.config import ServerConfig
+from chat.events import Batch
+from chat.rooms import ChatError, Member, Registry
+from chat.telnet import TelnetFilter
+from chat.text import NICK_MAX, clean, decode
+from chat.wire import ERROR, NOTICE, encode_batch, encode_line
+
+log = Logger()
+
+GREETING = "Welcome to tcpchat."
+PROMPT = f"Please choose a nickname (1-{NICK_MAX} letters, digits, _ or -):"
+CR = b"\r"
+SHUTDOWN_NOTICE = "The server is shutting down. Goodbye!"
+
+
+def describe_peer(address: IAddress) -> str:
+    """A short form of a peer address for logs and per-address limits."""
+    host = getattr(address, "host", None)
+    if host is None:
+        return "local"
+    return str(host)
+
+
+@implementer(interfaces.IPushProducer)
+class _OutputWatch:
+    """Told by the transport when its write buffer fills and drains."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: ChatProtocol) -> None:
+        self._protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self._protocol.output_blocked = True
+
+    def resumeProducing(self) -> None:
+        self._protocol.output_blocked = False
+        self._protocol.queued = 0
+
+    def stopProducing(self) -> None:
+        self._protocol.output_blocked = False
+
+
+class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
+    """One connection: a person on telnet, nc or the client, or a program."""
+
+    delimiter = b"\r\n"
+    transport: Any
+
+    def __init__(self, factory: ChatFactory) -> None:
+        self.factory = factory
+        self.registry = factory.registry
+        self.config = factory.config
+        self.clock = factory.clock
+        self.callLater = factory.clock.callLater  # type: ignore[method-assign,assignment]
+        self.MAX_LENGTH = self.config.max_line
+        self.member: Member | None = None
+        self.peer = "unknown"
+        self.output_blocked = False
+        self.queued = 0
+        self._telnet = TelnetFilter()
+        self._discarding = False
+        self._closing = False
+        self._leave_reason = "connection lost"
+        self._tokens = float(self.config.flood_burst)
+        self._tokens_at = self.clock.seconds()
+        self._flood_resume: IDelayedCall | None = None
+        self.on_lost: Deferred[None] = Deferred()
+
+    def member_or_none(self) -> Member | None:
+        return self.member
+
+    # Connection life
+
+    def connectionMade(self) -> None:
+        self.peer = describe_peer(self.transport.getPeer())
+        self.factory.connection_made(self)
+        if interfaces.ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpKeepAlive(True)
+        self.transport.registerProducer(_OutputWatch(self), True)
+        log.info("connection from {peer}", peer=self.peer)
+        for line in (GREETING, *self.config.motd, PROMPT):
+            self.notify(line)
+        self.setTimeout(self.config.handshake_timeout)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.setTimeout(None)
+        self._closing = True
+        if self._flood_resume is not None and self._flood_resume.active():
+            self._flood_resume.cancel()
+        if self.member is not None:
+            log.info(
+                "{nick} left ({reason})", nick=self.member.nick, reason=self._leave_reason
+            )
+            self.registry.leave(self.member, self._leave_reason)
+            self.registry.flush()
+        self.factory.connection_lost(self)
+        self.on_lost.callback(None)
+
+    def timeoutConnection(self) -> None:
+        seconds = self.config.handshake_timeout
+        self.refuse(f"no nickname chosen within {seconds:g} seconds; closing the connection")
+        log.info("{peer} timed out in the handshake", peer=self.peer)
+        self.close()
+
+    def close(self) -> None:
+        """Close once everything written so far has been sent."""
+        if self._closing:
+            return
+        self._closing = True
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def cut(self, reason: str) -> None:
+        """Drop the connection now, without waiting for output to drain."""
+        self._leave_reason = reason
+        self._closing = True
+        self.transport.unregisterProducer()
+        self.transport.abortConnection()
+
+    def quit(self, reason: str) -> None:
+        self._leave_reason = reason
+        self.notify("Bye")
+        self.close()
+
+    def shut_down(self) -> None:
+        """Say goodbye because the server stops, then close."""
+        self.notify(SHUTDOWN_NOTICE)
+        self.member = None
+        self.close()
+
+    # Output
+
+    def write(self, data: bytes) -> None:
+        """Send bytes, cutting off a client whose queue grows past the limit."""
+        if self._closing:
+            return
+        self.transport.write(data)
+        if self.output_blocked:
+            self.queued += len(data)
+            if self.queued > self.config.sendq:
+                log.info("{peer} cut off: send queue over {sendq} bytes", peer=self.peer,
+                         sendq=self.config.sendq)
+                self.cut(f"send queue exceeded {self.config.sendq} bytes")
+
+    def deliver(self, batch: Batch) -> None:
+        self.write(encode_batch(batch))
+
+    def notify(self, text: str) -> None:
+        self.write(encode_line(NOTICE + text))
+
+    def refuse(self, text: str) -> None:
+        self.write(encode_line(ERROR + text))
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        filtered = self._telnet.feed(data)
+        if filtered.reply:
+            self.transport.write(filtered.reply)
+        if filtered.interrupted:
+            self._buffer = b""
+        if filtered.are_you_there:
+            self.notify("Yes, tcpchat is here.")
+        self._buffer += filtered.data
+        self._read_lines()
+        self.registry.flush()
+
+    def _read_lines(self) -> None:
+        limit = self.config.max_line + 1  # room for a CR before the LF
+        while not self.paused and not self._closing and self._buffer:
+            if self._discarding:
+                end = self._buffer.find(b"\n")
+                if end < 0:
+                    self._buffer = b""
+                    return
+                self._buffer = self._buffer[end + 1 :]
+                self._discarding = False
+                continue
+            lines = self._buffer.split(b"\n")
+            self._buffer = lines.pop()
+            for index, line in enumerate(lines):
+                if self._closing:
+                    return
+                if self.paused or not self._take_token():
+                    self._buffer = b"\n".join(lines[index:]) + b"\n" + self._buffer
+                    self._pause_for_flood()
+                    return
+                if len(line) > limit:
+                    self._refuse_long_line(f"{len(line.removesuffix(CR))} bytes")
+                    continue
+                self.lineReceived(line)
+            break
+        if len(self._buffer) > limit and not self._closing:
+            self._buffer = b""
+            self._discarding = True
+            self._refuse_long_line(f"more than {self.config.max_line} bytes")
+
+    def _refuse_long_line(self, size: str) -> None:
+        self.refuse(
+            f"line too long ({size}; the limit is {self.config.max_line} bytes): it was not sent"
+        )
+
+    def _take_token(self) -> bool:
+        rate = self.config.flood_rate
+        if rate <= 0:
+            return True
+        now = self.clock.seconds()
+        self._tokens = min(
+            float(self.config.flood_burst), self._tokens + (now - self._tokens_at) * rate
+        )
+        self._tokens_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def _pause_for_flood(self) -> None:
+        if self.paused:
+            return
+        self.pauseProducing()
+        wait = (1 - self._tokens) / self.config.flood_rate
+        self._flood_resume = self.clock.callLater(wait, self._resume_after_flood)
+
+    def _resume_after_flood(self) -> None:
+        self._flood_resume = None
+        if not self._closing:
+            self.resumeProducing()
+
+    def lineReceived(self, line: bytes) -> None:
+        text = clean(decode(line.removesuffix(CR)))
+        if not text.strip():
+            return
+        if self.member is None:
+            self._choose_nickname(text.strip())
+        elif text.startswith("//"):
+            self.registry.say(self.member, text[1:])
+        elif text.startswith("/"):
+            self.run_command(text[1:])
+        else:
+            self.registry.say(self.member, text)
+
+    def _choose_nickname(self, nick: str) -> None:
+        if nick.startswith("/"):
+            name = nick[1:].partition(" ")[0].lower()
+            if name in ("quit", "help"):
+                self.run_command(nick[1:])
+                return
+        try:
+            self.member = self.registry.join(nick, self)
+        except ChatError as error:
+            self.refuse(str(error))
+            self.notify(PROMPT)
+            return
+        self.setTimeout(None)
+        log.info("{peer} joined as {nick}", peer=self.peer, nick=nick)
+        online = len(self.registry)
+        people = "1 user" if online == 1 else f"{online} users"
+        self.notify(f"Welcome, {nick}! {people} online. Type /help for the commands.")
+
+
+class _Refusal(Protocol):
+    """Tells a connection the server cannot take it, then closes it."""
+
+    transport: Any
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def connectionMade(self) -> None:
+        self.transport.write(encode_line(ERROR + self.reason))
+        self.transport.loseConnection()
+
+
+class ChatFactory(ServerFactory):
+    """Builds a :class:`ChatProtocol` for each connection, within the limits."""
+
+    noisy = False
+
+    def __init__(self, registry: Registry, config: ServerConfig, clock: IReactorTime) -> None:
+        self.registry = registry
+        self.config = config
+        self.clock = clock
+        self.connections: set[ChatProtocol] = set()
+        self.per_address: Counter[str] = Counter()
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:
+        limit = self.config.max_clients
+        if limit and len(self.connections) >= limit:
+            log.warn("refused a connection: {limit} clients already", limit=limit)
+            return _Refusal(f"the server is full ({limit} connections); try again later")
+        peer = describe_peer(addr) if addr is not None else "local"
+        per_address = self.config.max_per_ip
+        if per_address and peer != "local" and self.per_address[peer] >= per_address:
+            log.warn("refused {peer}: {limit} connections already", peer=peer, limit=per_address)
+            return _Refusal(
+                f"too many connections from your address ({per_address}); try again later"
+            )
+        return ChatProtocol(self)
+
+    def connection_made(self, protocol: ChatProtocol) -> None:
+        self.connections.add(protocol)
+        self.per_address[protocol.peer] += 1
+
+    def connection_lost(self, protocol: ChatProtocol) -> None:
+        if protocol in self.connections:
+            self.connections.remove(protocol)
+            self.per_address[protocol.peer] -= 1
+            if not self.per_address[protocol.peer]:
+                del self.per_address[protocol.peer]
