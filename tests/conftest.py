@@ -1,0 +1,49 @@
+"""Fixtures that start the real server for the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import LineConnection, RunningServer
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    """Start ``twistd -n tcpchat`` with extra options; every one is stopped after the test."""
+    started: list[RunningServer] = []
+
+    def start(*args: str) -> RunningServer:
+        server = RunningServer(tmp_path, list(args)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        try:
+            server.stop()
+        finally:
+            server.kill()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., RunningServer]) -> RunningServer:
+    """The real server with its default options, on a free loopback port."""
+    return start_server()
+
+
+@pytest.fixture
+def connect(server: RunningServer) -> Iterator[Callable[..., LineConnection]]:
+    """Open connections to ``server`` (joined when given a nickname); all closed afterwards."""
+    opened: list[LineConnection] = []
+
+    def open_connection(nick: str | None = None) -> LineConnection:
+        connection = server.connect(nick)
+        opened.append(connection)
+        return connection
+
+    yield open_connection
+    for connection in opened:
+        connection.close()
