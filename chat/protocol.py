@@ -244,7 +244,9 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         if self.paused:
             return
         self.pauseProducing()
-        wait = (1 - self._tokens) / self.config.flood_rate
+        # At least a millisecond: a float shortfall of 1e-17 tokens must not
+        # schedule a wake-up at the very same instant, over and over.
+        wait = max((1 - self._tokens) / self.config.flood_rate, 0.001)
         self._flood_resume = self.clock.callLater(wait, self._resume_after_flood)
 
     def _resume_after_flood(self) -> None:

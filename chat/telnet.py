@@ -85,6 +85,8 @@ class TelnetFilter:
         if byte == SB:
             return "subnegotiation"
         if byte in (IP, AO):
+            # Like a terminal's Ctrl-C: what was typed so far on the line is dropped.
+            data.clear()
             result.interrupted = True
         elif byte == AYT:
             result.are_you_there = True

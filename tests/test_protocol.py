@@ -1,0 +1,328 @@
+"""The line protocol in memory: handshake, commands, framing, limits."""
+
+from __future__ import annotations
+
+from tests.fakes import Chat
+
+
+def test_greeting_ends_with_the_nickname_prompt() -> None:
+    """A new connection is greeted and asked for a nickname."""
+    chat = Chat(motd=("Be nice.",))
+    lines = chat.open().received()
+    assert lines[0].startswith("*** ")
+    assert "*** Be nice." in lines
+    assert "nickname" in lines[-1]
+
+
+def test_accepted_nickname_is_welcomed_by_name() -> None:
+    """The welcome line holds the nickname exactly as accepted."""
+    connection = Chat().connect()
+    connection.type("  Alice  ")
+    assert connection.received()[0].startswith("*** Welcome, Alice!")
+
+
+def test_taken_nickname_is_explained_and_asked_again() -> None:
+    """A taken nickname gets one error line, then the prompt; the connection stays."""
+    chat = Chat()
+    chat.connect("alice")
+    second = chat.connect()
+    second.type("ALICE")
+    error, prompt = second.received()
+    assert error == '!!! nickname "ALICE" is taken'
+    assert "nickname" in prompt
+    second.type("alice2")
+    assert second.received()[0].startswith("*** Welcome, alice2!")
+
+
+def test_invalid_nickname_is_explained() -> None:
+    """A nickname with forbidden characters is refused with the rules."""
+    connection = Chat().connect()
+    connection.type("bad nick!")
+    assert connection.received()[0].startswith('!!! nickname "bad nick!" is invalid')
+
+
+def test_messages_go_to_the_others_with_crlf() -> None:
+    """A line becomes '<nick> text' for others, ended by CRLF."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("hello there")
+    assert alice.transport.value() == b"<bob> hello there\r\n"
+    assert bob.received() == []
+
+
+def test_crlf_input_is_accepted() -> None:
+    """A CR before the LF (telnet, nc -C) is dropped."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"hi\r\n")
+    assert alice.received() == ["<bob> hi"]
+
+
+def test_a_line_split_across_packets_is_one_message() -> None:
+    """Framing holds when a line arrives in pieces."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    for piece in (b"hel", b"lo wor", b"ld\n"):
+        bob.protocol.dataReceived(piece)
+    assert alice.received() == ["<bob> hello world"]
+
+
+def test_empty_lines_are_ignored() -> None:
+    """Blank or whitespace-only lines send nothing."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("", "   ", "\t")
+    assert alice.received() == []
+
+
+def test_double_slash_sends_a_slash() -> None:
+    """'//text' is the message '/text'."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("//shrug")
+    assert alice.received() == ["<bob> /shrug"]
+
+
+def test_unknown_command_points_to_help() -> None:
+    """An unknown command is an error that mentions /help."""
+    bob = Chat().connect("bob")
+    bob.type("/dance")
+    [line] = bob.received()
+    assert line.startswith("!!! ") and "/help" in line
+
+
+def test_commands_ignore_case() -> None:
+    """/WHO works like /who."""
+    bob = Chat().connect("bob")
+    bob.type("/WHO")
+    assert bob.received() == ["*** 1 user in lobby: bob"]
+
+
+def test_help_lists_every_command_with_its_usage() -> None:
+    """/help shows one usage line per command."""
+    bob = Chat().connect("bob")
+    bob.type("/help")
+    text = "\n".join(bob.received())
+    for usage in ("/help [COMMAND]", "/nick NEW", "/who", "/me ACTION", "/msg NICK TEXT",
+                  "/quit [REASON]"):
+        assert usage in text
+
+
+def test_help_for_one_command() -> None:
+    """/help msg explains /msg."""
+    bob = Chat().connect("bob")
+    bob.type("/help msg")
+    assert bob.received() == ["*** /msg NICK TEXT: sends a private message to one user"]
+
+
+def test_wrong_use_of_a_command_shows_its_usage() -> None:
+    """/msg without text answers with the usage line."""
+    bob = Chat().connect("bob")
+    bob.type("/msg alice")
+    assert bob.received() == ["!!! usage: /msg NICK TEXT"]
+
+
+def test_me_is_an_action() -> None:
+    """/me waves reaches others as '* nick waves'."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("/me waves")
+    assert alice.received() == ["* bob waves"]
+
+
+def test_nick_change_is_seen_by_the_room() -> None:
+    """/nick tells everyone the old and new nickname."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("/nick robert")
+    assert alice.received() == ["*** bob is now known as robert"]
+    assert bob.received() == ["*** bob is now known as robert"]
+
+
+def test_quit_tells_the_others_the_reason() -> None:
+    """/quit REASON says Bye, closes, and the room hears the reason."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("/quit off to lunch")
+    assert bob.received() == ["*** Bye"]
+    assert bob.transport.disconnecting
+    bob.lose()
+    assert alice.received() == ["*** bob has left (quit: off to lunch)"]
+
+
+def test_lost_connection_is_a_leave() -> None:
+    """A dropped connection gives the same leave notice, reason 'connection lost'."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.lose()
+    assert alice.received() == ["*** bob has left (connection lost)"]
+    assert chat.registry.find("bob") is None
+
+
+def test_relayed_text_has_no_control_sequences() -> None:
+    """Escape sequences and controls never reach another terminal."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"\x1b[2J\x1b]0;owned\x07hi\x07 \xe2\x80\xae\xc2\x9b\n")
+    assert alice.received() == ["<bob> hi "]
+
+
+def test_bad_bytes_become_replacement_characters() -> None:
+    """Invalid UTF-8 is relayed with U+FFFD and the connection stays."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"caf\xe9\n")
+    assert alice.received() == ["<bob> caf\ufffd"]
+    assert not bob.transport.disconnecting
+
+
+def test_long_line_is_refused_and_the_next_one_read() -> None:
+    """An over-long line gets an error, is not relayed, and the connection goes on."""
+    chat = Chat(max_line=100)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"x" * 500 + b"\nnext\n")
+    [error] = bob.received()
+    assert error.startswith("!!! line too long (500 bytes")
+    assert alice.received() == ["<bob> next"]
+
+
+def test_long_line_arriving_in_pieces_is_discarded_up_to_its_end() -> None:
+    """A line that grows past the limit chunk by chunk is dropped whole."""
+    chat = Chat(max_line=100)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    for _ in range(10):
+        bob.protocol.dataReceived(b"y" * 60)
+    bob.protocol.dataReceived(b"tail\nafter\n")
+    [error] = bob.received()
+    assert error.startswith("!!! line too long")
+    assert alice.received() == ["<bob> after"]
+
+
+def test_line_at_the_limit_is_accepted() -> None:
+    """A line exactly max-line bytes long, even with CRLF, is sent."""
+    chat = Chat(max_line=100)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"z" * 100 + b"\r\n")
+    assert alice.received() == ["<bob> " + "z" * 100]
+
+
+def test_handshake_timeout_closes_a_silent_connection() -> None:
+    """No nickname within the timeout: told why, then closed."""
+    chat = Chat(handshake_timeout=5)
+    silent = chat.connect()
+    chat.clock.advance(5)
+    [line] = silent.received()
+    assert line.startswith("!!! no nickname chosen within 5 seconds")
+    assert silent.transport.disconnecting
+
+
+def test_joined_connection_does_not_time_out() -> None:
+    """After the handshake, idleness is fine."""
+    chat = Chat(handshake_timeout=5)
+    alice = chat.connect("alice")
+    chat.clock.advance(60)
+    assert not alice.transport.disconnecting
+
+
+def test_telnet_ctrl_c_is_answered_and_the_session_goes_on() -> None:
+    """IAC IP + DO TIMING-MARK gets WILL TIMING-MARK; the next line works."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"half typed\xff\xf4\xff\xfd\x06")
+    assert bob.transport.value() == b"\xff\xfb\x06"
+    bob.transport.clear()
+    bob.type("fresh line")
+    assert alice.received() == ["<bob> fresh line"]
+
+
+def test_flood_is_paced_not_dropped() -> None:
+    """Lines past the burst wait for tokens and all arrive, in order."""
+    chat = Chat(flood_rate=10, flood_burst=6)  # the nickname line takes one
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type(*(f"line {i}" for i in range(20)))
+    assert alice.received() == [f"<bob> line {i}" for i in range(5)]
+    assert bob.transport.producerState == "paused"
+    for _ in range(20):
+        chat.clock.advance(0.1)
+    assert alice.received() == [f"<bob> line {i}" for i in range(5, 20)]
+    assert bob.transport.producerState == "producing"
+
+
+def test_flood_zero_turns_pacing_off() -> None:
+    """With --flood 0 every line is handled at once."""
+    chat = Chat(flood_rate=0)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type(*(f"{i}" for i in range(500)))
+    assert len(alice.received()) == 500
+
+
+def test_slow_reader_is_cut_and_the_room_told() -> None:
+    """A client whose queue passes --sendq is disconnected with a reason."""
+    chat = Chat(sendq=10_000, flood_rate=0)
+    slow, fast, talker = chat.connect("slow"), chat.connect("fast"), chat.connect("talker")
+    fast.received()
+    slow.fill_socket_buffer()
+    talker.type(*(f"message {i:05}" for i in range(1000)))
+    assert slow.transport.disconnecting
+    slow.lose()
+    lines = fast.received()
+    assert lines[-1] == "*** slow has left (send queue exceeded 10000 bytes)"
+    assert lines[:-1] == [f"<talker> message {i:05}" for i in range(1000)][-len(lines) + 1 :]
+
+
+def test_reader_catching_up_is_not_cut() -> None:
+    """A queue that drains in time resets, so a reader that keeps up stays."""
+    chat = Chat(sendq=10_000, flood_rate=0)
+    reader, talker = chat.connect("reader"), chat.connect("talker")
+    for _ in range(10):
+        reader.fill_socket_buffer()
+        talker.type(*(f"message {i:05}" for i in range(200)))
+        reader.drain_socket_buffer()
+    assert not reader.transport.disconnecting
+
+
+def test_max_clients_refuses_with_an_error() -> None:
+    """Past --max-clients a connection is told the server is full and closed."""
+    chat = Chat(max_clients=2)
+    chat.connect("a")
+    chat.connect("b")
+    third = chat.open()
+    assert third.transport.value().startswith(b"!!! the server is full")
+    assert third.transport.disconnecting
+
+
+def test_max_per_ip_counts_handshakes_too() -> None:
+    """Connections still choosing a nickname count against --max-per-ip."""
+    chat = Chat(max_per_ip=2)
+    chat.connect()
+    chat.connect()
+    refused = chat.open()
+    assert refused.transport.value().startswith(b"!!! too many connections from your address")
+    other = chat.connect(host="127.0.0.2")
+    assert not other.transport.disconnecting
+
+
+def test_per_ip_slot_is_freed_on_disconnect() -> None:
+    """After a connection closes its address may connect again."""
+    chat = Chat(max_per_ip=1)
+    first = chat.connect()
+    first.lose()
+    again = chat.connect()
+    assert not again.transport.disconnecting
