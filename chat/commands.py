@@ -123,6 +123,31 @@ class Commands:
             raise UsageError
         self.registry.whisper(self._member(), nick, text.strip())
 
+    def command_join(self, args: str) -> None:
+        """/join ROOM: moves you to ROOM, creating it if nobody is there"""
+        if not args or " " in args:
+            raise UsageError
+        self.registry.move(self._member(), args)
+
+    def command_rooms(self, args: str) -> None:
+        """/rooms: lists the rooms and how many are in each"""
+        if args:
+            raise UsageError
+        rooms = self.registry.room_list()
+        listed = ", ".join(f"{name} ({count})" for name, count in rooms)
+        self.notify(f"{len(rooms)} rooms: {listed}" if len(rooms) != 1 else f"1 room: {listed}")
+
+    def command_history(self, args: str) -> None:
+        """/history [N]: shows the last N messages of your room (default 50)"""
+        limit = self.registry.history.keep
+        if not args:
+            count = min(50, limit)
+        elif args.isdigit() and 1 <= int(args) <= limit:
+            count = int(args)
+        else:
+            raise ChatError(f"usage: /history [N], with N from 1 to {limit}")
+        self.registry.show_history(self._member(), count)
+
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""
         self.quit(f"quit: {args}" if args else "quit")

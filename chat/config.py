@@ -40,5 +40,20 @@ class ServerConfig:
     shutdown_grace: float = 3.0
     """Seconds the server waits for output to drain when it stops."""
 
+    db: str = "tcpchat.db"
+    """SQLite file that keeps room history across restarts (":memory:" keeps none)."""
+
+    history: int = 20
+    """Past messages a member is shown on joining a room."""
+
+    history_keep: int = 1000
+    """Messages kept per room for replay and /history."""
+
+    crowd: int = 100
+    """Members above which a room's join and leave notices are gathered; 0: never."""
+
+    crowd_delay: float = 1.0
+    """Seconds over which a crowded room's joins and leaves are gathered."""
+
     motd: tuple[str, ...] = ()
     """Message of the day: lines shown to every new connection."""

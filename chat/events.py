@@ -12,10 +12,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Something a member said to their room."""
+    """Something a member said to their room.
+
+    ``id`` orders every message and action of the server (0: not numbered);
+    ``time`` is when it was said, in seconds since the epoch.
+    """
 
     sender: str
     text: str
+    id: int = 0
+    time: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +30,19 @@ class Action:
 
     sender: str
     text: str
+    id: int = 0
+    time: float = 0.0
+
+
+Said = Message | Action
+"""What a room's history keeps."""
+
+
+@dataclass(frozen=True, slots=True)
+class Past:
+    """A message or action from a room's history, replayed, not live."""
+
+    said: Said
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +75,20 @@ class Error:
     text: str
 
 
-Event = Message | Action | Private | PrivateSent | Notice | Error
+Event = Message | Action | Past | Private | PrivateSent | Notice | Error
 
 
 class Batch:
     """Events delivered together, in order, to one or more members.
 
     A batch is shared by all its recipients, so a front end renders it
-    once and keeps the result in :attr:`rendered`.
+    once and keeps the result in :attr:`rendered` (or, for recipients that
+    asked for message ids, :attr:`rendered_with_ids`).
     """
 
-    __slots__ = ("events", "rendered")
+    __slots__ = ("events", "rendered", "rendered_with_ids")
 
     def __init__(self, events: tuple[Event, ...]) -> None:
         self.events = events
         self.rendered: bytes | None = None
+        self.rendered_with_ids: bytes | None = None

@@ -60,6 +60,14 @@ _LIMITS: list[tuple[str, Callable[[str], int | float], int | float, str]] = [
      "Lines one connection may send at once before pacing starts."),
     ("shutdown-grace", _seconds("shutdown-grace", 0), _DEFAULTS.shutdown_grace,
      "Seconds the server lets output drain when it stops."),
+    ("history", _whole("history", 0), _DEFAULTS.history,
+     "Past messages shown to a member joining a room (0: none)."),
+    ("history-keep", _whole("history-keep", 1), _DEFAULTS.history_keep,
+     "Messages kept per room for replay, catching up and /history."),
+    ("crowd", _whole("crowd", 0), _DEFAULTS.crowd,
+     "Members above which a room's join/leave notices are gathered (0: never)."),
+    ("crowd-delay", _seconds("crowd-delay", 0.01), _DEFAULTS.crowd_delay,
+     "Seconds over which a crowded room's joins and leaves are gathered."),
 ]
 
 _FIELDS = {"flood": "flood_rate"}
@@ -75,6 +83,8 @@ class Options(usage.Options):
     )
     optParameters = [
         ["motd", None, None, "File whose lines greet every new connection."],
+        ["db", None, _DEFAULTS.db,
+         "SQLite file keeping room history across restarts (:memory: keeps none)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
     ]
 
@@ -102,7 +112,10 @@ class Options(usage.Options):
                     f"--motd {self['motd']!r}: {error.strerror or error}"
                 ) from None
             motd = tuple(clean(line) for line in text.splitlines())
+        database = Path(self["db"])
+        if self["db"] != ":memory:" and not database.parent.is_dir():
+            raise usage.UsageError(f"--db {self['db']!r}: folder {database.parent} does not exist")
         fields = {
             _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS
         }
-        self["config"] = ServerConfig(motd=motd, **fields)
+        self["config"] = ServerConfig(motd=motd, db=self["db"], **fields)

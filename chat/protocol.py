@@ -22,10 +22,10 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chat.commands import Commands
+from chat.commands import Commands, UsageError
 from chat.config import ServerConfig
 from chat.events import Batch
-from chat.rooms import ChatError, Member, Registry
+from chat.rooms import LOBBY, ChatError, Member, Registry, room_name
 from chat.telnet import TelnetFilter
 from chat.text import NICK_MAX, clean, decode
 from chat.wire import ERROR, NOTICE, encode_batch, encode_line
@@ -35,6 +35,7 @@ log = Logger()
 GREETING = "Welcome to tcpchat."
 PROMPT = f"Please choose a nickname (1-{NICK_MAX} letters, digits, _ or -):"
 CR = b"\r"
+COMMANDS_BEFORE_JOINING = frozenset({"help", "quit", "ids", "resume"})
 SHUTDOWN_NOTICE = "The server is shutting down. Goodbye!"
 
 
@@ -91,6 +92,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self._tokens_at = self.clock.seconds()
         self._flood_resume: IDelayedCall | None = None
         self.on_lost: Deferred[None] = Deferred()
+        self.with_ids = False
+        self._resume: tuple[str, int] | None = None
 
     def member_or_none(self) -> Member | None:
         return self.member
@@ -169,7 +172,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                 self.cut(f"send queue exceeded {self.config.sendq} bytes")
 
     def deliver(self, batch: Batch) -> None:
-        self.write(encode_batch(batch))
+        self.write(encode_batch(batch, self.with_ids))
 
     def notify(self, text: str) -> None:
         self.write(encode_line(NOTICE + text))
@@ -270,20 +273,38 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
     def _choose_nickname(self, nick: str) -> None:
         if nick.startswith("/"):
             name = nick[1:].partition(" ")[0].lower()
-            if name in ("quit", "help"):
+            if name in COMMANDS_BEFORE_JOINING:
                 self.run_command(nick[1:])
                 return
+        room, after = self._resume or (LOBBY, None)
         try:
-            self.member = self.registry.join(nick, self)
+            self.member = self.registry.join(nick, self, room, after)
         except ChatError as error:
             self.refuse(str(error))
             self.notify(PROMPT)
             return
         self.setTimeout(None)
         log.info("{peer} joined as {nick}", peer=self.peer, nick=nick)
-        online = len(self.registry)
-        people = "1 user" if online == 1 else f"{online} users"
-        self.notify(f"Welcome, {nick}! {people} online. Type /help for the commands.")
+
+    def command_ids(self, args: str) -> None:
+        """/ids [on|off]: puts @id=N before each message, for programs that resume"""
+        if args.lower() not in ("", "on", "off"):
+            raise UsageError
+        self.with_ids = args.lower() != "off"
+        self.notify(f"message ids {'on' if self.with_ids else 'off'}")
+
+    def command_resume(self, args: str) -> None:
+        """/resume ROOM ID: (re)joins ROOM showing every message after message ID"""
+        room, _, after = args.partition(" ")
+        if not room or not after.isdigit():
+            raise UsageError
+        room = room_name(room)
+        self.with_ids = True
+        if self.member is None:
+            self._resume = (room, int(after))
+            self.notify(f"you will join {room} after message {after}")
+        else:
+            self.registry.move(self.member, room, int(after))
 
 
 class _Refusal(Protocol):

@@ -8,18 +8,39 @@ are collected and delivered as one :class:`~chat.events.Batch` when the
 front end calls :meth:`Registry.flush` (at the end of each chunk of input)
 or as soon as anything else is delivered. Every recipient therefore sees
 every event in the one order in which the registry handled them.
+
+In a crowded room (more than ``crowd`` members) join and leave notices are
+gathered for ``crowd_delay`` seconds and announced together, so that a
+thousand people arriving cost a few notices, not a million.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Protocol
 
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from chat.events import Action, Batch, Event, Message, Notice, Private, PrivateSent
+from chat.events import (
+    Action,
+    Batch,
+    Event,
+    Message,
+    Notice,
+    Past,
+    Private,
+    PrivateSent,
+    Said,
+)
+from chat.history import History
 from chat.text import fold, nickname_problem
 
 LOBBY = "lobby"
+ROOM_MAX = 32
+_ROOM_NAME = re.compile(rf"#?([A-Za-z0-9_-]{{1,{ROOM_MAX}}})")
+NAMES_SHOWN = 5
 
 log = Logger()
 
@@ -53,23 +74,60 @@ class Member:
 class Room:
     """Members who receive each other's messages."""
 
-    __slots__ = ("members", "name")
+    __slots__ = ("arrived", "departed", "key", "members", "name", "pending_notice")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.key = fold(name)
         self.members: dict[str, Member] = {}
+        self.arrived: list[str] = []
+        self.departed: list[str] = []
+        self.pending_notice: IDelayedCall | None = None
 
     def nicks(self) -> list[str]:
         """Nicknames of the members, in the order they came in."""
         return [member.nick for member in self.members.values()]
 
 
+def room_name(text: str) -> str:
+    """The room name in ``text`` (a leading ``#`` is allowed), or ChatError."""
+    match = _ROOM_NAME.fullmatch(text)
+    if match is None:
+        raise ChatError(
+            f'room name "{text}" is invalid: use 1 to {ROOM_MAX} letters, digits, _ or -'
+        )
+    return match.group(1)
+
+
+def _people(count: int) -> str:
+    return "1 user" if count == 1 else f"{count} users"
+
+
+def _names(nicks: list[str]) -> str:
+    shown = ", ".join(nicks[:NAMES_SHOWN])
+    rest = len(nicks) - NAMES_SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
 class Registry:
     """Every member and room of one chat server."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        history: History | None = None,
+        clock: IReactorTime | None = None,
+        *,
+        replay: int = 20,
+        crowd: int = 100,
+        crowd_delay: float = 1.0,
+    ) -> None:
         self.members: dict[str, Member] = {}
         self.rooms: dict[str, Room] = {}
+        self.history = history if history is not None else History()
+        self.clock = clock
+        self.replay = replay
+        self.crowd = crowd if clock is not None else 0
+        self.crowd_delay = crowd_delay
         self._pending: list[Event] = []
         self._pending_room: Room | None = None
         self._pending_sender: Member | None = None
@@ -77,16 +135,34 @@ class Registry:
     def __len__(self) -> int:
         return len(self.members)
 
+    def _now(self) -> float:
+        return self.clock.seconds() if self.clock is not None else time.time()
+
     def find(self, nick: str) -> Member | None:
         """The member with this nickname, ignoring case, if any."""
         return self.members.get(fold(nick))
 
-    def join(self, nick: str, client: Client) -> Member:
-        """Make ``client`` a member under ``nick`` and put it in the lobby."""
+    def join(
+        self, nick: str, client: Client, room: str = LOBBY, after: int | None = None
+    ) -> Member:
+        """Make ``client`` a member under ``nick`` and put it in ``room``.
+
+        The new member is welcomed and shown the room's recent history, or
+        everything after message ``after`` when it is given.
+        """
         self._claim(nick)
+        target = self._room(room)
         member = Member(nick, client)
         self.members[member.key] = member
-        self._enter(member, self._room(LOBBY))
+        others = len(target.members)
+        where = (
+            f"You are in {target.name} with {others} other{'s' if others > 1 else ''}"
+            if others else f"You are the first in {target.name}"
+        )
+        client.deliver(Batch((Notice(
+            f"Welcome, {nick}! {where}; {len(self.members)} online. Type /help for the commands."
+        ),)))
+        self._enter(member, target, after)
         return member
 
     def rename(self, member: Member, nick: str) -> None:
@@ -100,11 +176,10 @@ class Registry:
         del self.members[member.key]
         member.nick, member.key = nick, fold(nick)
         self.members[member.key] = member
-        if member.room is not None:
-            room = member.room
-            del room.members[fold(old)]
-            room.members[member.key] = member
-            self._publish(room, None, Notice(f"{old} is now known as {nick}"))
+        room = self._room_of(member)
+        del room.members[fold(old)]
+        room.members[member.key] = member
+        self._publish(room, None, Notice(f"{old} is now known as {nick}"))
 
     def leave(self, member: Member, reason: str) -> None:
         """Remove a member; the room hears that it left and why."""
@@ -112,11 +187,41 @@ class Registry:
             return
         del self.members[member.key]
         if member.room is not None:
-            self._exit(member, f"{member.nick} has left ({reason})")
+            self._exit(member, f"({reason})")
+
+    def move(self, member: Member, room: str, after: int | None = None) -> None:
+        """Take a member to another room; both rooms hear of it."""
+        target = self._room(room)
+        current = self._room_of(member)
+        if target is current:
+            if after is None:
+                raise ChatError(f"you are already in {current.name}")
+            self._replay(member, target, after)
+            return
+        self._exit(member, f"(went to {target.name})")
+        self._enter(member, target, after)
+
+    def room_list(self) -> list[tuple[str, int]]:
+        """Every room with its member count, the lobby first, then by name."""
+        rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
+        return [(room.name, len(room.members)) for room in rooms]
+
+    def show_history(self, member: Member, count: int) -> None:
+        """Show a member the last ``count`` entries of its room."""
+        room = self._room_of(member)
+        self.flush()
+        entries = self.history.recent(room.key, count)
+        if not entries:
+            member.client.deliver(Batch((Notice(f"{room.name} has no history yet"),)))
+            return
+        self._send_history(member, room, entries, dropped=False)
 
     def clear(self) -> None:
         """Forget every member and room at once, telling no one (the server stops)."""
         self.flush()
+        for room in self.rooms.values():
+            if room.pending_notice is not None and room.pending_notice.active():
+                room.pending_notice.cancel()
         for member in self.members.values():
             member.room = None
         self.members.clear()
@@ -124,11 +229,17 @@ class Registry:
 
     def say(self, member: Member, text: str) -> None:
         """Send a message to every other member of the member's room."""
-        self._publish(self._room_of(member), member, Message(member.nick, text))
+        room = self._room_of(member)
+        said = Message(member.nick, text, self.history.next_id(), self._now())
+        self.history.record(room.key, said)
+        self._publish(room, member, said)
 
     def act(self, member: Member, text: str) -> None:
         """Send an action (``/me``) to every other member of the room."""
-        self._publish(self._room_of(member), member, Action(member.nick, text))
+        room = self._room_of(member)
+        said = Action(member.nick, text, self.history.next_id(), self._now())
+        self.history.record(room.key, said)
+        self._publish(room, member, said)
 
     def whisper(self, member: Member, nick: str, text: str) -> None:
         """Send a private message to one member, in any room."""
@@ -159,9 +270,10 @@ class Registry:
             raise ChatError(f'nickname "{nick}" is taken')
 
     def _room(self, name: str) -> Room:
-        room = self.rooms.get(name)
+        name = room_name(name)
+        room = self.rooms.get(fold(name))
         if room is None:
-            room = self.rooms[name] = Room(name)
+            room = self.rooms[fold(name)] = Room(name)
         return room
 
     @staticmethod
@@ -170,20 +282,65 @@ class Registry:
             raise ChatError("you are not in a room")
         return member.room
 
-    def _enter(self, member: Member, room: Room) -> None:
+    def _enter(self, member: Member, room: Room, after: int | None) -> None:
         self.flush()
         room.members[member.key] = member
         member.room = room
-        self._publish(room, member, Notice(f"{member.nick} has joined"))
+        self._announce(room, member, arrived=True)
+        self._replay(member, room, after)
 
-    def _exit(self, member: Member, notice: str) -> None:
+    def _exit(self, member: Member, why: str) -> None:
         room = self._room_of(member)
         self.flush()
         del room.members[member.key]
         member.room = None
-        self._publish(room, member, Notice(notice))
-        if not room.members and room.name != LOBBY:
-            del self.rooms[room.name]
+        self._announce(room, member, arrived=False, why=why)
+        if not room.members and room.key != LOBBY and room.pending_notice is None:
+            del self.rooms[room.key]
+
+    def _replay(self, member: Member, room: Room, after: int | None) -> None:
+        if after is None:
+            entries, dropped = self.history.recent(room.key, self.replay), False
+        else:
+            entries, dropped = self.history.since(room.key, after)
+        if entries or dropped:
+            self._send_history(member, room, entries, dropped)
+
+    @staticmethod
+    def _send_history(member: Member, room: Room, entries: list[Said], dropped: bool) -> None:
+        events: list[Event] = []
+        if dropped:
+            events.append(Notice(f"older messages of {room.name} are no longer kept"))
+        if entries:
+            last = "last message" if len(entries) == 1 else f"last {len(entries)} messages"
+            events.append(Notice(f"history of {room.name}, {last}:"))
+            events.extend(Past(said) for said in entries)
+            events.append(Notice("end of history"))
+        member.client.deliver(Batch(tuple(events)))
+
+    def _announce(self, room: Room, member: Member, arrived: bool, why: str = "") -> None:
+        if self.crowd and len(room.members) > self.crowd:
+            (room.arrived if arrived else room.departed).append(member.nick)
+            if room.pending_notice is None:
+                assert self.clock is not None
+                room.pending_notice = self.clock.callLater(
+                    self.crowd_delay, self._announce_gathered, room
+                )
+            return
+        verb = "has joined" if arrived else f"has left {why}"
+        self._publish(room, member, Notice(f"{member.nick} {verb}"))
+
+    def _announce_gathered(self, room: Room) -> None:
+        room.pending_notice = None
+        arrived, departed = room.arrived, room.departed
+        room.arrived, room.departed = [], []
+        if arrived:
+            self._publish(room, None, Notice(f"{_people(len(arrived))} joined: {_names(arrived)}"))
+        if departed:
+            self._publish(room, None, Notice(f"{_people(len(departed))} left: {_names(departed)}"))
+        self.flush()
+        if not room.members and room.key != LOBBY and self.rooms.get(room.key) is room:
+            del self.rooms[room.key]
 
     def _publish(self, room: Room, sender: Member | None, event: Event) -> None:
         if room is not self._pending_room or sender is not self._pending_sender:

@@ -20,8 +20,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat.config import ServerConfig
+from chat.history import History
 from chat.protocol import ChatFactory
 from chat.rooms import Registry
+from chat.storage import SQLiteHistoryStore
 
 log = Logger()
 
@@ -75,7 +77,7 @@ def describe_address(port: IListeningPort) -> str:
 
 
 class Farewell(Service):
-    """Says goodbye to every connection when the server stops."""
+    """Says goodbye to every connection when the server stops, then closes history."""
 
     def __init__(self, factory: ChatFactory, clock: IReactorTime) -> None:
         self.factory = factory
@@ -95,6 +97,7 @@ class Farewell(Service):
         all_closed = defer.DeferredList(drained).addCallback(lambda _: None)
         timer = self.clock.callLater(grace, self._abort_the_rest, grace)
         all_closed.addBoth(lambda result: timer.cancel() if timer.active() else None)
+        all_closed.addCallback(lambda _: self.factory.registry.history.close())
         return all_closed
 
     def _abort_the_rest(self, grace: float) -> None:
@@ -112,7 +115,12 @@ def make_service(
 ) -> MultiService:
     """Everything a tcpchat server runs, ready to start."""
     top = MultiService()
-    factory = ChatFactory(Registry(), config, reactor)
+    store = SQLiteHistoryStore(config.db, reactor)
+    history = History(config.history_keep, store)
+    registry = Registry(
+        history, reactor, replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay
+    )
+    factory = ChatFactory(registry, config, reactor)
     Farewell(factory, reactor).setServiceParent(top)
     for description in listen:
         Listener(reactor, description, factory).setServiceParent(top)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from chat.events import Action, Batch, Error, Event, Message, Notice, Private, PrivateSent
+import time
+from collections.abc import Iterable
+
+from chat.events import Action, Batch, Error, Event, Message, Notice, Past, Private, PrivateSent
 
 NOTICE = "*** "
 ERROR = "!!! "
+ID_TAG = "@id="
 
 
 def render(event: Event) -> str:
@@ -15,6 +19,9 @@ def render(event: Event) -> str:
             return f"<{sender}> {text}"
         case Action(sender, text):
             return f"* {sender} {text}"
+        case Past(said):
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(said.time))
+            return f"[{stamp}Z] {render(said)}"
         case Private(sender, text):
             return f"*{sender}* {text}"
         case PrivateSent(recipient, text):
@@ -25,12 +32,29 @@ def render(event: Event) -> str:
             return ERROR + text
 
 
-def encode_batch(batch: Batch) -> bytes:
+def render_with_id(event: Event) -> str:
+    """Like :func:`render`, with ``@id=N`` before numbered messages and actions."""
+    said = event.said if isinstance(event, Past) else event
+    if isinstance(said, Message | Action) and said.id:
+        return f"{ID_TAG}{said.id} {render(event)}"
+    return render(event)
+
+
+def encode_batch(batch: Batch, with_ids: bool = False) -> bytes:
     """The bytes of a whole batch, rendered once however many receive it."""
+    if with_ids:
+        data = batch.rendered_with_ids
+        if data is None:
+            data = batch.rendered_with_ids = _encode(map(render_with_id, batch.events))
+        return data
     data = batch.rendered
     if data is None:
-        data = batch.rendered = ("\r\n".join(map(render, batch.events)) + "\r\n").encode()
+        data = batch.rendered = _encode(map(render, batch.events))
     return data
+
+
+def _encode(lines: Iterable[str]) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode()
 
 
 def encode_line(text: str) -> bytes:

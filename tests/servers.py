@@ -62,6 +62,7 @@ class RunningServer:
     def start(self) -> RunningServer:
         """Start the server and wait until it says it is listening."""
         log = self.log_path.open("ab")
+        already = log.tell()
         self.process = subprocess.Popen(
             self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -69,7 +70,7 @@ class RunningServer:
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if "tcpchat listening on" in self.log():
+            if "tcpchat listening on" in self.log()[already:]:
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"twistd exited with {self.process.returncode}:\n{self.log()}")

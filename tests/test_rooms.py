@@ -33,10 +33,13 @@ def test_join_is_announced_to_the_others(registry: Registry) -> None:
     """Members already present see a join notice; the newcomer does not."""
     alice, bob = RecordingClient(), RecordingClient()
     registry.join("alice", alice)
+    alice.take()
     registry.join("bob", bob)
     registry.flush()
     assert alice.take() == ["*** bob has joined"]
-    assert bob.take() == []
+    assert bob.take() == [
+        "*** Welcome, bob! You are in lobby with 1 other; 2 online. Type /help for the commands."
+    ]
 
 
 def test_nicknames_are_unique_ignoring_case(registry: Registry) -> None:
@@ -91,6 +94,7 @@ def test_rename_is_announced_to_everyone_in_the_room(registry: Registry) -> None
     registry.join("bob", bob_client)
     registry.flush()
     alice_client.take()
+    bob_client.take()
     registry.rename(alice, "Alicia")
     registry.flush()
     assert alice_client.take() == ["*** alice is now known as Alicia"]
@@ -142,6 +146,121 @@ def test_a_message_sent_before_a_private_one_arrives_first(registry: Registry) -
     bob_client = RecordingClient()
     registry.join("bob", bob_client)
     registry.flush()
+    bob_client.take()
     registry.say(alice, "public")
     registry.whisper(alice, "bob", "private")
     assert bob_client.take() == ["<alice> public", "*alice* private"]
+
+
+def test_rooms_keep_conversations_apart(registry: Registry) -> None:
+    """A message in one room is not heard in another."""
+    alice_client, bob_client, carol_client = RecordingClient(), RecordingClient(), RecordingClient()
+    alice = registry.join("alice", alice_client)
+    bob = registry.join("bob", bob_client)
+    registry.join("carol", carol_client)
+    registry.move(alice, "dev")
+    registry.move(bob, "#Dev")
+    registry.flush()
+    for client in (alice_client, bob_client, carol_client):
+        client.take()
+    registry.say(alice, "in dev")
+    registry.flush()
+    assert bob_client.take() == ["<alice> in dev"]
+    assert carol_client.take() == []
+
+
+def test_moving_tells_both_rooms(registry: Registry) -> None:
+    """The old room hears where you went; the new one that you joined."""
+    watcher_lobby, watcher_dev = RecordingClient(), RecordingClient()
+    registry.join("lobbyist", watcher_lobby)
+    dev = registry.join("developer", watcher_dev)
+    registry.move(dev, "dev")
+    alice = registry.join("alice", RecordingClient())
+    registry.flush()
+    watcher_lobby.take()
+    watcher_dev.take()
+    registry.move(alice, "dev")
+    registry.flush()
+    assert watcher_lobby.take() == ["*** alice has left (went to dev)"]
+    assert watcher_dev.take() == ["*** alice has joined"]
+
+
+def test_invalid_room_name_is_refused(registry: Registry) -> None:
+    """Room names have rules, and breaking them is explained."""
+    alice = registry.join("alice", RecordingClient())
+    with pytest.raises(ChatError, match="room name"):
+        registry.move(alice, "no spaces")
+
+
+def test_room_list_counts_members(registry: Registry) -> None:
+    """/rooms shows each room with its member count, the lobby first."""
+    alice = registry.join("alice", RecordingClient())
+    registry.join("bob", RecordingClient())
+    registry.move(alice, "zoo")
+    assert registry.room_list() == [("lobby", 1), ("zoo", 1)]
+
+
+def test_empty_rooms_disappear(registry: Registry) -> None:
+    """A room nobody is in any more is no longer listed; the lobby stays."""
+    alice = registry.join("alice", RecordingClient())
+    registry.move(alice, "brief")
+    registry.move(alice, "lobby")
+    assert registry.room_list() == [("lobby", 1)]
+
+
+def test_joining_a_room_shows_its_history(registry: Registry) -> None:
+    """A newcomer first sees the room's last messages, marked as history."""
+    alice = registry.join("alice", RecordingClient())
+    for number in range(3):
+        registry.say(alice, f"message {number}")
+    newcomer = RecordingClient()
+    registry.join("bob", newcomer)
+    lines = newcomer.take()
+    assert lines[1] == "*** history of lobby, last 3 messages:"
+    assert [line.split("] ", 1)[1] for line in lines[2:5]] == [
+        f"<alice> message {number}" for number in range(3)
+    ]
+    assert all(line.startswith("[") for line in lines[2:5])
+    assert lines[5] == "*** end of history"
+
+
+def test_history_on_join_is_bounded(registry: Registry) -> None:
+    """Only the configured number of past messages is replayed on join."""
+    registry.replay = 5
+    alice = registry.join("alice", RecordingClient())
+    for number in range(30):
+        registry.say(alice, f"{number}")
+    newcomer = RecordingClient()
+    registry.join("bob", newcomer)
+    assert len([line for line in newcomer.take() if line.startswith("[")]) == 5
+
+
+def test_resume_replays_exactly_what_was_missed(registry: Registry) -> None:
+    """Rejoining after message N shows every later message once, in order."""
+    alice = registry.join("alice", RecordingClient())
+    registry.say(alice, "seen")
+    last_seen = registry.history.last_id
+    for number in range(3):
+        registry.say(alice, f"missed {number}")
+    returning = RecordingClient()
+    registry.join("bob", returning, "lobby", after=last_seen)
+    replayed = [line.split("] ", 1)[1] for line in returning.take() if line.startswith("[")]
+    assert replayed == [f"<alice> missed {number}" for number in range(3)]
+
+
+def test_crowded_room_gathers_join_notices() -> None:
+    """In a crowded room many joins become one notice, not one each."""
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    registry = Registry(clock=clock, crowd=3, crowd_delay=1.0)
+    watcher = RecordingClient()
+    registry.join("watcher", watcher)
+    for number in range(10):
+        registry.join(f"user{number}", RecordingClient())
+    registry.flush()
+    early = [line for line in watcher.take() if "joined" in line]
+    clock.advance(1.0)
+    late = watcher.take()
+    assert early == ["*** user0 has joined", "*** user1 has joined"]
+    assert late == ["*** 8 users joined: user2, user3, user4, user5, user6 and 3 more"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred
@@ -30,12 +30,6 @@ from chat.client.session import ServerConnectionFactory, Session
 RETRY_POLICY = backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0)
 
 
-# Not annotated in Twisted: typed here as they are used.
-_parse_endpoint = cast(Callable[[Any, str], IStreamClientEndpoint], clientFromString)
-_ssl_endpoint = cast(Callable[[Any, str, int, CertificateOptions], IStreamClientEndpoint],
-                     SSL4ClientEndpoint)
-
-
 def server_endpoint(reactor: Any, options: ClientOptions) -> IStreamClientEndpoint:
     """The endpoint the options name: an endpoint string, or HOST and PORT (with TLS or not).
 
@@ -44,13 +38,17 @@ def server_endpoint(reactor: Any, options: ClientOptions) -> IStreamClientEndpoi
     Raises ValueError, with a message for the user, for an endpoint string
     Twisted cannot parse.
     """
+    endpoint: IStreamClientEndpoint
     if options.endpoint is not None:
         try:
-            return _parse_endpoint(reactor, options.endpoint)
+            endpoint = clientFromString(reactor, options.endpoint)
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"cannot use endpoint {options.endpoint!r}: {error}") from None
+        return endpoint
     if options.tls and not options.tls_verify:
-        return _ssl_endpoint(reactor, options.host, options.port, CertificateOptions())
+        # CertificateOptions made without a trust root checks nothing.
+        endpoint = SSL4ClientEndpoint(reactor, options.host, options.port, CertificateOptions())
+        return endpoint
     tcp = HostnameEndpoint(reactor, options.host, options.port)
     if options.tls:
         return wrapClientTLS(optionsForClientTLS(options.host), tcp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from twisted.internet import stdio
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -29,9 +29,6 @@ from chat.client.terminal import ChatTerminal, follow_window_size, raw_terminal,
 
 STDIN = 0
 STDOUT = 1
-
-# StandardIO is not annotated in Twisted: typed here as it is used.
-_standard_io = cast(Callable[..., object], stdio.StandardIO)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -70,7 +67,7 @@ async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClien
     pipe = PipeIO()
     session = Session(pipe, reactor, address=options.address, nick=options.nick, interactive=False)
     pipe.session = session
-    _standard_io(pipe, reactor=reactor)
+    stdio.StandardIO(pipe, reactor=reactor)
     await _run_session(reactor, session, endpoint, pipe.close, pipe.closed)
 
 
@@ -83,7 +80,7 @@ async def _run_terminal(
         chat_terminal, reactor, address=options.address, nick=options.nick, interactive=True
     )
     chat_terminal.session = session
-    _standard_io(terminal_protocol(chat_terminal), reactor=reactor)
+    stdio.StandardIO(terminal_protocol(chat_terminal), reactor=reactor)
     follow_window_size(STDOUT, reactor, chat_terminal)
     chat_terminal.show_status(f"connecting to {options.address}; Ctrl-D or /quit leaves")
     await _run_session(reactor, session, endpoint, chat_terminal.close, chat_terminal.closed)

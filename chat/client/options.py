@@ -12,8 +12,8 @@ DEFAULT_PORT = 55555
 
 _DESCRIPTION = """\
 Join a tcpchat room. On a terminal: a line editor with history, colours
-and timestamps. With standard input not a terminal: one line in, one
-line sent; every line received is printed as it is.
+and timestamps. When input or output is not a terminal (pipe mode): each
+line read is sent, each line received is printed as it is.
 """
 
 _EPILOG = """\

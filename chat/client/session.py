@@ -16,7 +16,7 @@ from typing import Protocol
 
 from OpenSSL import SSL
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ConnectError, ConnectionDone
+from twisted.internet.error import ConnectError, ConnectionClosed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
@@ -109,7 +109,8 @@ class Session:
         self._joined_before = False
         self._pending_refusal: str | None = None
         self._pending_nick_change: str | None = None
-        self._lost_reason: str | None = None
+        # Why the client is offline and what it does about it, told with the retry delay.
+        self._offline_news: tuple[str, str] | None = None
         self._leave_timer: IDelayedCall | None = None
         self._exit_code = EXIT_OK
 
@@ -120,8 +121,9 @@ class Session:
         if self.phase is Phase.ENDED:
             connection.close()
             return
+        log.info("connected to {address}", address=self.address)
         self._connection = connection
-        self._lost_reason = None
+        self._offline_news = None
         self._pending_refusal = None
         self.phase = Phase.NAMING
         if self.nick is None:
@@ -140,41 +142,43 @@ class Session:
 
     def connection_lost(self, reason: Failure) -> None:
         """The connection closed; the connection service is about to schedule a retry."""
+        log.info("connection closed: {reason}", reason=describe_failure(reason))
         self._connection = None
         if self.phase in (Phase.LEAVING, Phase.ENDED):
             self._end()
             return
         refusal, self._pending_refusal = self._pending_refusal, None
         if refusal is not None:
-            self._lost_reason = refusal
-        elif isinstance(reason.value, ConnectionDone):
-            self._lost_reason = "connection lost"
+            self._offline_news = (refusal, "retrying")
+        elif isinstance(reason.value, ConnectionClosed):
+            self._offline_news = ("connection lost", "reconnecting")
         else:
-            self._lost_reason = f"connection lost ({describe_failure(reason)})"
+            self._offline_news = (f"connection lost ({describe_failure(reason)})", "reconnecting")
         was_chatting = self.phase is Phase.CHATTING or self._joined_before
         self.phase = Phase.OFFLINE
         if not (self.interactive or was_chatting):
-            self._give_up(EXIT_UNREACHABLE, f"cannot chat on {self.address}: {self._lost_reason}")
+            self._give_up(
+                EXIT_UNREACHABLE, f"cannot chat on {self.address}: {self._offline_news[0]}"
+            )
 
     # Told by the connection service
 
     def connection_failed(self, reason: Failure) -> None:
         """An attempt to connect failed."""
+        log.info("cannot connect: {reason}", reason=describe_failure(reason))
         if self.phase is Phase.ENDED:
             return
-        self._lost_reason = f"cannot connect to {self.address} ({describe_failure(reason)})"
+        problem = describe_failure(reason)
+        self._offline_news = (f"cannot connect to {self.address} ({problem})", "retrying")
         if not (self.interactive or self._joined_before):
-            self._give_up(
-                EXIT_UNREACHABLE,
-                f"cannot connect to {self.address}: {describe_failure(reason)}",
-            )
+            self._give_up(EXIT_UNREACHABLE, f"cannot connect to {self.address}: {problem}")
 
     def retry_scheduled(self, delay: float) -> None:
         """The next connection attempt is ``delay`` seconds away."""
-        if self.phase is Phase.ENDED or self._lost_reason is None:
+        if self.phase is Phase.ENDED or self._offline_news is None:
             return
-        verb = "reconnecting" if self._lost_reason.startswith("connection lost") else "retrying"
-        self.view.show_status(f"{self._lost_reason}; {verb} in {math.ceil(delay)}s")
+        what_happened, next_step = self._offline_news
+        self.view.show_status(f"{what_happened}; {next_step} in {math.ceil(delay)}s")
 
     # Told by the user
 
@@ -202,11 +206,13 @@ class Session:
             self.user_line("/quit")
 
     def leave(self) -> None:
-        """The user wants to leave now (Ctrl-C, Ctrl-D, a signal)."""
+        """The user wants to leave now (Ctrl-C, Ctrl-D, a signal); asked again, close at once."""
         if self.phase is Phase.OFFLINE:
             self._end()
         elif self.phase in (Phase.NAMING, Phase.CHATTING):
             self._leave_now()
+        elif self.phase is Phase.LEAVING:
+            self._close_now()
 
     # The handshake
 
@@ -234,6 +240,7 @@ class Session:
             self.view.show_line(line)
 
     def _welcomed(self, nick: str, line: str) -> None:
+        log.info("in the room as {nick}", nick=nick)
         self.nick = nick
         self.phase = Phase.CHATTING
         self._pending_refusal = None
@@ -292,11 +299,10 @@ class Session:
     def _start_leaving(self) -> None:
         self.phase = Phase.LEAVING
         self._outbox.clear()
-        self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_after_quit)
+        self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_now)
 
-    def _close_after_quit(self) -> None:
-        self._leave_timer = None
-        log.info("the server did not close after /quit; closing")
+    def _close_now(self) -> None:
+        log.info("closing without waiting for the server")
         if self._connection is not None:
             self._connection.close()
 
@@ -338,8 +344,7 @@ class ServerConnection(LineReceiver):
 
     def send_line(self, text: str) -> None:
         """Send one line of text to the server."""
-        assert self.transport is not None
-        self.transport.write(text.encode("utf-8") + self.delimiter)
+        self.sendLine(text.encode("utf-8"))
 
     def close(self) -> None:
         """Close the connection once what was sent has gone out."""
@@ -347,8 +352,11 @@ class ServerConnection(LineReceiver):
         self.transport.loseConnection()
 
 
+
 class ServerConnectionFactory(Factory):
     """Builds the :class:`ServerConnection` of each new connection of a session."""
+
+    noisy = False
 
     def __init__(self, session: Session) -> None:
         self.session = session

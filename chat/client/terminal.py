@@ -16,9 +16,8 @@ import os
 import signal
 import termios
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.conch.recvline import HistoricRecvLine
@@ -52,7 +51,7 @@ class ChatTerminal(HistoricRecvLine):
     for history, Ctrl-U/Ctrl-K/Ctrl-W to delete before/after the cursor or
     the word before it, Ctrl-C to leave, Ctrl-D to leave on an empty line.
     Typed bytes are decoded as UTF-8, so each character, however many bytes
-    it takes, is one unit of editing.
+    it takes, is one unit of editing: one item of ``lineBuffer``, UTF-8 encoded.
     """
 
     session: Session
@@ -68,35 +67,19 @@ class ChatTerminal(HistoricRecvLine):
     # Setting up
 
     def connectionMade(self) -> None:
-        # The state RecvLine and HistoricRecvLine set up, with more keys.
-        self.lineBuffer: list[bytes] = []  # one item per character, UTF-8 encoded
-        self.lineBufferIndex = 0
-        self.historyLines: list[bytes] = []
-        self.historyPosition = 0
-        terminal = self.terminal
-        self.keyHandlers: dict[bytes, Callable[[], None]] = {
-            terminal.LEFT_ARROW: self.handle_LEFT,
-            terminal.RIGHT_ARROW: self.handle_RIGHT,
-            terminal.UP_ARROW: self.handle_UP,
-            terminal.DOWN_ARROW: self.handle_DOWN,
-            terminal.HOME: self.handle_HOME,
-            terminal.END: self.handle_END,
-            terminal.INSERT: self.handle_INSERT,
-            terminal.DELETE: self.handle_DELETE,
-            terminal.BACKSPACE: self.handle_BACKSPACE,
-            terminal.TAB: self.handle_TAB,
-            b"\r": self.handle_RETURN,
-            b"\n": self.handle_RETURN,
-            CTRL_A: self.handle_HOME,
-            CTRL_C: self.session.leave,
-            CTRL_D: self.handle_CTRL_D,
-            CTRL_E: self.handle_END,
-            CTRL_H: self.handle_BACKSPACE,
-            CTRL_K: self.handle_CTRL_K,
-            CTRL_U: self.handle_CTRL_U,
-            CTRL_W: self.handle_CTRL_W,
-        }
-        self.initializeScreen()
+        super().connectionMade()
+        self.keyHandlers.update(
+            {
+                CTRL_A: self.handle_HOME,
+                CTRL_C: self.session.leave,
+                CTRL_D: self.handle_CTRL_D,
+                CTRL_E: self.handle_END,
+                CTRL_H: self.handle_BACKSPACE,
+                CTRL_K: self.handle_CTRL_K,
+                CTRL_U: self.handle_CTRL_U,
+                CTRL_W: self.handle_CTRL_W,
+            }
+        )
 
     def initializeScreen(self) -> None:
         # RecvLine resets the terminal here, which would wipe the screen.
@@ -260,9 +243,7 @@ class ChatTerminal(HistoricRecvLine):
 
 def terminal_protocol(chat_terminal: ChatTerminal) -> ServerProtocol:
     """The insults protocol to attach to stdio, which drives ``chat_terminal``."""
-    # ServerProtocol is not annotated; it takes a factory of the terminal protocol.
-    make_protocol = cast(Callable[[Callable[[], ChatTerminal]], ServerProtocol], ServerProtocol)
-    return make_protocol(lambda: chat_terminal)
+    return ServerProtocol(lambda: chat_terminal)
 
 
 @contextmanager
