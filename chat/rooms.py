@@ -199,6 +199,10 @@ class Registry:
             self._replay(member, target, after)
             return
         self._exit(member, f"(went to {target.name})")
+        others = len(target.members)
+        member.client.deliver(Batch((Notice(
+            f"you are now in {target.name} with {others} other{'' if others == 1 else 's'}"
+        ),)))
         self._enter(member, target, after)
 
     def room_list(self) -> list[tuple[str, int]]:

@@ -177,11 +177,13 @@ def test_moving_tells_both_rooms(registry: Registry) -> None:
     registry.move(dev, "dev")
     alice = registry.join("alice", RecordingClient())
     registry.flush()
+    alice.client.take()  # type: ignore[attr-defined]
     watcher_lobby.take()
     watcher_dev.take()
     registry.move(alice, "dev")
     registry.flush()
     assert watcher_lobby.take() == ["*** alice has left (went to dev)"]
+    assert alice.client.take() == ["*** you are now in dev with 1 other"]  # type: ignore[attr-defined]
     assert watcher_dev.take() == ["*** alice has joined"]
 
 
