@@ -67,6 +67,7 @@ class _OutputWatch:
         self._protocol.output_blocked = False
 
 
+@implementer(interfaces.IHalfCloseableProtocol)
 class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
     """One connection: a person on telnet, nc or the client, or a program."""
 
@@ -86,6 +87,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.queued = 0
         self._telnet = TelnetFilter()
         self._discarding = False
+        self._input_ended = False
         self._closing = False
         self._leave_reason = "connection lost"
         self._tokens = float(self.config.flood_burst)
@@ -195,7 +197,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.registry.flush()
 
     def _read_lines(self) -> None:
-        limit = self.config.max_line + 1  # room for a CR before the LF
+        limit = self.config.max_line
         while not self.paused and not self._closing and self._buffer:
             if self._discarding:
                 end = self._buffer.find(b"\n")
@@ -214,15 +216,28 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                     self._buffer = b"\n".join(lines[index:]) + b"\n" + self._buffer
                     self._pause_for_flood()
                     return
-                if len(line) > limit:
+                if len(line) > limit and len(line.removesuffix(CR)) > limit:
                     self._refuse_long_line(f"{len(line.removesuffix(CR))} bytes")
                     continue
                 self.lineReceived(line)
             break
-        if len(self._buffer) > limit and not self._closing:
+        # A partial line may hold the whole limit and then the CR of its CRLF.
+        pending = len(self._buffer)
+        if pending > limit and (pending > limit + 1 or not self._buffer.endswith(CR)):
             self._buffer = b""
             self._discarding = True
-            self._refuse_long_line(f"more than {self.config.max_line} bytes")
+            self._refuse_long_line(f"more than {limit} bytes")
+        if self._input_ended and not self.paused:
+            self.close()
+
+    def readConnectionLost(self) -> None:
+        """The peer has sent all it will (``nc -N``): answer it, then close."""
+        self._input_ended = True
+        self._read_lines()
+        self.registry.flush()
+
+    def writeConnectionLost(self) -> None:
+        """The peer reads no more; what it still sends is handled as usual."""
 
     def _refuse_long_line(self, size: str) -> None:
         self.refuse(
