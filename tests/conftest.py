@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import LineConnection, RunningServer
+from tests.servers import LineConnection, RunningServer, running
 
 
 @pytest.fixture
@@ -47,3 +47,15 @@ def connect(server: RunningServer) -> Iterator[Callable[..., LineConnection]]:
     yield open_connection
     for connection in opened:
         connection.close()
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server for a whole test module: default options, but no history replayed.
+
+    Tests sharing it quit all their connections, so the next test finds the
+    room empty and hears nothing of the tests before.
+    """
+    with running(tmp_path_factory.mktemp("quiet-server"), "--history", "0", "--db", ":memory:") \
+            as shared:
+        yield shared

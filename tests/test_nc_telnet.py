@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.servers import LINE_TIMEOUT, RunningServer, running
-from tests.test_server_e2e import SHARED_SERVER_OPTIONS, Client, notice
+from tests.checked import Client, notice
+from tests.servers import LINE_TIMEOUT, RunningServer
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +61,8 @@ def telnet() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The server shared by the tests of this module: default options, but no history."""
-    workdir = tmp_path_factory.mktemp("nc-telnet-server")
-    with running(workdir, *SHARED_SERVER_OPTIONS) as shared:
-        yield shared
+def server(quiet_server: RunningServer) -> RunningServer:
+    return quiet_server
 
 
 class Program:
