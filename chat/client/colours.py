@@ -30,6 +30,12 @@ def _paint(codes: str, text: str) -> str:
 
 
 def _coloured(line: ServerLine) -> str:
+    if line.stamp is not None:
+        return f"{_paint(_DIM, f'[{line.stamp}]')} {_coloured_by_kind(line)}"
+    return _coloured_by_kind(line)
+
+
+def _coloured_by_kind(line: ServerLine) -> str:
     nick = line.nick or ""
     colour = nick_colour(nick)
     match line.kind:

@@ -10,6 +10,9 @@ from chat.text import NICK_MAX
 
 _NICK = rf"[A-Za-z0-9_-]{{1,{NICK_MAX}}}"
 
+# The room everyone is in after joining.
+LOBBY = "lobby"
+
 
 class Kind(Enum):
     """The kinds of line in the protocol's table of what the server sends."""
@@ -25,11 +28,15 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class ServerLine:
-    """A line split into its kind, the nickname it names (if any) and the rest."""
+    """A line split into its kind, the nickname it names (if any) and the rest.
+
+    ``stamp`` is the UTC time of a replayed (history) line, None for a live one.
+    """
 
     kind: Kind
     nick: str | None
     text: str
+    stamp: str | None = None
 
 
 # Order matters: "*** notice" must be tried before "* nick action".
@@ -43,16 +50,30 @@ _FORMS = [
 ]
 
 _WELCOME = re.compile(rf"\*\*\* Welcome, (?P<nick>{_NICK})!")
+_MESSAGE_ID = re.compile(r"@id=(?P<id>[0-9]+) (?P<line>.*)", re.DOTALL)
+_HISTORY_STAMP = re.compile(r"\[(?P<stamp>[0-9: -]+Z)\] (?P<line>.*)", re.DOTALL)
 
 
 def parse(line: str) -> ServerLine:
-    """Split a line (without its line ending) into kind, nickname and text."""
+    """Split a line (without its line ending or id tag) into kind, nickname and text."""
+    replayed = _HISTORY_STAMP.fullmatch(line)
+    stamp = None if replayed is None else replayed["stamp"]
+    if replayed is not None:
+        line = replayed["line"]
     for kind, form in _FORMS:
         match = form.fullmatch(line)
         if match is not None:
             found = match.groupdict()
-            return ServerLine(kind, found.get("nick"), found["text"] or "")
-    return ServerLine(Kind.OTHER, None, line)
+            return ServerLine(kind, found.get("nick"), found["text"] or "", stamp)
+    return ServerLine(Kind.OTHER, None, line, stamp)
+
+
+def split_message_id(line: str) -> tuple[int | None, str]:
+    """The id of a numbered line (``@id=N ...``, after ``/ids``) and the line without it."""
+    match = _MESSAGE_ID.fullmatch(line)
+    if match is None:
+        return None, line
+    return int(match["id"]), match["line"]
 
 
 def welcomed_nick(line: str) -> str | None:
@@ -69,6 +90,11 @@ def command_name(text: str) -> str | None:
     if not text.startswith("/") or text.startswith("//"):
         return None
     return text[1:].split(" ", 1)[0].lower()
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name`` (a nickname or room) as a whole word, in any case."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def message_text(text: str) -> str:

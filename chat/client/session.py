@@ -5,6 +5,10 @@ connection. It is told about connections, server lines, connection
 failures and what the user types, and it tells a :class:`SessionView`
 what to show. It decides nothing about terminals or pipes, so it is
 tested with ``twisted.internet.testing`` alone.
+
+It asks the server for message ids (``/ids``) and remembers its room and
+the last message id seen there, so that after a lost connection it rejoins
+with ``/resume ROOM ID``: the same room, every missed message exactly once.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from chat.client.lines import Kind, command_name, message_text, parse, welcomed_nick
+from chat.client.lines import (
+    LOBBY,
+    Kind,
+    command_name,
+    mentions,
+    message_text,
+    parse,
+    split_message_id,
+    welcomed_nick,
+)
 
 log = Logger()
 
@@ -102,6 +115,7 @@ class Session:
         self.address = address
         self.nick = nick
         self.interactive = interactive
+        self.room = LOBBY
         self.phase = Phase.OFFLINE
         self.finished: Deferred[int] = Deferred()
         self._connection: ServerConnection | None = None
@@ -109,6 +123,9 @@ class Session:
         self._joined_before = False
         self._pending_refusal: str | None = None
         self._pending_nick_change: str | None = None
+        self._pending_room: str | None = None
+        self._last_id = 0  # the highest message id seen in self.room
+        self._ids_asked = False  # /ids sent; its answer, noise to the user, not yet seen
         # Why the client is offline and what it does about it, told with the retry delay.
         self._offline_news: tuple[str, str] | None = None
         self._leave_timer: IDelayedCall | None = None
@@ -126,18 +143,26 @@ class Session:
         self._offline_news = None
         self._pending_refusal = None
         self.phase = Phase.NAMING
+        if self._joined_before:
+            connection.send_line(f"/resume {self.room} {self._last_id}")
+        else:
+            connection.send_line("/ids")
+            self._ids_asked = True
         if self.nick is None:
             self.view.nickname_wanted()
         else:
             self._send_nick()
 
     def line_received(self, line: str) -> None:
-        """A line from the server (without its line ending)."""
+        """A line from the server (without its line ending); its id tag is noted, not shown."""
+        message_id, line = split_message_id(line)
+        if message_id is not None:
+            self._last_id = max(self._last_id, message_id)
         if self.phase is Phase.NAMING:
             self._handshake_line(line)
             return
         if self.phase is Phase.CHATTING:
-            self._follow_nick_change(line)
+            self._follow_changes(line)
         self.view.show_line(line)
 
     def connection_lost(self, reason: Failure) -> None:
@@ -233,6 +258,9 @@ class Session:
             if self.interactive:
                 self.view.show_line(line)
             return
+        if self._ids_asked and said.kind is Kind.NOTICE and mentions(said.text, "ids"):
+            self._ids_asked = False
+            return
         refusal, self._pending_refusal = self._pending_refusal, None
         if refusal is not None:
             self._nick_refused(refusal)
@@ -269,25 +297,34 @@ class Session:
         if command is None:
             self.view.show_own_line(f"<{self.nick}> {message_text(text)}")
         elif command == "me":
-            action = text.split(" ", 1)[1].strip() if " " in text else ""
+            action = _argument(text)
             if action:
                 self.view.show_own_line(f"* {self.nick} {action}")
         elif command == "nick":
-            self._pending_nick_change = text.split(" ", 1)[1].strip() if " " in text else None
+            self._pending_nick_change = _argument(text)
+        elif command == "join":
+            self._pending_room = _argument(text).lstrip("#") or None
         elif command == "quit":
             self._start_leaving()
 
-    def _follow_nick_change(self, line: str) -> None:
-        wanted = self._pending_nick_change
-        if wanted is None:
-            return
+    def _follow_changes(self, line: str) -> None:
+        """Take in a /nick or /join once the server confirms it; forget it if refused."""
         said = parse(line)
         if said.kind is Kind.ERROR:
+            self._pending_nick_change = self._pending_room = None
+            return
+        if said.kind is not Kind.NOTICE:
+            return
+        nick = self._pending_nick_change
+        if nick and said.text.endswith(f" is now known as {nick}"):
             self._pending_nick_change = None
-        elif said.kind is Kind.NOTICE and said.text.endswith(f" is now known as {wanted}"):
-            self._pending_nick_change = None
-            self.nick = wanted
-            self.view.nickname_changed(wanted)
+            self.nick = nick
+            self.view.nickname_changed(nick)
+        room = self._pending_room
+        if room and mentions(said.text, room):
+            self._pending_room = None
+            self.room = room
+            self._last_id = 0
 
     # Leaving
 
@@ -322,6 +359,11 @@ class Session:
         if self._leave_timer is not None and self._leave_timer.active():
             self._leave_timer.cancel()
         self.finished.callback(self._exit_code)
+
+
+def _argument(command: str) -> str:
+    """What follows a command's name, without surrounding space."""
+    return command.partition(" ")[2].strip()
 
 
 class ServerConnection(LineReceiver):

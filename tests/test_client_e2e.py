@@ -1,0 +1,327 @@
+"""The client in pipe mode against the real server: send, receive, exit status, reconnect."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from pathlib import Path
+from typing import IO
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.servers import LineConnection, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT = [sys.executable, "-m", "chat.client"]
+TIMEOUT = 10.0
+
+pytestmark = pytest.mark.e2e
+
+
+def client_environment() -> dict[str, str]:
+    """The environment of a client process: the project importable, no NO_COLOR."""
+    environment = {name: value for name, value in os.environ.items() if name != "NO_COLOR"}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), environment.get("PYTHONPATH")])
+    )
+    return environment
+
+
+def run_client(arguments: list[str], given: str) -> subprocess.CompletedProcess[str]:
+    """Run the client with ``given`` piped to it until it exits."""
+    return subprocess.run(
+        [*CLIENT, *arguments],
+        input=given,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        env=client_environment(),
+        check=False,
+    )
+
+
+class BackgroundClient:
+    """A client in pipe mode whose input the test writes while it runs."""
+
+    def __init__(self, arguments: list[str]) -> None:
+        self.process = subprocess.Popen(
+            [*CLIENT, *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=client_environment(),
+        )
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.printed: list[str] = []
+        self.stdout = self._follow(self.process.stdout, self.printed)
+        self.stderr = self._follow(self.process.stderr, [])
+
+    @staticmethod
+    def _follow(stream: IO[str], transcript: list[str]) -> queue.Queue[str]:
+        """Lines of ``stream`` as they come, also kept whole in ``transcript``."""
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read() -> None:
+            for line in stream:
+                transcript.append(line)
+                lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
+        return lines
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def end_input(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    @staticmethod
+    def wait_for(lines: queue.Queue[str], text: str) -> str:
+        """The first line from now on ``lines`` that contains ``text``."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if text in line:
+                return line
+
+    def exit_status(self) -> int:
+        return self.process.wait(TIMEOUT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(TIMEOUT)
+
+
+@pytest.fixture
+def background_clients():
+    """Start pipe-mode clients that are killed at the end of the test if still running."""
+    started: list[BackgroundClient] = []
+
+    def start(arguments: list[str]) -> BackgroundClient:
+        started.append(BackgroundClient(arguments))
+        return started[-1]
+
+    yield start
+    for client in started:
+        client.stop()
+
+
+def test_piped_line_reaches_the_room_and_client_exits_0(server, connect):
+    """``printf 'hello' | tcpchat-client --nick bot`` says hello, leaves and exits 0."""
+    bob = connect("bob")
+    finished = run_client(["--nick", "bot", server.host, str(server.port)], "hello\n")
+    assert finished.returncode == 0, finished.stderr
+    assert bob.expect("<bot>") == "<bot> hello"
+    assert "bot has left" in bob.expect("bot")
+
+
+def test_received_lines_are_printed_plain(server):
+    """Each line received is printed as sent, without CR, colours or timestamps."""
+    finished = run_client(["--nick", "bot", server.endpoint], "/who\n")
+    lines = finished.stdout.splitlines()
+    assert lines[0] == "*** Welcome to tcpchat."
+    assert lines[-1] == "*** Bye"
+    assert any(line.startswith("*** Welcome, bot! ") for line in lines)
+    assert "\r" not in finished.stdout
+    assert "\x1b" not in finished.stdout
+
+
+def test_lines_from_others_are_printed(server, connect, background_clients):
+    """What another member says appears on standard output as ``<nick> text``."""
+    bot = background_clients(["--nick", "bot", server.host, str(server.port)])
+    bot.wait_for(bot.stdout, "*** Welcome, bot!")
+    connect("bob").send_line("hi bot, é 日本")
+    assert bot.wait_for(bot.stdout, "<bob>") == "<bob> hi bot, é 日本\n"
+    bot.end_input()
+    assert bot.exit_status() == 0
+
+
+def test_first_line_is_the_nickname_without_nick_option(server, connect):
+    """Without --nick, the first line of input is the nickname."""
+    bob = connect("bob")
+    finished = run_client([server.host, str(server.port)], "carol\nhi from carol\n")
+    assert finished.returncode == 0, finished.stderr
+    assert bob.expect("<carol>") == "<carol> hi from carol"
+
+
+def test_taken_nickname_exits_2_with_the_reason_on_stderr(server, connect):
+    """A nickname already taken (in any case) ends the client with status 2 and the reason."""
+    connect("bob")
+    finished = run_client(["--nick", "BOB", server.host, str(server.port)], "hello\n")
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == 'tcpchat-client: nickname "BOB" is taken'
+
+
+def test_invalid_nickname_exits_2(server):
+    """A nickname the server finds invalid ends the client with status 2 and the reason."""
+    finished = run_client(["--nick", "no spaces", server.host, str(server.port)], "")
+    assert finished.returncode == 2
+    assert "invalid" in finished.stderr
+
+
+def test_unreachable_server_exits_1_with_one_line_on_stderr():
+    """With nothing listening, the client says so on one line and exits 1."""
+    port = free_port()
+    finished = run_client(["--nick", "bot", "127.0.0.1", str(port)], "hello\n")
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines() == [
+        f"tcpchat-client: cannot connect to 127.0.0.1:{port}: Connection refused"
+    ]
+
+
+def test_unusable_endpoint_string_exits_2_saying_why():
+    """An endpoint string Twisted cannot parse is refused before connecting, with status 2."""
+    finished = run_client(["bogus:127.0.0.1:5000"], "")
+    assert finished.returncode == 2
+    assert finished.stderr == (
+        "tcpchat-client: cannot use endpoint 'bogus:127.0.0.1:5000': "
+        "Unknown endpoint type: 'bogus'\n"
+    )
+
+
+def join_when_listening(connect: Callable[[str], LineConnection], nick: str) -> LineConnection:
+    """Join as soon as the (re)started server accepts connections."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            return connect(nick)
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, "the server did not come back"
+            time.sleep(0.05)
+
+
+def test_client_rejoins_after_server_restart_and_sends_what_was_pending(
+    server, connect, background_clients
+):
+    """After the server restarts the client rejoins with its nickname; no input is lost."""
+    bot = background_clients(["--nick", "bot", server.host, str(server.port)])
+    bot.wait_for(bot.stdout, "*** Welcome, bot!")
+    server.stop()
+    assert "reconnecting in" in bot.wait_for(bot.stderr, "connection lost")
+    bot.send("sent while the server was down")
+    server.start()
+    watcher = join_when_listening(connect, "watcher")
+    bot.wait_for(bot.stderr, "reconnected: back in the room as bot")
+    assert watcher.expect("<bot>") == "<bot> sent while the server was down"
+    bot.end_input()
+    assert bot.exit_status() == 0
+
+
+def test_rejoining_shows_what_was_missed_and_repeats_nothing(server, connect, background_clients):
+    """After an outage the client shows what was said meanwhile, and not what it had seen."""
+    bot = background_clients(["--nick", "bot", server.host, str(server.port)])
+    bot.wait_for(bot.stdout, "*** Welcome, bot!")
+    connect("bob").send_line("before the outage")
+    bot.wait_for(bot.stdout, "<bob> before the outage")
+    server.stop()
+    bot.wait_for(bot.stderr, "(Connection refused); retrying in")
+    server.start()
+    join_when_listening(connect, "carol").send_line("while you were away")
+    bot.wait_for(bot.stderr, "reconnected: back in the room as bot")
+    bot.wait_for(bot.stdout, "<carol> while you were away")
+    bot.end_input()
+    assert bot.exit_status() == 0
+    said = [line for line in bot.printed if "<bob>" in line or "<carol>" in line]
+    assert len(said) == 2
+    assert said[0] == "<bob> before the outage\n"
+    assert said[1].endswith("<carol> while you were away\n")  # live, or replayed with its time
+
+
+# TLS
+
+
+def _write_self_signed_certificate(key_file: Path, certificate_file: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+class TLSServer:
+    """Where a server listens with TLS, and the directory that holds its certificate."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int, roots: Path) -> None:
+        self.port = port
+        self.roots = roots
+
+
+@pytest.fixture
+def tls_server(start_server, tmp_path: Path) -> TLSServer:
+    """The real server also listening with TLS, on a self-signed certificate for 127.0.0.1."""
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    key_file, certificate_file = tmp_path / "key.pem", roots / "server.pem"
+    _write_self_signed_certificate(key_file, certificate_file)
+    port = free_port()
+    start_server(
+        "--listen",
+        f"ssl:{port}:interface=127.0.0.1:privateKey={key_file}:certKey={certificate_file}",
+    )
+    return TLSServer(port, roots)
+
+
+def test_tls_no_verify_joins_a_self_signed_server(tls_server):
+    """--tls --tls-no-verify talks to a server whose certificate nobody vouches for."""
+    finished = run_client(
+        ["--nick", "secure", "--tls", "--tls-no-verify", tls_server.host, str(tls_server.port)],
+        "hello\n",
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "*** Welcome, secure! " in finished.stdout
+
+
+def test_tls_endpoint_with_trust_roots_verifies_the_server(tls_server):
+    """``tls:HOST:PORT:trustRoots=DIR`` trusts the certificates in DIR, and checks the host."""
+    endpoint = f"tls:{tls_server.host}:{tls_server.port}:trustRoots={tls_server.roots}"
+    finished = run_client(["--nick", "verified", endpoint], "hello\n")
+    assert finished.returncode == 0, finished.stderr
+    assert "*** Welcome, verified! " in finished.stdout
+
+
+def test_tls_refuses_a_certificate_it_cannot_verify(tls_server):
+    """--tls alone checks the certificate against the system's authorities, and refuses."""
+    finished = run_client(
+        ["--nick", "careful", "--tls", tls_server.host, str(tls_server.port)], "hello\n"
+    )
+    assert finished.returncode == 1
+    assert "certificate verify failed" in finished.stderr

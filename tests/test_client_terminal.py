@@ -1,0 +1,222 @@
+"""The client's terminal UI in real pseudo-terminals (tmux), against the real server.
+
+Each user is a ``tcpchat-client`` in its own tmux session: keys are typed
+with ``send-keys`` and the screen is read with ``capture-pane``, as a
+person would type and read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 10.0
+TMUX = "/usr/bin/tmux"
+TIMESTAMP = re.compile(r"^\d\d:\d\d ")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not os.path.exists(TMUX), reason="needs tmux"),
+]
+
+
+class Tmux:
+    """A private tmux server, in which each user's terminal is one session."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.socket = directory / "tmux.sock"
+        self.environment = {
+            name: value for name, value in os.environ.items() if name not in ("NO_COLOR", "TMUX")
+        }
+        self.environment.update(LANG="C.UTF-8", LC_ALL="C.UTF-8", TERM="xterm-256color")
+        self.environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        )
+
+    def run(self, *arguments: str) -> str:
+        done = subprocess.run(
+            [TMUX, "-u", "-f", "/dev/null", "-S", str(self.socket), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            env=self.environment,
+            check=True,
+        )
+        return done.stdout
+
+    def terminal(self, name: str, arguments: list[str], environment: str = "") -> Terminal:
+        """Start the client in a new 80x20 terminal, in a shell that reports how it ended.
+
+        When the client exits, the shell prints its exit status and whether
+        the terminal modes are the same as before, then waits.
+        """
+        client = shlex.join([sys.executable, "-m", "chat.client", *arguments])
+        modes = self.directory / f"{name}.modes"
+        script = (
+            f"stty -g > {modes}; cd {shlex.quote(str(ROOT))}; {environment} {client}; "
+            f'echo "exit status $?"; '
+            f'if [ "$(stty -g)" = "$(cat {modes})" ]; then echo "terminal restored"; fi; '
+            "sleep 60"
+        )
+        self.run("new-session", "-d", "-s", name, "-x", "80", "-y", "20", "sh", "-c", script)
+        return Terminal(self, name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [TMUX, "-S", str(self.socket), "kill-server"], capture_output=True, timeout=TIMEOUT
+        )
+
+
+class Terminal:
+    """One user's terminal: type into it, read its screen."""
+
+    def __init__(self, tmux: Tmux, name: str) -> None:
+        self.tmux = tmux
+        self.name = name
+
+    def type(self, text: str) -> None:
+        """Type text as it is, character by character."""
+        self.tmux.run("send-keys", "-t", self.name, "-l", text)
+
+    def press(self, *keys: str) -> None:
+        """Press named keys: Enter, Left, Home, C-d, C-c..."""
+        self.tmux.run("send-keys", "-t", self.name, *keys)
+
+    def screen(self, colours: bool = False) -> list[str]:
+        """The rows of the screen, without trailing blanks."""
+        options = ["-e"] if colours else []
+        captured = self.tmux.run("capture-pane", "-p", *options, "-t", self.name)
+        return [row.rstrip() for row in captured.splitlines()]
+
+    def rows(self) -> list[str]:
+        """The non-empty rows, without their HH:MM timestamps."""
+        return [TIMESTAMP.sub("", row) for row in self.screen() if row]
+
+    def wait_for(self, text: str) -> list[str]:
+        """Wait until some row contains ``text``; return the rows then."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            rows = self.rows()
+            if any(text in row for row in rows):
+                return rows
+            assert time.monotonic() < deadline, f"{text!r} not on screen:\n" + "\n".join(rows)
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server, killed with everything in it at the end of the test."""
+    private = Tmux(tmp_path)
+    yield private
+    private.stop()
+
+
+def joined(tmux: Tmux, server: Any, nick: str) -> Terminal:
+    """A user in the room, started with --nick."""
+    terminal = tmux.terminal(nick, ["--nick", nick, server.host, str(server.port)])
+    terminal.wait_for(f"*** Welcome, {nick}!")
+    return terminal
+
+
+def test_message_arrives_above_half_typed_text_which_stays_editable(tmux, server):
+    """A message arriving while typing shows above; the typed text stays, and Enter sends it."""
+    alice = joined(tmux, server, "alice")
+    bob = joined(tmux, server, "bob")
+    alice.type("half typ")
+    bob.type("hello alice")
+    bob.press("Enter")
+    rows = alice.wait_for("<bob> hello alice")
+    assert rows[-2:] == ["<bob> hello alice", "alice> half typ"]
+    alice.type("ed")
+    alice.press("Enter")
+    bob.wait_for("<alice> half typed")
+    assert alice.wait_for("<alice> half typed")[-1] == "alice>"
+
+
+def test_non_ascii_typed_input_arrives_intact(tmux, server):
+    """Accented and CJK characters typed and edited arrive as typed."""
+    alice = joined(tmux, server, "alice")
+    bob = joined(tmux, server, "bob")
+    alice.type("日本 ça")
+    alice.press("Left", "Left", "BSpace")
+    alice.type("é ")
+    alice.press("End")
+    alice.type(" ok")
+    alice.wait_for("alice> 日本é ça ok")
+    alice.press("Enter")
+    bob.wait_for("<alice> 日本é ça ok")
+
+
+def test_ctrl_d_leaves_others_see_it_and_terminal_is_restored(tmux, server):
+    """Ctrl-D leaves: the others see the leave notice, the client exits 0, the screen stays."""
+    alice = joined(tmux, server, "alice")
+    bob = joined(tmux, server, "bob")
+    bob.type("before you go")
+    bob.press("Enter")
+    alice.wait_for("<bob> before you go")
+    alice.press("C-d")
+    bob.wait_for("*** alice has left")
+    rows = alice.wait_for("terminal restored")
+    assert "<bob> before you go" in rows
+    assert rows[-3:] == ["*** Bye", "exit status 0", "terminal restored"]
+
+
+def test_taken_nickname_is_explained_and_asked_again(tmux, server):
+    """Without --nick the client asks; a taken nickname is explained, then asked again."""
+    joined(tmux, server, "bob")
+    carol = tmux.terminal("carol", [server.host, str(server.port)])
+    carol.wait_for("nickname:")
+    carol.type("Bob")
+    carol.press("Enter")
+    rows = carol.wait_for('!!! nickname "Bob" is taken')
+    assert rows[-1] == "nickname:"
+    carol.type("carol")
+    carol.press("Enter")
+    carol.wait_for("*** Welcome, carol!")
+
+
+def test_ctrl_c_stops_retrying_an_unreachable_server(tmux):
+    """With nothing listening the retries are shown, and Ctrl-C ends them and the client."""
+    port = free_port()
+    alice = tmux.terminal("alice", ["--nick", "alice", "127.0.0.1", str(port)])
+    alice.wait_for("(Connection refused); retrying in")
+    alice.press("C-c")
+    assert alice.wait_for("terminal restored")[-2] == "exit status 0"
+
+
+def test_lines_are_coloured_unless_no_color_is_set(tmux, server):
+    """Lines are coloured by default; NO_COLOR=1 turns colours off."""
+    coloured = joined(tmux, server, "alice")
+    plain = tmux.terminal(
+        "plain", ["--nick", "plain", server.host, str(server.port)], environment="NO_COLOR=1"
+    )
+    plain.wait_for("*** Welcome, plain!")
+    assert "\x1b[" in "".join(coloured.screen(colours=True))
+    assert "\x1b[" not in "".join(plain.screen(colours=True))
+
+
+def test_terminal_client_rejoins_after_server_restart(tmux, server):
+    """When the server restarts the user is told, then is back in the room under the same name."""
+    alice = joined(tmux, server, "alice")
+    alice.type("unsent draft")
+    server.restart()
+    alice.wait_for("*** connection lost; reconnecting in")
+    rows = alice.wait_for("*** reconnected: back in the room as alice")
+    assert rows[-1] == "alice> unsent draft"
+    alice.press("C-u")
+    alice.type("/who")
+    alice.press("Enter")
+    alice.wait_for("*** 1 user in lobby: alice")

@@ -1,0 +1,742 @@
+"""The client without sockets or terminals: session, reconnection, input line, colours, options."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from OpenSSL import SSL
+from twisted.conch.insults import helper, insults
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chat.client.colours import LineStyle, nick_colour
+from chat.client.connection import keep_connected
+from chat.client.inputline import text_width, visible_input
+from chat.client.lines import Kind, command_name, parse, welcomed_nick
+from chat.client.options import ClientOptions, parse_options
+from chat.client.pipe import PipeIO
+from chat.client.session import (
+    EXIT_NICKNAME_REFUSED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    LEAVE_TIMEOUT,
+    Phase,
+    ServerConnection,
+    Session,
+    describe_failure,
+)
+from chat.client.terminal import ChatTerminal, terminal_protocol
+
+GREETING = [
+    "*** Welcome to tcpchat.",
+    "*** Please choose a nickname (1-20 letters, digits, _ or -):",
+]
+WELCOME = b"*** Welcome, alice! 1 user online.\r\n"
+ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TIMESTAMP = re.compile(r"^\d\d:\d\d ")
+
+
+class RecordingView:
+    """A SessionView that remembers what it was asked to show."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.own: list[str] = []
+        self.statuses: list[str] = []
+        self.errors: list[str] = []
+        self.nick_asked = 0
+        self.nick: str | None = None
+
+    def show_line(self, line: str) -> None:
+        self.lines.append(line)
+
+    def show_own_line(self, line: str) -> None:
+        self.own.append(line)
+
+    def show_status(self, text: str) -> None:
+        self.statuses.append(text)
+
+    def show_error(self, text: str) -> None:
+        self.errors.append(text)
+
+    def nickname_wanted(self) -> None:
+        self.nick_asked += 1
+
+    def nickname_changed(self, nick: str) -> None:
+        self.nick = nick
+
+
+class FakeServer:
+    """One connection of a session, driven from the server's side."""
+
+    def __init__(self, session: Session) -> None:
+        self.transport = StringTransport()
+        self.connection = ServerConnection(session)
+        self.connection.makeConnection(self.transport)
+
+    def say(self, *lines: str) -> None:
+        self.connection.dataReceived(b"".join(line.encode() + b"\r\n" for line in lines))
+
+    def received(self) -> list[str]:
+        """Lines the client sent, since the last call."""
+        data: bytes = self.transport.value()
+        self.transport.clear()
+        return data.decode().splitlines()
+
+    def close(self) -> None:
+        """The server closes the connection cleanly."""
+        self.connection.connectionLost(Failure(ConnectionDone()))
+
+
+class Client:
+    """A session with its recording view and clock, not yet connected."""
+
+    def __init__(self, nick: str | None = "alice", interactive: bool = True) -> None:
+        self.view = RecordingView()
+        self.clock = Clock()
+        self.session = Session(
+            self.view, self.clock, address="127.0.0.1:55555", nick=nick, interactive=interactive
+        )
+
+    def connect(self) -> FakeServer:
+        return FakeServer(self.session)
+
+
+def joined(nick: str = "alice", interactive: bool = True) -> tuple[Client, FakeServer]:
+    """A client in the room, and its server with what the client sent so far read."""
+    client = Client(nick, interactive)
+    server = client.connect()
+    server.say("*** Welcome to tcpchat.", f"*** Welcome, {nick}! 1 user online.")
+    server.received()
+    return client, server
+
+
+def result_of(deferred: Deferred[int]) -> int | None:
+    """The result a Deferred has fired with, or None if it has not fired (left in place)."""
+    results: list[int] = []
+
+    def keep(result: int) -> int:
+        results.append(result)
+        return result
+
+    deferred.addCallback(keep)
+    return results[0] if results else None
+
+
+# Kinds of server line
+
+
+def test_replayed_history_line_is_recognised_with_its_time():
+    """A history line is a message or action with its UTC time in brackets before it."""
+    parsed = parse("[2026-11-28 14:02Z] <alice> hello")
+    assert (parsed.kind, parsed.nick, parsed.text, parsed.stamp) == (
+        Kind.MESSAGE, "alice", "hello", "2026-11-28 14:02Z",
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "nick", "text"),
+    [
+        ("<bob> hello there", Kind.MESSAGE, "bob", "hello there"),
+        ("* bob waves", Kind.ACTION, "bob", "waves"),
+        ("*bob* psst", Kind.PRIVATE, "bob", "psst"),
+        ("-> *bob* psst", Kind.PRIVATE_SENT, "bob", "psst"),
+        ("*** bob has joined", Kind.NOTICE, None, "bob has joined"),
+        ('!!! nickname "Bob" is taken', Kind.ERROR, None, 'nickname "Bob" is taken'),
+        ("plain words", Kind.OTHER, None, "plain words"),
+    ],
+)
+def test_each_kind_of_server_line_is_recognised(line, kind, nick, text):
+    """Every form in the protocol's table is told apart, with its nickname and text."""
+    parsed = parse(line)
+    assert (parsed.kind, parsed.nick, parsed.text) == (kind, nick, text)
+
+
+def test_welcome_line_gives_the_accepted_nickname():
+    """The welcome line names the nickname as the server accepted it."""
+    assert welcomed_nick("*** Welcome, Alice_2! 3 users online.") == "Alice_2"
+    assert welcomed_nick("*** Welcome to tcpchat.") is None
+
+
+def test_double_slash_is_a_message_not_a_command():
+    """``//x`` is sent as a message, ``/X args`` runs command ``x``."""
+    assert command_name("//etc/passwd") is None
+    assert command_name("/ME waves") == "me"
+    assert command_name("hello") is None
+
+
+# The session: nickname handshake
+
+
+def test_given_nickname_is_sent_as_soon_as_connected():
+    """With --nick the nickname is sent at once, after asking for message ids."""
+    server = Client("alice").connect()
+    assert server.received() == ["/ids", "alice"]
+
+
+def test_without_nickname_the_user_is_asked_and_their_line_is_sent():
+    """Without --nick the user is asked, and the next line entered is the nickname."""
+    client = Client(None)
+    server = client.connect()
+    server.say(*GREETING)
+    assert client.view.nick_asked == 1
+    assert server.received() == ["/ids"]
+    client.session.user_line("  carol  ")
+    assert server.received() == ["carol"]
+
+
+def test_answer_to_the_clients_own_ids_request_is_not_shown():
+    """The client's own ``/ids`` is its business: the server's answer is not shown."""
+    client = Client("alice")
+    server = client.connect()
+    server.say(*GREETING, "*** message ids on", "*** Welcome, alice! 1 online.")
+    assert client.view.lines == [*GREETING, "*** Welcome, alice! 1 online."]
+
+
+def test_greeting_and_welcome_are_shown():
+    """The server's greeting and welcome are shown on the first connection."""
+    client, _ = joined()
+    assert client.view.lines == ["*** Welcome to tcpchat.", "*** Welcome, alice! 1 user online."]
+    assert client.view.nick == "alice"
+    assert client.session.phase is Phase.CHATTING
+
+
+def test_taken_nickname_is_explained_and_asked_again_on_terminal():
+    """On a terminal a refused nickname shows the server's reason and asks again."""
+    client = Client("Bob")
+    server = client.connect()
+    server.received()
+    server.say(*GREETING, '!!! nickname "Bob" is taken', GREETING[-1])
+    assert client.view.lines[-2:] == ['!!! nickname "Bob" is taken', GREETING[-1]]
+    assert client.view.nick_asked == 1
+    client.session.user_line("Bob2")
+    assert server.received() == ["Bob2"]
+
+
+def test_taken_nickname_ends_pipe_mode_with_status_2():
+    """In pipe mode a refused nickname is reported and the client ends with status 2."""
+    client = Client("Bob", interactive=False)
+    server = client.connect()
+    server.say('!!! nickname "Bob" is taken', GREETING[-1])
+    assert client.view.errors == ['nickname "Bob" is taken']
+    assert server.transport.disconnecting
+    server.close()
+    assert result_of(client.session.finished) == EXIT_NICKNAME_REFUSED
+
+
+def test_server_refusing_the_connection_is_not_a_nickname_refusal():
+    """An error followed by the server closing (server full) ends pipe mode with status 1."""
+    client = Client("alice", interactive=False)
+    server = client.connect()
+    server.say("!!! the server is full (5 connections); try again later")
+    server.close()
+    assert result_of(client.session.finished) == EXIT_UNREACHABLE
+    assert "the server is full" in client.view.errors[0]
+
+
+def test_end_of_input_without_any_nickname_ends_with_status_2():
+    """Pipe mode with empty input and no --nick says no nickname was given."""
+    client = Client(None, interactive=False)
+    client.session.end_of_input()
+    assert client.view.errors == ["no nickname was given"]
+    assert result_of(client.session.finished) == EXIT_NICKNAME_REFUSED
+
+
+# The session: chatting
+
+
+def test_own_message_is_sent_and_shown_with_own_nickname():
+    """A message goes to the server and is shown locally as ``<nick> text``."""
+    client, server = joined("alice")
+    client.session.user_line("hello everyone")
+    assert server.received() == ["hello everyone"]
+    assert client.view.own == ["<alice> hello everyone"]
+
+
+def test_double_slash_message_is_shown_with_one_slash():
+    """``//shrug`` is shown as the others see it: ``<alice> /shrug``."""
+    client, server = joined("alice")
+    client.session.user_line("//shrug")
+    assert server.received() == ["//shrug"]
+    assert client.view.own == ["<alice> /shrug"]
+
+
+def test_own_action_is_shown_as_an_action():
+    """``/me waves`` is shown locally as ``* alice waves``."""
+    client, _ = joined("alice")
+    client.session.user_line("/me waves")
+    assert client.view.own == ["* alice waves"]
+
+
+def test_commands_are_sent_without_local_echo():
+    """Commands such as /who are answered by the server, not echoed."""
+    client, server = joined()
+    client.session.user_line("/who")
+    assert server.received() == ["/who"]
+    assert client.view.own == []
+
+
+def test_nickname_change_is_followed():
+    """After ``/nick`` is confirmed, own messages carry the new nickname."""
+    client, server = joined("alice")
+    client.session.user_line("/nick alicia")
+    server.say("*** alice is now known as alicia")
+    client.session.user_line("hi")
+    assert client.view.nick == "alicia"
+    assert client.view.own == ["<alicia> hi"]
+
+
+def test_refused_nickname_change_keeps_the_nickname():
+    """A ``/nick`` answered by an error leaves the nickname as it was."""
+    client, server = joined("alice")
+    client.session.user_line("/nick bob")
+    server.say('!!! nickname "bob" is taken', "*** carol is now known as bob")
+    client.session.user_line("hi")
+    assert client.view.own == ["<alice> hi"]
+
+
+def test_message_ids_are_not_shown():
+    """The id tags the client asked for are taken off before a line is shown."""
+    client, server = joined()
+    server.say("@id=7 <bob> hi", "@id=8 [2026-11-28 14:02Z] * bob waves")
+    assert client.view.lines[-2:] == ["<bob> hi", "[2026-11-28 14:02Z] * bob waves"]
+
+
+def test_room_change_is_followed_for_rejoining():
+    """After a confirmed /join, a reconnection resumes in the new room after its last message."""
+    client, server = joined()
+    server.say("@id=50 <bob> in the lobby")
+    client.session.user_line("/join #dev")
+    server.say("*** you are now in dev with 1 other", "@id=12 [2026-11-28 14:02Z] <carol> hi")
+    server.close()
+    assert client.view.lines[-1] == "[2026-11-28 14:02Z] <carol> hi"
+    assert client.connect().received() == ["/resume dev 12", "alice"]
+
+
+def test_refused_room_change_keeps_the_room():
+    """A /join answered by an error leaves the session in its room."""
+    client, server = joined()
+    client.session.user_line("/join bad room")
+    server.say("!!! usage: /join ROOM", "*** carol has left (went to bad)")
+    server.close()
+    assert client.connect().received() == ["/resume lobby 0", "alice"]
+
+
+def test_lines_typed_before_the_welcome_are_sent_after_it():
+    """Lines entered during the handshake wait for the welcome, then go out in order."""
+    client = Client("alice", interactive=False)
+    client.session.user_line("first")
+    client.session.user_line("second")
+    server = client.connect()
+    assert server.received() == ["/ids", "alice"]
+    server.say("*** Welcome, alice! 1 user online.")
+    assert server.received() == ["first", "second"]
+
+
+# The session: leaving
+
+
+def test_quit_waits_for_the_server_to_close_then_ends_with_0():
+    """``/quit`` is sent; the session ends when the server closes the connection."""
+    client, server = joined()
+    client.session.user_line("/quit")
+    assert server.received() == ["/quit"]
+    assert result_of(client.session.finished) is None
+    server.say("*** Bye")
+    server.close()
+    assert client.view.lines[-1] == "*** Bye"
+    assert result_of(client.session.finished) == EXIT_OK
+
+
+def test_leave_sends_quit():
+    """Ctrl-C or Ctrl-D (leave) sends ``/quit`` to the server."""
+    client, server = joined()
+    client.session.leave()
+    assert server.received() == ["/quit"]
+
+
+def test_silent_server_is_closed_after_quit_timeout():
+    """If the server does not close after ``/quit``, the client closes after a while."""
+    client, server = joined()
+    client.session.leave()
+    client.clock.advance(LEAVE_TIMEOUT - 0.1)
+    assert not server.transport.disconnecting
+    client.clock.advance(0.1)
+    assert server.transport.disconnecting
+
+
+def test_leaving_again_closes_without_waiting():
+    """A second Ctrl-C while waiting for the server closes the connection at once."""
+    client, server = joined()
+    client.session.leave()
+    client.session.leave()
+    assert server.transport.disconnecting
+
+
+def test_end_of_input_sends_pending_lines_then_quit():
+    """At the end of piped input, what is pending is sent, then ``/quit``."""
+    client = Client("bot", interactive=False)
+    client.session.user_line("hello")
+    client.session.end_of_input()
+    server = client.connect()
+    server.say("*** Welcome, bot! 1 user online.")
+    assert server.received() == ["/ids", "bot", "hello", "/quit"]
+
+
+def test_leave_while_offline_ends_at_once():
+    """Leaving while no connection is up ends the session immediately."""
+    client = Client()
+    client.session.leave()
+    assert result_of(client.session.finished) == EXIT_OK
+
+
+# Reconnection, through ClientService
+
+
+@implementer(IStreamClientEndpoint)
+class ScriptedEndpoint:
+    """An endpoint whose connection attempts the test makes succeed or fail."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[IProtocolFactory, Deferred[IProtocol]]] = []
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
+        attempt: Deferred[IProtocol] = Deferred()
+        self.attempts.append((protocolFactory, attempt))
+        return attempt
+
+    def accept(self) -> tuple[IProtocol, StringTransport]:
+        factory, attempt = self.attempts[-1]
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 55555))
+        assert protocol is not None
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        attempt.callback(protocol)
+        return protocol, transport
+
+    def refuse(self) -> None:
+        refused = ConnectionRefusedError(string="Connection refused")
+        self.attempts[-1][1].errback(Failure(refused))
+
+
+class ServicedClient(Client):
+    """A client kept connected by ClientService over a scripted endpoint, retrying after 2s."""
+
+    def __init__(self, nick: str = "alice", interactive: bool = True) -> None:
+        super().__init__(nick, interactive)
+        self.endpoint = ScriptedEndpoint()
+        self.service = keep_connected(
+            self.session, self.endpoint, self.clock, retry_policy=lambda attempt: 2.0
+        )
+        self.service.startService()
+
+    def join(self) -> tuple[IProtocol, StringTransport]:
+        protocol, transport = self.endpoint.accept()
+        protocol.dataReceived(WELCOME)
+        return protocol, transport
+
+
+def test_lost_connection_is_announced_with_the_retry_delay():
+    """Losing the connection says so and when the client will reconnect."""
+    client = ServicedClient()
+    protocol, _ = client.join()
+    protocol.connectionLost(Failure(ConnectionLost()))
+    assert client.view.statuses == ["connection lost; reconnecting in 2s"]
+
+
+def test_reconnection_resumes_after_the_last_message_seen_and_says_so():
+    """After the delay the client rejoins with its nickname, asking for what it missed."""
+    client = ServicedClient("alice")
+    protocol, _ = client.join()
+    protocol.dataReceived(b"@id=41 <bob> last seen\r\n")
+    protocol.connectionLost(Failure(ConnectionDone()))
+    client.clock.advance(2.0)
+    assert len(client.endpoint.attempts) == 2
+    protocol, transport = client.endpoint.accept()
+    assert transport.value() == b"/resume lobby 41\nalice\n"
+    protocol.dataReceived("".join(line + "\r\n" for line in GREETING).encode() + WELCOME)
+    protocol.dataReceived(b"@id=42 <bob> missed\r\n")
+    assert client.view.statuses[-1] == "reconnected: back in the room as alice"
+    assert client.view.lines.count(GREETING[0]) == 0
+    assert client.view.lines[-1] == "<bob> missed"
+
+
+def test_lines_entered_while_offline_are_sent_after_rejoining():
+    """Nothing typed during an outage is lost: it is sent once the client is back."""
+    client = ServicedClient("alice", interactive=False)
+    protocol, _ = client.join()
+    protocol.connectionLost(Failure(ConnectionDone()))
+    client.session.user_line("during the outage")
+    client.session.end_of_input()
+    client.clock.advance(2.0)
+    _, transport = client.join()
+    assert transport.value() == b"/resume lobby 0\nalice\nduring the outage\n/quit\n"
+
+
+def test_unreachable_server_ends_pipe_mode_with_status_1():
+    """In pipe mode a server that cannot be reached at start ends the client with status 1."""
+    client = ServicedClient(interactive=False)
+    client.endpoint.refuse()
+    assert client.view.errors == ["cannot connect to 127.0.0.1:55555: Connection refused"]
+    assert result_of(client.session.finished) == EXIT_UNREACHABLE
+
+
+def test_certificate_problems_are_described_briefly():
+    """A TLS failure reads as what OpenSSL found wrong, not as its error structure."""
+    problem = SSL.Error([("SSL routines", "", "certificate verify failed")])
+    assert describe_failure(Failure(problem)) == "TLS: certificate verify failed"
+
+
+def test_unreachable_server_is_retried_visibly_on_terminal():
+    """On a terminal an unreachable server is retried, each attempt announced."""
+    client = ServicedClient(interactive=True)
+    client.endpoint.refuse()
+    assert client.view.statuses == [
+        "cannot connect to 127.0.0.1:55555 (Connection refused); retrying in 2s"
+    ]
+    client.clock.advance(2.0)
+    assert len(client.endpoint.attempts) == 2
+    assert result_of(client.session.finished) is None
+
+
+def test_stopping_the_service_after_the_session_ends_stops_retrying():
+    """Once the session is over and the service stopped, no more attempts are made."""
+    client = ServicedClient(interactive=True)
+    client.endpoint.refuse()
+    client.session.leave()
+    client.service.stopService()
+    client.clock.advance(60)
+    assert len(client.endpoint.attempts) == 1
+
+
+# The input line
+
+
+def test_short_input_is_shown_whole_with_the_cursor_in_place():
+    """Input that fits is shown whole; the cursor stands before the character it is on."""
+    shown = visible_input(list("hello"), 2, 20)
+    assert (shown.text, shown.cursor_back) == ("hello", 3)
+
+
+def test_long_input_scrolls_to_keep_the_cursor_in_view():
+    """Input wider than the row shows the part that ends at the cursor."""
+    chars = list("abcdefghijklmnopqrstuvwxyz")
+    shown = visible_input(chars, len(chars), 10)
+    assert shown.text == "rstuvwxyz"
+    assert shown.cursor_back == 0
+
+
+def test_wide_characters_take_two_columns():
+    """CJK characters count double; accented letters count once."""
+    assert text_width("日本") == 4
+    assert text_width("é") == 1
+    assert visible_input(list("日本語"), 3, 5).text == "本語"
+    assert visible_input(list("日本語"), 3, 4).text == "語"
+
+
+# Colours and timestamps
+
+
+def test_plain_style_has_time_and_no_escape_codes():
+    """Without colour a line is ``HH:MM`` and the line, with no escape codes."""
+    shown = LineStyle(colour=False).line("<bob> hi", 0.0)
+    assert re.fullmatch(r"\d\d:\d\d <bob> hi", shown)
+
+
+def test_colour_style_keeps_the_text():
+    """With colour, the text of the line is unchanged once escape codes are removed."""
+    shown = LineStyle(colour=True).line("* bob waves", 0.0)
+    assert ESCAPE.search(shown)
+    assert ESCAPE.sub("", shown)[6:] == "* bob waves"
+
+
+def test_server_cannot_send_escape_sequences_to_the_terminal():
+    """Control characters and escape sequences from the server are removed."""
+    shown = LineStyle(colour=False).line("<bob> \x1b[2Jgotcha\x07", 0.0)
+    assert shown.endswith("<bob> gotcha")
+
+
+def test_nickname_colour_is_stable_and_ignores_case():
+    """A nickname always gets the same colour, whatever its case."""
+    assert nick_colour("Alice") == nick_colour("alice")
+
+
+# Options
+
+
+def test_defaults_are_localhost_55555():
+    """No arguments: 127.0.0.1 port 55555, colours on."""
+    options = parse_options([], {})
+    assert (options.host, options.port, options.endpoint, options.colour) == (
+        "127.0.0.1", 55555, None, True,
+    )
+
+
+def test_host_may_be_an_endpoint_string():
+    """A HOST like ``unix:/path`` is taken as a Twisted endpoint string."""
+    assert parse_options(["unix:/tmp/chat.sock"], {}).endpoint == "unix:/tmp/chat.sock"
+    assert parse_options(["::1", "5000"], {}).endpoint is None
+
+
+def test_no_color_environment_variable_turns_colours_off():
+    """NO_COLOR set to anything turns colours off, as --no-color does."""
+    assert parse_options([], {"NO_COLOR": "1"}).colour is False
+    assert parse_options(["--no-color"], {}).colour is False
+
+
+def test_tls_no_verify_needs_tls(capsys):
+    """--tls-no-verify without --tls is a usage error."""
+    with pytest.raises(SystemExit) as stopped:
+        parse_options(["--tls-no-verify"], {})
+    assert stopped.value.code == 2
+    assert "--tls-no-verify goes with --tls" in capsys.readouterr().err
+
+
+def test_address_names_the_server_for_messages():
+    """The address in messages is HOST:PORT, or the endpoint string."""
+    assert ClientOptions(host="::1", port=5000).address == "[::1]:5000"
+    assert ClientOptions(endpoint="unix:/s").address == "unix:/s"
+
+
+# Pipe mode's standard input and output
+
+
+class PipeUnderTest:
+    """PipeIO on in-memory stdio, its session connected to a fake server."""
+
+    def __init__(self, nick: str | None = "bot") -> None:
+        self.errors = io.StringIO()
+        self.pipe = PipeIO(self.errors)
+        self.session = Session(
+            self.pipe, Clock(), address="127.0.0.1:55555", nick=nick, interactive=False
+        )
+        self.pipe.session = self.session
+        self.stdio = StringTransport()
+        self.pipe.makeConnection(self.stdio)
+        self.server = FakeServer(self.session)
+
+    def printed(self) -> str:
+        output: bytes = self.stdio.value()
+        return output.decode()
+
+
+def test_pipe_prints_received_lines_without_cr():
+    """Each line from the server is printed with a plain LF."""
+    pipe = PipeUnderTest()
+    pipe.server.say("*** Welcome, bot! 1 user online.", "<bob> hi")
+    assert pipe.printed() == "*** Welcome, bot! 1 user online.\n<bob> hi\n"
+
+
+def test_pipe_sends_a_last_line_without_newline_then_quits():
+    """Input that does not end with a newline still has its last line sent."""
+    pipe = PipeUnderTest()
+    pipe.server.say("*** Welcome, bot! 1 user online.")
+    pipe.server.received()
+    pipe.pipe.dataReceived(b"one\r\ntwo")
+    pipe.pipe.readConnectionLost()
+    assert pipe.server.received() == ["one", "two", "/quit"]
+
+
+def test_pipe_reports_its_own_problems_on_stderr():
+    """What the client itself has to say goes to stderr, named, not to stdout."""
+    pipe = PipeUnderTest()
+    pipe.server.say('!!! nickname "bot" is taken', GREETING[-1])
+    assert pipe.errors.getvalue() == 'tcpchat-client: nickname "bot" is taken\n'
+    assert pipe.printed() == ""
+
+
+# The terminal UI, on an in-memory terminal
+
+
+class ScreenUnderTest:
+    """A ChatTerminal joined as alice, whose output is rendered by an emulated terminal."""
+
+    def __init__(self, width: int = 60) -> None:
+        clock = Clock()
+        self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, width)
+        self.session = Session(
+            self.chat_terminal, clock, address="test", nick="alice", interactive=True
+        )
+        self.chat_terminal.session = self.session
+        self.stdio = StringTransport()
+        self.keyboard = terminal_protocol(self.chat_terminal)
+        self.keyboard.makeConnection(self.stdio)
+        self.server = FakeServer(self.session)
+        self.server.say("*** Welcome, alice! 1 user online.")
+        self.server.received()
+
+    def type(self, keys: bytes) -> None:
+        self.keyboard.dataReceived(keys)
+
+    def rows(self) -> list[str]:
+        screen = helper.TerminalBuffer()
+        emulator = insults.ClientProtocol(lambda: screen)
+        emulator.makeConnection(StringTransport())
+        emulator.dataReceived(self.stdio.value())
+        rows = bytes(screen).decode().splitlines()
+        return [TIMESTAMP.sub("", row).rstrip() for row in rows if row.strip()]
+
+
+def test_incoming_message_appears_above_what_is_being_typed():
+    """A message arriving while typing is shown above; the typed text stays as it was."""
+    screen = ScreenUnderTest()
+    screen.type(b"half typed")
+    screen.server.say("<bob> hello alice")
+    assert screen.rows()[-2:] == ["<bob> hello alice", "alice> half typed"]
+
+
+def test_enter_sends_the_line_and_shows_it_as_own_message():
+    """Enter sends the edited line and shows it as ``<alice> ...``."""
+    screen = ScreenUnderTest()
+    screen.type(b"helo\x1b[D\x1b[Dl\r")
+    assert screen.server.received() == ["hello"]
+    assert screen.rows()[-2:] == ["<alice> hello", "alice>"]
+
+
+def test_multibyte_characters_are_sent_as_utf8():
+    """UTF-8 typed byte by byte is assembled into characters and sent intact."""
+    screen = ScreenUnderTest()
+    for byte in "é 日本".encode():
+        screen.type(bytes([byte]))
+    screen.type(b"\x7f\r")
+    assert screen.server.received() == ["é 日"]
+
+
+def test_up_arrow_recalls_the_previous_line():
+    """History: Up brings back the last line sent."""
+    screen = ScreenUnderTest()
+    screen.type("dé jà\r".encode())
+    screen.type(b"\x1b[A\r")
+    assert screen.server.received() == ["dé jà", "dé jà"]
+
+
+def test_ctrl_d_on_empty_line_leaves():
+    """Ctrl-D on an empty line sends ``/quit``."""
+    screen = ScreenUnderTest()
+    screen.type(b"\x04")
+    assert screen.server.received() == ["/quit"]
+
+
+def test_ctrl_c_leaves_even_with_text_typed():
+    """Ctrl-C leaves at once, whatever is on the input line."""
+    screen = ScreenUnderTest()
+    screen.type(b"unsent\x03")
+    assert screen.server.received() == ["/quit"]
+
+
+def test_closing_does_not_clear_the_screen():
+    """Leaving removes only the input line: the conversation stays on screen."""
+    screen = ScreenUnderTest()
+    screen.server.say("<bob> remember me")
+    screen.chat_terminal.close()
+    assert b"\x1bc" not in screen.stdio.value()
+    assert b"\x1b[2J" not in screen.stdio.value()
+    assert screen.rows()[-1] == "<bob> remember me"
