@@ -13,36 +13,34 @@ from chat.config import DEFAULT_LISTEN, ServerConfig
 from chat.text import clean
 
 
-def _whole(name: str, minimum: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
+def _at_least(name: str, minimum: float, whole: bool) -> Callable[[str], float]:
+    """A parser for --name that refuses anything but a finite number >= minimum."""
+    kind = "a whole number" if whole else "a number"
+
+    def parse(value: str) -> float:
         try:
-            number = int(value)
+            number: float = int(value) if whole else float(value)
         except ValueError:
-            number = minimum - 1
-        if number < minimum:
-            raise usage.UsageError(f"--{name} takes a whole number >= {minimum}, not {value!r}")
+            number = float("nan")
+        if not minimum <= number < float("inf"):
+            raise usage.UsageError(f"--{name} takes {kind} >= {minimum:g}, not {value!r}")
         return number
 
     return parse
+
+
+def _whole(name: str, minimum: int) -> Callable[[str], float]:
+    return _at_least(name, minimum, whole=True)
 
 
 def _seconds(name: str, minimum: float) -> Callable[[str], float]:
-    def parse(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not number >= minimum or number == float("inf"):
-            raise usage.UsageError(f"--{name} takes a number >= {minimum:g}, not {value!r}")
-        return number
-
-    return parse
+    return _at_least(name, minimum, whole=False)
 
 
 _DEFAULTS = ServerConfig()
 
 # name, parser, default, help; each becomes a ServerConfig field.
-_LIMITS: list[tuple[str, Callable[[str], int | float], int | float, str]] = [
+_LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
     ("max-line", _whole("max-line", 16), _DEFAULTS.max_line,
      "Longest line accepted, in bytes; a longer one is refused and the connection kept."),
     ("handshake-timeout", _seconds("handshake-timeout", 0.1), _DEFAULTS.handshake_timeout,
