@@ -123,7 +123,6 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                 "{nick} left ({reason})", nick=self.member.nick, reason=self._leave_reason
             )
             self.registry.leave(self.member, self._leave_reason)
-            self.registry.flush()
         self.factory.connection_lost(self)
         self.on_lost.callback(None)
 
@@ -194,7 +193,6 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
             self.notify("Yes, tcpchat is here.")
         self._buffer += filtered.data
         self._read_lines()
-        self.registry.flush()
 
     def _read_lines(self) -> None:
         limit = self.config.max_line
@@ -234,7 +232,6 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         """The peer has sent all it will (``nc -N``): answer it, then close."""
         self._input_ended = True
         self._read_lines()
-        self.registry.flush()
 
     def writeConnectionLost(self) -> None:
         """The peer reads no more; what it still sends is handled as usual."""

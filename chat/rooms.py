@@ -3,11 +3,12 @@
 Nothing here knows about sockets or lines. A front end (the line protocol,
 or a test) implements :class:`Client` and drives the :class:`Registry`.
 
-Fan-out is batched: consecutive events that one member sends to one room
-are collected and delivered as one :class:`~chat.events.Batch` when the
-front end calls :meth:`Registry.flush` (at the end of each chunk of input)
-or as soon as anything else is delivered. Every recipient therefore sees
-every event in the one order in which the registry handled them.
+Fan-out is batched: what is said in a room during one reactor turn is
+delivered to each member as one :class:`~chat.events.Batch` (one write per
+member per turn, however many messages), when the turn ends or as soon as
+anything else is delivered, whichever comes first. Every recipient
+therefore sees every event in the one order in which the registry handled
+them. Without a clock, :meth:`Registry.flush` delivers.
 
 In a crowded room (more than ``crowd`` members) join and leave notices are
 gathered for ``crowd_delay`` seconds and announced together, so that a
@@ -128,9 +129,8 @@ class Registry:
         self.replay = replay
         self.crowd = crowd if clock is not None else 0
         self.crowd_delay = crowd_delay
-        self._pending: list[Event] = []
-        self._pending_room: Room | None = None
-        self._pending_sender: Member | None = None
+        self._pending: dict[Room, list[tuple[Member | None, Event]]] = {}
+        self._flush_call: IDelayedCall | None = None
 
     def __len__(self) -> int:
         return len(self.members)
@@ -255,16 +255,27 @@ class Registry:
         member.client.deliver(Batch((PrivateSent(target.nick, text),)))
 
     def flush(self) -> None:
-        """Deliver the events collected so far."""
-        room, sender, events = self._pending_room, self._pending_sender, self._pending
-        if room is None:
-            return
-        self._pending_room = self._pending_sender = None
-        self._pending = []
-        batch = Batch(tuple(events))
-        for member in room.members.values():
-            if member is not sender:
-                member.client.deliver(batch)
+        """Deliver the events collected so far.
+
+        Each member receives one batch per room: everything said there since
+        the last flush, less what the member said itself.
+        """
+        if self._flush_call is not None:
+            if self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush_call = None
+        pending, self._pending = self._pending, {}
+        for room, said in pending.items():
+            everything = Batch(tuple(event for _, event in said))
+            senders = {sender for sender, _ in said if sender is not None}
+            for member in room.members.values():
+                if member not in senders:
+                    member.client.deliver(everything)
+            for sender in senders:
+                if sender.room is room:
+                    others = tuple(event for who, event in said if who is not sender)
+                    if others:
+                        sender.client.deliver(Batch(others))
 
     def _claim(self, nick: str) -> None:
         problem = nickname_problem(nick)
@@ -347,7 +358,9 @@ class Registry:
             del self.rooms[room.key]
 
     def _publish(self, room: Room, sender: Member | None, event: Event) -> None:
-        if room is not self._pending_room or sender is not self._pending_sender:
-            self.flush()
-            self._pending_room, self._pending_sender = room, sender
-        self._pending.append(event)
+        said = self._pending.get(room)
+        if said is None:
+            said = self._pending[room] = []
+            if self._flush_call is None and self.clock is not None:
+                self._flush_call = self.clock.callLater(0, self.flush)
+        said.append((sender, event))

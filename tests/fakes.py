@@ -30,7 +30,10 @@ class RecordingClient:
 class Connection:
     """A ChatProtocol on a StringTransport, with helpers to type and read."""
 
-    def __init__(self, factory: ChatFactory, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, factory: ChatFactory, clock: Clock, port: int, host: str = "127.0.0.1"
+    ) -> None:
+        self.clock = clock
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
         # A refused connection gets a protocol that only says why.
         self.protocol: ChatProtocol = factory.buildProtocol(IPv4Address("TCP", host, port))
@@ -40,7 +43,8 @@ class Connection:
         self.protocol.dataReceived("".join(line + "\n" for line in lines).encode())
 
     def received(self) -> list[str]:
-        """Lines the server sent since the last call."""
+        """Lines the server sent since the last call, once the reactor turn is over."""
+        self.clock.advance(0)
         data = self.transport.value()
         self.transport.clear()
         assert data == b"" or data.endswith(b"\r\n"), data
@@ -65,14 +69,14 @@ class Chat:
 
     def __init__(self, **limits: object) -> None:
         self.clock = Clock()
-        self.registry = Registry()
+        self.registry = Registry(clock=self.clock)
         self.config = ServerConfig(**limits)  # type: ignore[arg-type]
         self.factory = ChatFactory(self.registry, self.config, self.clock)
         self._ports = iter(range(40000, 60000))
 
     def open(self, host: str = "127.0.0.1") -> Connection:
         """A new connection, with nothing read yet."""
-        return Connection(self.factory, next(self._ports), host)
+        return Connection(self.factory, self.clock, next(self._ports), host)
 
     def connect(self, nick: str | None = None, host: str = "127.0.0.1") -> Connection:
         """A new connection past its greeting, joined as ``nick`` if given."""

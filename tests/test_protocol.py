@@ -47,6 +47,7 @@ def test_messages_go_to_the_others_with_crlf() -> None:
     alice, bob = chat.connect("alice"), chat.connect("bob")
     alice.received()
     bob.type("hello there")
+    chat.clock.advance(0)
     assert alice.transport.value() == b"<bob> hello there\r\n"
     assert bob.received() == []
 
@@ -280,6 +281,7 @@ def test_slow_reader_is_cut_and_the_room_told() -> None:
     fast.received()
     slow.fill_socket_buffer()
     talker.type(*(f"message {i:05}" for i in range(1000)))
+    chat.clock.advance(0)
     assert slow.transport.disconnecting
     slow.lose()
     lines = fast.received()
@@ -294,6 +296,7 @@ def test_reader_catching_up_is_not_cut() -> None:
     for _ in range(10):
         reader.fill_socket_buffer()
         talker.type(*(f"message {i:05}" for i in range(200)))
+        chat.clock.advance(0)
         reader.drain_socket_buffer()
     assert not reader.transport.disconnecting
 
@@ -326,3 +329,20 @@ def test_per_ip_slot_is_freed_on_disconnect() -> None:
     first.lose()
     again = chat.connect()
     assert not again.transport.disconnecting
+
+
+def test_one_write_per_member_per_turn() -> None:
+    """Messages from several senders in one reactor turn reach each member in one write."""
+    chat = Chat(flood_rate=0)
+    alice, bob, carol = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
+    alice.received()
+    bob.received()
+    writes: list[bytes] = []
+    alice.transport.write = writes.append  # type: ignore[method-assign]
+    bob.type("one", "two")
+    carol.type("three")
+    bob.type("four")
+    chat.clock.advance(0)
+    assert writes == [b"<bob> one\r\n<bob> two\r\n<carol> three\r\n<bob> four\r\n"]
+    assert bob.received() == ["<carol> three"]
+    assert carol.received() == ["<bob> one", "<bob> two", "<bob> four"]
