@@ -46,6 +46,13 @@ class Past:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """The id a member's own message or action was given, told to that member."""
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Private:
     """A private message, as its addressee receives it."""
 
@@ -75,7 +82,7 @@ class Error:
     text: str
 
 
-Event = Message | Action | Past | Private | PrivateSent | Notice | Error
+Event = Message | Action | Past | Sent | Private | PrivateSent | Notice | Error
 
 
 class Batch:

@@ -18,8 +18,9 @@ from chat.events import Said
 class HistoryStore(Protocol):
     """Where history is written so that it survives a restart."""
 
-    def load(self, keep: int) -> tuple[int, dict[str, list[Said]]]:
-        """The highest id ever given, and the last ``keep`` entries of each room."""
+    def load(self, keep: int) -> tuple[int, dict[str, list[Said]], dict[str, int]]:
+        """The highest id ever given, the last ``keep`` entries of each room, and
+        for each room with older entries the newest id left out."""
 
     def append(self, room: str, said: Said) -> None:
         """Write one entry, later and without blocking."""
@@ -36,8 +37,9 @@ class History:
         self.store = store
         self.last_id = 0
         self._rooms: dict[str, deque[Said]] = {}
+        self._forgotten: dict[str, int] = {}
         if store is not None:
-            self.last_id, rooms = store.load(keep)
+            self.last_id, rooms, self._forgotten = store.load(keep)
             for room, entries in rooms.items():
                 self._rooms[room] = deque(entries, maxlen=keep)
 
@@ -51,6 +53,8 @@ class History:
         entries = self._rooms.get(room)
         if entries is None:
             entries = self._rooms[room] = deque(maxlen=self.keep)
+        elif len(entries) == self.keep:
+            self._forgotten[room] = entries[0].id
         entries.append(said)
         if self.store is not None:
             self.store.append(room, said)
@@ -68,10 +72,10 @@ class History:
         The flag says whether entries after ``after`` were already dropped
         (the gap is larger than what is kept).
         """
+        dropped = self._forgotten.get(room, 0) > after
         entries = self._rooms.get(room)
         if not entries:
-            return [], False
-        dropped = len(entries) == self.keep and entries[0].id > after + 1
+            return [], dropped
         return _after(entries, after), dropped
 
     def close(self) -> None:

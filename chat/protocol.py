@@ -9,6 +9,7 @@ it and events into lines.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from typing import Any
 
@@ -95,7 +96,9 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self._flood_resume: IDelayedCall | None = None
         self.on_lost: Deferred[None] = Deferred()
         self.with_ids = False
+        self.resume_token: str | None = None
         self._resume: tuple[str, int] | None = None
+        self._claimed_token: str | None = None
 
     def member_or_none(self) -> Member | None:
         return self.member
@@ -162,7 +165,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
 
     def write(self, data: bytes) -> None:
         """Send bytes, cutting off a client whose queue grows past the limit."""
-        if self._closing:
+        if self._closing or not data:
             return
         self.transport.write(data)
         if self.output_blocked:
@@ -289,34 +292,62 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                 self.run_command(nick[1:])
                 return
         room, after = self._resume or (LOBBY, None)
+        self._take_over(nick)
         try:
             self.member = self.registry.join(nick, self, room, after)
         except ChatError as error:
             self.refuse(str(error))
             self.notify(PROMPT)
             return
+        if self._claimed_token is not None:
+            self.resume_token = self._claimed_token
         self.setTimeout(None)
         log.info("{peer} joined as {nick}", peer=self.peer, nick=nick)
+
+    def _take_over(self, nick: str) -> None:
+        """Replace a connection of this nickname that the server still holds
+        (its peer dropped without the server noticing), if the new one proves,
+        by its resume token, that it is the same client."""
+        existing = self.registry.find(nick)
+        if existing is None or self._claimed_token is None:
+            return
+        old = existing.client
+        if isinstance(old, ChatProtocol) and old.resume_token == self._claimed_token:
+            log.info("{nick} resumes from {peer}", nick=existing.nick, peer=self.peer)
+            old.hand_over()
+
+    def hand_over(self) -> None:
+        """Leave the chat because the same client came back on a new connection."""
+        member, self.member = self.member, None
+        if member is not None:
+            self.registry.leave(member, "reconnected")
+        self.cut("reconnected")
 
     def command_ids(self, args: str) -> None:
         """/ids [on|off]: puts @id=N before each message, for programs that resume"""
         if args.lower() not in ("", "on", "off"):
             raise UsageError
         self.with_ids = args.lower() != "off"
-        self.notify(f"message ids {'on' if self.with_ids else 'off'}")
+        if not self.with_ids:
+            self.notify("message ids off")
+            return
+        if self.resume_token is None:
+            self.resume_token = secrets.token_urlsafe(12)
+        self.notify(f"message ids on; resume token {self.resume_token}")
 
     def command_resume(self, args: str) -> None:
-        """/resume ROOM ID: (re)joins ROOM showing every message after message ID"""
-        room, _, after = args.partition(" ")
-        if not room or not after.isdigit():
+        """/resume ROOM ID [TOKEN]: (re)joins ROOM showing every message after message ID"""
+        words = args.split()
+        if len(words) not in (2, 3) or not words[1].isdigit():
             raise UsageError
-        room = room_name(room)
+        room, after = room_name(words[0]), int(words[1])
         self.with_ids = True
         if self.member is None:
-            self._resume = (room, int(after))
+            self._resume = (room, after)
+            self._claimed_token = words[2] if len(words) == 3 else None
             self.notify(f"you will join {room} after message {after}")
         else:
-            self.registry.move(self.member, room, int(after))
+            self.registry.move(self.member, room, after)
 
 
 class _Refusal(Protocol):

@@ -34,6 +34,7 @@ from chat.events import (
     Private,
     PrivateSent,
     Said,
+    Sent,
 )
 from chat.history import History
 from chat.text import fold, nickname_problem
@@ -98,6 +99,15 @@ def room_name(text: str) -> str:
             f'room name "{text}" is invalid: use 1 to {ROOM_MAX} letters, digits, _ or -'
         )
     return match.group(1)
+
+
+def _as_seen_by(member: Member, sender: Member | None, event: Event) -> Event | None:
+    """What ``member`` gets of ``event``: of its own messages only their ids."""
+    if sender is not member:
+        return event
+    if isinstance(event, Message | Action):
+        return Sent(event.id)
+    return None
 
 
 def _people(count: int) -> str:
@@ -273,9 +283,10 @@ class Registry:
                     member.client.deliver(everything)
             for sender in senders:
                 if sender.room is room:
-                    others = tuple(event for who, event in said if who is not sender)
-                    if others:
-                        sender.client.deliver(Batch(others))
+                    seen = (_as_seen_by(sender, who, event) for who, event in said)
+                    view = tuple(event for event in seen if event is not None)
+                    if view:
+                        sender.client.deliver(Batch(view))
 
     def _claim(self, nick: str) -> None:
         problem = nickname_problem(nick)

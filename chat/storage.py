@@ -49,13 +49,18 @@ class SQLiteHistoryStore:
         self._writer.start()
         self._closed = False
 
-    def load(self, keep: int) -> tuple[int, dict[str, list[Said]]]:
+    def load(self, keep: int) -> tuple[int, dict[str, list[Said]], dict[str, int]]:
         last_id = self._db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()[0]
         rooms: dict[str, list[Said]] = {}
+        by_age = (
+            "(SELECT *, row_number() OVER (PARTITION BY room ORDER BY id DESC) AS age"
+            " FROM history)"
+        )
+        forgotten = dict(self._db.execute(
+            f"SELECT room, max(id) FROM {by_age} WHERE age > ? GROUP BY room", (keep,)
+        ).fetchall())
         rows = self._db.execute(
-            "SELECT id, room, time, kind, sender, text FROM ("
-            " SELECT *, row_number() OVER (PARTITION BY room ORDER BY id DESC) AS age"
-            " FROM history) WHERE age <= ? ORDER BY id",
+            f"SELECT id, room, time, kind, sender, text FROM {by_age} WHERE age <= ? ORDER BY id",
             (keep,),
         )
         for id_, room, time, kind, sender, text in rows:
@@ -65,7 +70,7 @@ class SQLiteHistoryStore:
             "history: {count} rooms loaded from {path}, last message id {last}",
             count=len(rooms), path=self.path, last=last_id,
         )
-        return int(last_id), rooms
+        return int(last_id), rooms, forgotten
 
     def append(self, room: str, said: Said) -> None:
         if self._closed:

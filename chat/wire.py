@@ -5,7 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from chat.events import Action, Batch, Error, Event, Message, Notice, Past, Private, PrivateSent
+from chat.events import (
+    Action,
+    Batch,
+    Error,
+    Event,
+    Message,
+    Notice,
+    Past,
+    Private,
+    PrivateSent,
+    Sent,
+)
 
 NOTICE = "*** "
 ERROR = "!!! "
@@ -13,7 +24,11 @@ ID_TAG = "@id="
 
 
 def render(event: Event) -> str:
-    """One event as the line a terminal shows, without its line ending."""
+    """One event as the line a terminal shows, without its line ending.
+
+    A :class:`Sent` acknowledgement is only for programs that asked for ids:
+    it renders as nothing here.
+    """
     match event:
         case Message(sender, text):
             return f"<{sender}> {text}"
@@ -30,10 +45,14 @@ def render(event: Event) -> str:
             return NOTICE + text
         case Error(text):
             return ERROR + text
+        case Sent():
+            return ""
 
 
 def render_with_id(event: Event) -> str:
     """Like :func:`render`, with ``@id=N`` before numbered messages and actions."""
+    if isinstance(event, Sent):
+        return f"{ID_TAG}{event.id}"
     said = event.said if isinstance(event, Past) else event
     if isinstance(said, Message | Action) and said.id:
         return f"{ID_TAG}{said.id} {render(event)}"
@@ -54,7 +73,7 @@ def encode_batch(batch: Batch, with_ids: bool = False) -> bytes:
 
 
 def _encode(lines: Iterable[str]) -> bytes:
-    return ("\r\n".join(lines) + "\r\n").encode()
+    return "".join(line + "\r\n" for line in lines if line).encode()
 
 
 def encode_line(text: str) -> bytes:

@@ -20,7 +20,7 @@ class RecordingClient:
         self.lines: list[str] = []
 
     def deliver(self, batch: Batch) -> None:
-        self.lines.extend(render(event) for event in batch.events)
+        self.lines.extend(line for line in map(render, batch.events) if line)
 
     def take(self) -> list[str]:
         lines, self.lines = self.lines, []

@@ -81,3 +81,28 @@ def test_only_the_kept_number_is_loaded(tmp_path: Path) -> None:
     reopened = History(keep=10, store=SQLiteHistoryStore(path, Clock()))
     assert [said.id for said in reopened.recent("lobby", 100)] == list(range(41, 51))
     reopened.close()
+
+
+def test_other_rooms_ids_are_not_mistaken_for_a_gap() -> None:
+    """Ids are shared by all rooms; catching up in one room reports no loss for them."""
+    history = History(keep=3)
+    history.record("lobby", Message("a", "seen", 1))
+    history.record("dev", Message("a", "elsewhere", 2))
+    for number in (3, 4, 5):
+        history.record("lobby", Message("a", f"{number}", number))
+    entries, dropped = history.since("lobby", 1)
+    assert [said.id for said in entries] == [3, 4, 5]
+    assert not dropped
+
+
+def test_a_gap_is_known_after_a_restart(tmp_path: Path) -> None:
+    """Entries beyond what is loaded at start-up are known to be missing."""
+    path = str(tmp_path / "chat.db")
+    history = History(keep=100, store=SQLiteHistoryStore(path, Clock()))
+    for _ in range(10):
+        history.record("lobby", Message("a", "x", history.next_id(), 0.0))
+    history.close()
+    reopened = History(keep=3, store=SQLiteHistoryStore(path, Clock()))
+    assert reopened.since("lobby", 2)[1]
+    assert not reopened.since("lobby", 7)[1]
+    reopened.close()

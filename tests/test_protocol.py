@@ -346,3 +346,46 @@ def test_one_write_per_member_per_turn() -> None:
     assert writes == [b"<bob> one\r\n<bob> two\r\n<carol> three\r\n<bob> four\r\n"]
     assert bob.received() == ["<carol> three"]
     assert carol.received() == ["<bob> one", "<bob> two", "<bob> four"]
+
+
+def test_ids_tag_messages_and_acknowledge_your_own() -> None:
+    """With /ids, lines carry @id=N and your own messages come back as bare ids."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    alice.type("/ids")
+    [answer] = alice.received()
+    assert answer.startswith("*** message ids on; resume token ")
+    bob.type("hi")
+    alice.type("hello")
+    assert alice.received() == ["@id=1 <bob> hi", "@id=2"]
+    assert bob.received() == ["<alice> hello"]
+
+
+def test_resume_with_the_token_takes_over_a_stale_connection() -> None:
+    """A client back on a new connection replaces the old one the server still holds."""
+    chat = Chat()
+    watcher = chat.connect("watcher")
+    old = chat.connect()
+    old.type("/ids", "bot")
+    token = old.received()[0].rsplit(" ", 1)[1]
+    watcher.received()
+    watcher.type("while away")
+    new = chat.connect()
+    new.type(f"/resume lobby 0 {token}", "bot")
+    lines = new.received()
+    assert any(line.startswith("*** Welcome, bot!") for line in lines)
+    assert any(line.endswith("<watcher> while away") for line in lines)
+    assert old.transport.disconnecting
+    assert watcher.received() == ["*** bot has left (reconnected)", "*** bot has joined"]
+
+
+def test_resume_without_the_token_cannot_take_a_nickname() -> None:
+    """Someone else cannot steal a nickname with /resume."""
+    chat = Chat()
+    owner = chat.connect()
+    owner.type("/ids", "bot")
+    thief = chat.connect()
+    thief.type("/resume lobby 0 guessed", "bot")
+    assert '!!! nickname "bot" is taken' in thief.received()
+    assert not owner.transport.disconnecting
