@@ -188,26 +188,24 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         filtered = self._telnet.feed(data)
-        if filtered.reply:
-            self.transport.write(filtered.reply)
+        self.write(filtered.reply)
         if filtered.interrupted:
             self._buffer = b""
         if filtered.are_you_there:
             self.notify("Yes, tcpchat is here.")
-        self._buffer += filtered.data
+        data = filtered.data
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            data = data[end + 1 :]
+            self._discarding = False
+        self._buffer += data
         self._read_lines()
 
     def _read_lines(self) -> None:
         limit = self.config.max_line
-        while not self.paused and not self._closing and self._buffer:
-            if self._discarding:
-                end = self._buffer.find(b"\n")
-                if end < 0:
-                    self._buffer = b""
-                    return
-                self._buffer = self._buffer[end + 1 :]
-                self._discarding = False
-                continue
+        if not self.paused and not self._closing and b"\n" in self._buffer:
             lines = self._buffer.split(b"\n")
             self._buffer = lines.pop()
             for index, line in enumerate(lines):
@@ -216,16 +214,18 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                 if self.paused or not self._take_token():
                     self._buffer = b"\n".join(lines[index:]) + b"\n" + self._buffer
                     self._pause_for_flood()
-                    return
+                    break
                 if len(line) > limit and len(line.removesuffix(CR)) > limit:
                     self._refuse_long_line(f"{len(line.removesuffix(CR))} bytes")
                     continue
                 self.lineReceived(line)
-            break
-        # A partial line may hold the whole limit and then the CR of its CRLF.
-        pending = len(self._buffer)
-        if pending > limit and (pending > limit + 1 or not self._buffer.endswith(CR)):
-            self._buffer = b""
+        # The unfinished line after the last LF may hold the whole limit and
+        # then the CR of its CRLF; past that it is refused and, up to its LF,
+        # discarded. Complete lines waiting for the flood pacing are kept.
+        start = self._buffer.rfind(b"\n") + 1
+        unfinished = len(self._buffer) - start
+        if unfinished > limit and (unfinished > limit + 1 or not self._buffer.endswith(CR)):
+            self._buffer = self._buffer[:start]
             self._discarding = True
             self._refuse_long_line(f"more than {limit} bytes")
         if self._input_ended and not self.paused:

@@ -179,8 +179,7 @@ class Registry:
         """Change a member's nickname; the room hears of it."""
         if nick == member.nick:
             raise ChatError(f"you are already {nick}")
-        if fold(nick) != member.key:
-            self._claim(nick)
+        self._claim(nick, allow=member)
         old = member.nick
         log.info("{old} is now known as {new}", old=old, new=nick)
         del self.members[member.key]
@@ -288,11 +287,12 @@ class Registry:
                     if view:
                         sender.client.deliver(Batch(view))
 
-    def _claim(self, nick: str) -> None:
+    def _claim(self, nick: str, allow: Member | None = None) -> None:
         problem = nickname_problem(nick)
         if problem is not None:
             raise ChatError(problem)
-        if fold(nick) in self.members:
+        holder = self.members.get(fold(nick))
+        if holder is not None and holder is not allow:
             raise ChatError(f'nickname "{nick}" is taken')
 
     def _room(self, name: str) -> Room:
@@ -346,7 +346,10 @@ class Registry:
 
     def _announce(self, room: Room, member: Member, arrived: bool, why: str = "") -> None:
         if self.crowd and len(room.members) > self.crowd:
-            (room.arrived if arrived else room.departed).append(member.nick)
+            if arrived:
+                room.arrived.append(member.nick)
+            else:
+                room.departed.append(f"{member.nick} {why}")
             if room.pending_notice is None:
                 assert self.clock is not None
                 room.pending_notice = self.clock.callLater(

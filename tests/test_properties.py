@@ -435,11 +435,6 @@ def test_handshakes_count_against_the_per_address_limit():
     assert harness.connect().chat is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: telnet replies bypass the send-queue check (ChatProtocol.dataReceived "
-    "writes filtered.reply straight to the transport)",
-)
 def test_telnet_negotiation_counts_against_the_send_queue():
     """A peer that sends telnet requests and never reads is cut at its send queue limit."""
     harness = Harness(ServerConfig(sendq=4096), window=1024)
@@ -451,11 +446,6 @@ def test_telnet_negotiation_counts_against_the_send_queue():
     assert len(peer.transport.value()) < 1024 + 4096 + 3000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: input delivered while reading is paused (as the TLS transport does) "
-    "is taken for one over-long line and discarded (ChatProtocol._read_lines)",
-)
 def test_lines_arriving_while_paused_for_flood_are_kept():
     """Data handed over after the flood pause (TLS records do this) is delayed, not dropped."""
     harness = Harness(ServerConfig())
@@ -485,11 +475,6 @@ def test_line_one_byte_over_the_limit_is_refused():
     assert b"!!! line too long" in alice.received
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: /nick that only changes case skips the nickname rules, and "
-    "'\\u212a' (KELVIN SIGN) folds to 'k' (Registry.rename)",
-)
 def test_nickname_change_by_case_keeps_the_nickname_rules():
     """/nick to a name that folds to the same key still obeys A-Z a-z 0-9 _ -."""
     harness = Harness(ServerConfig())
@@ -500,11 +485,6 @@ def test_nickname_change_by_case_keeps_the_nickname_rules():
     assert b"!!! nickname" in peer.received
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conflict: in a crowded room leave notices are gathered without their reasons "
-    "(Registry._announce), so the room does not hear why a slow reader was cut",
-)
 def test_cut_reason_reaches_a_crowded_room():
     """Even in a room over the crowd size, the room hears that a slow reader was cut and why."""
     harness = Harness(ServerConfig(sendq=2048, flood_rate=0), window=1024, crowd=2)

@@ -132,12 +132,6 @@ def test_reader_that_never_reads_is_cut_while_the_others_get_every_message(start
     assert_no_traceback(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: telnet replies bypass the send-queue check, so a peer that asks and "
-    "never reads grows server memory without bound (ChatProtocol.dataReceived)",
-)
 def test_telnet_negotiation_from_a_peer_that_never_reads_is_cut(start_server):
     """A peer flooding telnet requests and reading nothing is cut; server memory stays bounded."""
     server = start_server("--sendq", "65536")
@@ -187,13 +181,6 @@ def test_paste_of_200_lines_arrives_whole_in_order_and_paced(start_server):
     assert_no_traceback(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: over TLS a paste is handed over in several records while reading is "
-    "paused for the flood; ChatProtocol._read_lines takes them for one over-long line and "
-    "drops them",
-)
 def test_paste_over_tls_arrives_whole_and_in_order(start_server, tmp_path):
     """The same paste through an ssl: listener arrives whole and in order."""
     pem = write_self_signed(tmp_path, "127.0.0.1")

@@ -50,7 +50,8 @@ _FORMS = [
 ]
 
 _WELCOME = re.compile(rf"\*\*\* Welcome, (?P<nick>{_NICK})!")
-_MESSAGE_ID = re.compile(r"@id=(?P<id>[0-9]+) (?P<line>.*)", re.DOTALL)
+_MESSAGE_ID = re.compile(r"@id=(?P<id>[0-9]+)(?: (?P<line>.*))?", re.DOTALL)
+_RESUME_TOKEN = re.compile(r"resume token (?P<token>\S+)")
 _HISTORY_STAMP = re.compile(r"\[(?P<stamp>[0-9: -]+Z)\] (?P<line>.*)", re.DOTALL)
 
 
@@ -69,11 +70,21 @@ def parse(line: str) -> ServerLine:
 
 
 def split_message_id(line: str) -> tuple[int | None, str]:
-    """The id of a numbered line (``@id=N ...``, after ``/ids``) and the line without it."""
+    """The id of a numbered line (``@id=N ...``, after ``/ids``) and the line without it.
+
+    A line that is only a tag (``@id=N``) acknowledges one's own message:
+    its id, and an empty line.
+    """
     match = _MESSAGE_ID.fullmatch(line)
     if match is None:
         return None, line
-    return int(match["id"]), match["line"]
+    return int(match["id"]), match["line"] or ""
+
+
+def resume_token(text: str) -> str | None:
+    """The resume token the answer to ``/ids`` gives, or None if it gives none."""
+    match = _RESUME_TOKEN.search(text)
+    return None if match is None else match["token"]
 
 
 def welcomed_nick(line: str) -> str | None:

@@ -24,11 +24,15 @@ from chat.client.colours import LineStyle
 from chat.client.connection import keep_connected, server_endpoint
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PROGRAM, PipeIO
-from chat.client.session import Session
+from chat.client.session import LEAVE_TIMEOUT, Session
 from chat.client.terminal import ChatTerminal, follow_window_size, raw_terminal, terminal_protocol
 
 STDIN = 0
 STDOUT = 1
+
+# On SIGINT or SIGTERM in pipe mode, how long leaving (/quit, then letting go
+# of stdio) may hold up the exit: the server's LEAVE_TIMEOUT, and a little more.
+SHUTDOWN_TIMEOUT = LEAVE_TIMEOUT + 1.0
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -96,14 +100,17 @@ async def _run_session(
     """Connect until the session is over, let go of stdio, and exit with the session's code.
 
     Stopping the reactor (SIGINT or SIGTERM in pipe mode) first leaves the
-    chat politely, as Ctrl-C does on the terminal.
+    chat politely, as Ctrl-C does on the terminal, for at most
+    :data:`SHUTDOWN_TIMEOUT` seconds.
     """
     service = keep_connected(session, endpoint, reactor)
     all_done: Deferred[None] = Deferred()
 
     def leave_before_shutdown() -> Deferred[None]:
         session.leave()
-        return all_done
+        return all_done.addTimeout(
+            SHUTDOWN_TIMEOUT, reactor, onTimeoutCancel=lambda result, timeout: None
+        )
 
     reactor.addSystemEventTrigger("before", "shutdown", leave_before_shutdown)
     service.startService()

@@ -26,7 +26,8 @@ class PipeIO(Protocol):
     """Standard input and output of pipe mode, and the session's view.
 
     At the end of input the session is told so (it then sends what is
-    pending and ``/quit``); output stays open until :meth:`close`.
+    pending and ``/quit``); output stays open until :meth:`close`. When
+    nobody reads the output any more, the session leaves.
     """
 
     session: Session
@@ -35,6 +36,7 @@ class PipeIO(Protocol):
         self.errors = errors
         self.closed: Deferred[None] = Deferred()
         self._unfinished = b""
+        self._output_lost = False
 
     def dataReceived(self, data: bytes) -> None:
         *lines, self._unfinished = (self._unfinished + data).split(b"\n")
@@ -48,15 +50,20 @@ class PipeIO(Protocol):
         self.session.end_of_input()
 
     def writeConnectionLost(self) -> None:
+        self._output_lost = True
         self.session.leave()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.closed.callback(None)
+        if not self.closed.called:
+            self.closed.callback(None)
 
     def close(self) -> None:
         """Flush and close standard output; :attr:`closed` fires after."""
         assert self.transport is not None
         self.transport.loseConnection()
+        if self._output_lost:
+            # StandardIO reports the loss of a half it has already lost to nobody.
+            self.connectionLost()
 
     def _line_read(self, line: bytes) -> None:
         self.session.user_line(line.removesuffix(b"\r").decode("utf-8", "replace"))

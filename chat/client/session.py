@@ -6,9 +6,11 @@ failures and what the user types, and it tells a :class:`SessionView`
 what to show. It decides nothing about terminals or pipes, so it is
 tested with ``twisted.internet.testing`` alone.
 
-It asks the server for message ids (``/ids``) and remembers its room and
-the last message id seen there, so that after a lost connection it rejoins
-with ``/resume ROOM ID``: the same room, every missed message exactly once.
+It asks the server for message ids (``/ids``) and remembers its resume
+token, its room and the last message id seen there (its own messages'
+acknowledged ids included), so that after a lost connection it rejoins with
+``/resume ROOM ID TOKEN``: the same room, every missed message exactly once,
+and its nickname back even if the server still holds the old connection.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from enum import Enum, auto
 from typing import Protocol
 
 from OpenSSL import SSL
+from twisted.application.internet import backoffPolicy
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionClosed
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
@@ -30,10 +33,12 @@ from twisted.python.failure import Failure
 from chat.client.lines import (
     LOBBY,
     Kind,
+    ServerLine,
     command_name,
     mentions,
     message_text,
     parse,
+    resume_token,
     split_message_id,
     welcomed_nick,
 )
@@ -42,6 +47,12 @@ log = Logger()
 
 # After /quit, how long the server has to close the connection before we do.
 LEAVE_TIMEOUT = 5.0
+
+# In pipe mode, how long a rejoin whose nickname is refused (still taken, as
+# by the lost connection the server has not noticed yet) keeps trying before
+# the client gives up; and the seconds before each try: 1, 2, 4, 8, 8, ...
+REJOIN_PATIENCE = 30.0
+REJOIN_BACKOFF = backoffPolicy(initialDelay=0.5, maxDelay=8.0, factor=2.0, jitter=lambda: 0.0)
 
 # Exit codes.
 EXIT_OK = 0
@@ -97,7 +108,9 @@ class Session:
     ``interactive`` sessions (the terminal UI) ask again for a refused
     nickname and keep retrying a server that cannot be reached; the others
     (pipe mode) end with :data:`EXIT_NICKNAME_REFUSED` or
-    :data:`EXIT_UNREACHABLE` instead. :attr:`finished` fires with the exit
+    :data:`EXIT_UNREACHABLE` instead, except that once in the room they
+    keep reconnecting, and a rejoin refused its nickname tries again for
+    :data:`REJOIN_PATIENCE` seconds. :attr:`finished` fires with the exit
     code once the session is over.
     """
 
@@ -126,6 +139,16 @@ class Session:
         self._pending_room: str | None = None
         self._last_id = 0  # the highest message id seen in self.room
         self._ids_asked = False  # /ids sent; its answer, noise to the user, not yet seen
+        self._resume_token: str | None = None  # from the answer to /ids
+        # Own messages and actions (kind, nick, text) sent and not yet acknowledged
+        # with their id; and those of a lost connection, which may come back in the
+        # rejoin's replay: the server may have had them though their ids were lost.
+        self._unacknowledged: deque[tuple[Kind, str, str]] = deque()
+        self._in_doubt: deque[tuple[Kind, str, str]] = deque()
+        # While a rejoin is refused its nickname: when to give up, tries so far, the next one.
+        self._rejoin_deadline: float | None = None
+        self._rejoin_tries = 0
+        self._rejoin_timer: IDelayedCall | None = None
         # Why the client is offline and what it does about it, told with the retry delay.
         self._offline_news: tuple[str, str] | None = None
         self._leave_timer: IDelayedCall | None = None
@@ -144,7 +167,8 @@ class Session:
         self._pending_refusal = None
         self.phase = Phase.NAMING
         if self._joined_before:
-            connection.send_line(f"/resume {self.room} {self._last_id}")
+            token = "" if self._resume_token is None else f" {self._resume_token}"
+            connection.send_line(f"/resume {self.room} {self._last_id}{token}")
         else:
             connection.send_line("/ids")
             self._ids_asked = True
@@ -154,21 +178,35 @@ class Session:
             self._send_nick()
 
     def line_received(self, line: str) -> None:
-        """A line from the server (without its line ending); its id tag is noted, not shown."""
+        """A line from the server (without its line ending); its id tag is noted, not shown.
+
+        A line that is only a tag acknowledges the user's own message: it is
+        seen, so that a rejoin does not replay it, and there is nothing to show.
+        """
         message_id, line = split_message_id(line)
         if message_id is not None:
             self._last_id = max(self._last_id, message_id)
+            if not line:
+                if self._unacknowledged:
+                    self._unacknowledged.popleft()
+                return
         if self.phase is Phase.NAMING:
             self._handshake_line(line)
             return
         if self.phase is Phase.CHATTING:
-            self._follow_changes(line)
+            said = parse(line)
+            if self._replayed_own_line(said):
+                return
+            self._follow_changes(said)
         self.view.show_line(line)
 
     def connection_lost(self, reason: Failure) -> None:
         """The connection closed; the connection service is about to schedule a retry."""
         log.info("connection closed: {reason}", reason=describe_failure(reason))
         self._connection = None
+        self._cancel_rejoin_try()
+        self._in_doubt.extend(self._unacknowledged)
+        self._unacknowledged.clear()
         if self.phase in (Phase.LEAVING, Phase.ENDED):
             self._end()
             return
@@ -260,11 +298,14 @@ class Session:
             return
         if self._ids_asked and said.kind is Kind.NOTICE and mentions(said.text, "ids"):
             self._ids_asked = False
+            self._resume_token = resume_token(said.text)
             return
         refusal, self._pending_refusal = self._pending_refusal, None
         if refusal is not None:
             self._nick_refused(refusal)
-        if self.phase is Phase.NAMING and (refusal is not None or not self._joined_before):
+        # The greeting is shown once; the prompt again when the user is to answer it.
+        asked_again = refusal is not None and self.interactive
+        if self.phase is Phase.NAMING and (asked_again or not self._joined_before):
             self.view.show_line(line)
 
     def _welcomed(self, nick: str, line: str) -> None:
@@ -272,6 +313,8 @@ class Session:
         self.nick = nick
         self.phase = Phase.CHATTING
         self._pending_refusal = None
+        self._rejoin_deadline = None
+        self._rejoin_tries = 0
         if self._joined_before:
             self.view.show_status(f"reconnected: back in the room as {nick}")
         else:
@@ -282,11 +325,34 @@ class Session:
             self._say(self._outbox.popleft())
 
     def _nick_refused(self, reason: str) -> None:
-        if not self.interactive:
+        if self.interactive:
+            self.nick = None
+            self.view.nickname_wanted()
+        elif self._joined_before:
+            self._try_rejoin_later(reason)
+        else:
             self._give_up(EXIT_NICKNAME_REFUSED, reason)
+
+    def _try_rejoin_later(self, reason: str) -> None:
+        """Send the nickname again after a while: the server may yet notice the lost connection."""
+        now = self.clock.seconds()
+        if self._rejoin_deadline is None:
+            self._rejoin_deadline = now + REJOIN_PATIENCE
+        remaining = self._rejoin_deadline - now
+        if remaining <= 0:
+            self._give_up(
+                EXIT_NICKNAME_REFUSED, f"{reason}; gave up rejoining after {REJOIN_PATIENCE:g}s"
+            )
             return
-        self.nick = None
-        self.view.nickname_wanted()
+        self._rejoin_tries += 1
+        delay = min(REJOIN_BACKOFF(self._rejoin_tries), remaining)
+        self.view.show_status(f"{reason}; trying again in {math.ceil(delay)}s")
+        self._rejoin_timer = self.clock.callLater(delay, self._send_nick)
+
+    def _cancel_rejoin_try(self) -> None:
+        if self._rejoin_timer is not None and self._rejoin_timer.active():
+            self._rejoin_timer.cancel()
+        self._rejoin_timer = None
 
     # Chatting
 
@@ -295,10 +361,12 @@ class Session:
         self._connection.send_line(text)
         command = command_name(text)
         if command is None:
+            self._unacknowledged.append((Kind.MESSAGE, self.nick, message_text(text)))
             self.view.show_own_line(f"<{self.nick}> {message_text(text)}")
         elif command == "me":
             action = _argument(text)
             if action:
+                self._unacknowledged.append((Kind.ACTION, self.nick, action))
                 self.view.show_own_line(f"* {self.nick} {action}")
         elif command == "nick":
             self._pending_nick_change = _argument(text)
@@ -307,9 +375,29 @@ class Session:
         elif command == "quit":
             self._start_leaving()
 
-    def _follow_changes(self, line: str) -> None:
+    def _replayed_own_line(self, said: ServerLine) -> bool:
+        """Whether a line is the user's own, sent as the connection dropped, replayed on rejoining.
+
+        The server handles a connection's lines in order, so the lines of the
+        lost connection that reached it come back in the order they were
+        sent, and one skipped before a line that comes back was refused. The
+        replay is over at the first line that is neither replayed nor a notice.
+        """
+        if not self._in_doubt:
+            return False
+        if said.stamp is None:
+            if said.kind is not Kind.NOTICE:
+                self._in_doubt.clear()
+            return False
+        own = (said.kind, said.nick or "", said.text)
+        if own not in self._in_doubt:
+            return False
+        while self._in_doubt.popleft() != own:
+            pass
+        return True
+
+    def _follow_changes(self, said: ServerLine) -> None:
         """Take in a /nick or /join once the server confirms it; forget it if refused."""
-        said = parse(line)
         if said.kind is Kind.ERROR:
             self._pending_nick_change = self._pending_room = None
             return
@@ -335,6 +423,7 @@ class Session:
 
     def _start_leaving(self) -> None:
         self.phase = Phase.LEAVING
+        self._cancel_rejoin_try()
         self._outbox.clear()
         self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_now)
 
@@ -356,6 +445,7 @@ class Session:
         if self.phase is Phase.ENDED:
             return
         self.phase = Phase.ENDED
+        self._cancel_rejoin_try()
         if self._leave_timer is not None and self._leave_timer.active():
             self._leave_timer.cancel()
         self.finished.callback(self._exit_code)
