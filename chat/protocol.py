@@ -111,14 +111,13 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         if interfaces.ITCPTransport.providedBy(self.transport):
             self.transport.setTcpKeepAlive(True)
         self.transport.registerProducer(_OutputWatch(self), True)
-        log.info("connection from {peer}", peer=self.peer)
-        for line in (GREETING, *self.config.motd, PROMPT):
-            self.notify(line)
+        greeting = (GREETING, *self.config.motd, PROMPT)
+        self.write(b"".join(encode_line(NOTICE + line) for line in greeting))
         self.setTimeout(self.config.handshake_timeout)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.setTimeout(None)
-        self._closing = True
+        closed_by_peer, self._closing = not self._closing, True
         if self._flood_resume is not None and self._flood_resume.active():
             self._flood_resume.cancel()
         if self.member is not None:
@@ -126,6 +125,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
                 "{nick} left ({reason})", nick=self.member.nick, reason=self._leave_reason
             )
             self.registry.leave(self.member, self._leave_reason)
+        elif closed_by_peer:
+            log.info("{peer} left without choosing a nickname", peer=self.peer)
         self.factory.connection_lost(self)
         self.on_lost.callback(None)
 
@@ -302,7 +303,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         if self._claimed_token is not None:
             self.resume_token = self._claimed_token
         self.setTimeout(None)
-        log.info("{peer} joined as {nick}", peer=self.peer, nick=nick)
+        log.info("{nick} joined from {peer}", nick=nick, peer=self.peer)
 
     def _take_over(self, nick: str) -> None:
         """Replace a connection of this nickname that the server still holds
