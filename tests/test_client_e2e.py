@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -243,6 +244,35 @@ def test_rejoining_shows_what_was_missed_and_repeats_nothing(server, connect, ba
     assert len(said) == 2
     assert said[0] == "<bob> before the outage\n"
     assert said[1].endswith("<carol> while you were away\n")  # live, or replayed with its time
+
+
+def test_sigterm_stops_a_client_nobody_reads_while_the_server_is_down(server):
+    """With the server down and the reader of its output gone, SIGTERM still ends the client."""
+    reading, writing = os.pipe()
+    client = subprocess.Popen(
+        [*CLIENT, "--nick", "bot", server.host, str(server.port)],
+        stdin=subprocess.PIPE,
+        stdout=writing,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=client_environment(),
+    )
+    os.close(writing)
+    try:
+        assert client.stderr is not None
+        news = BackgroundClient._follow(client.stderr, [])
+        with open(reading, encoding="utf-8") as output:
+            while not output.readline().startswith("*** Welcome, bot!"):
+                pass
+            server.stop()
+            BackgroundClient.wait_for(news, "connection lost")
+        client.send_signal(signal.SIGTERM)
+        assert client.wait(3.0) == 0
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(TIMEOUT)
 
 
 # TLS

@@ -28,6 +28,7 @@ from chat.client.session import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     LEAVE_TIMEOUT,
+    REJOIN_PATIENCE,
     Phase,
     ServerConnection,
     Session,
@@ -40,6 +41,9 @@ GREETING = [
     "*** Please choose a nickname (1-20 letters, digits, _ or -):",
 ]
 WELCOME = b"*** Welcome, alice! 1 user online.\r\n"
+TOKEN = "q3XbS0d1Zf8Vx2Ak"
+IDS_ON = f"*** message ids on; resume token {TOKEN}"
+TAKEN = ('!!! nickname "bot" is taken', GREETING[-1])
 ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMESTAMP = re.compile(r"^\d\d:\d\d ")
 
@@ -197,8 +201,17 @@ def test_answer_to_the_clients_own_ids_request_is_not_shown():
     """The client's own ``/ids`` is its business: the server's answer is not shown."""
     client = Client("alice")
     server = client.connect()
-    server.say(*GREETING, "*** message ids on", "*** Welcome, alice! 1 online.")
+    server.say(*GREETING, IDS_ON, "*** Welcome, alice! 1 online.")
     assert client.view.lines == [*GREETING, "*** Welcome, alice! 1 online."]
+
+
+def test_rejoin_claims_the_nickname_back_with_the_resume_token():
+    """After a drop the server has not noticed yet, the client gets its own nickname back."""
+    client = Client("alice")
+    server = client.connect()
+    server.say(*GREETING, IDS_ON, "*** Welcome, alice! 1 online.")
+    server.close()
+    assert client.connect().received() == [f"/resume lobby 0 {TOKEN}", "alice"]
 
 
 def test_greeting_and_welcome_are_shown():
@@ -308,6 +321,39 @@ def test_message_ids_are_not_shown():
     client, server = joined()
     server.say("@id=7 <bob> hi", "@id=8 [2026-11-28 14:02Z] * bob waves")
     assert client.view.lines[-2:] == ["<bob> hi", "[2026-11-28 14:02Z] * bob waves"]
+
+
+def test_own_message_is_not_replayed_once_its_id_is_acknowledged():
+    """The client's own last line is not shown back to it after a reconnect, nor before."""
+    client, server = joined()
+    server.say("@id=41 <bob> hi")
+    client.session.user_line("mine")
+    server.say("@id=42")
+    assert client.view.lines[-1] == "<bob> hi"
+    server.close()
+    assert client.connect().received() == ["/resume lobby 42", "alice"]
+
+
+def test_own_message_whose_acknowledgement_was_lost_is_not_replayed():
+    """A line said just as the connection dropped, before its id came back, is not shown again."""
+    client, server = joined()
+    server.say("@id=41 <bob> hi")
+    client.session.user_line("mine")
+    server.close()
+    server = client.connect()
+    assert server.received() == ["/resume lobby 41", "alice"]
+    server.say(
+        "*** Welcome, alice! 1 user online.",
+        "*** history of lobby, last 2 messages:",
+        "@id=42 [2026-11-28 14:02Z] <alice> mine",
+        "@id=43 [2026-11-28 14:02Z] <bob> missed",
+        "*** end of history",
+    )
+    assert client.view.lines[-3:] == [
+        "*** history of lobby, last 2 messages:",
+        "[2026-11-28 14:02Z] <bob> missed",
+        "*** end of history",
+    ]
 
 
 def test_room_change_is_followed_for_rejoining():
@@ -481,6 +527,46 @@ def test_lines_entered_while_offline_are_sent_after_rejoining():
     assert transport.value() == b"/resume lobby 0\nalice\nduring the outage\n/quit\n"
 
 
+def rejoining() -> tuple[Client, FakeServer]:
+    """A pipe-mode bot that was in the room and is rejoining after a lost connection."""
+    client, server = joined("bot", interactive=False)
+    server.close()
+    server = client.connect()
+    assert server.received() == ["/resume lobby 0", "bot"]
+    return client, server
+
+
+def test_pipe_mode_rejoin_refused_its_nickname_tries_again():
+    """A bot whose nickname is still taken on rejoining does not exit: it retries and gets in."""
+    client, server = rejoining()
+    shown = list(client.view.lines)
+    server.say(*TAKEN)
+    assert client.view.statuses[-1] == 'nickname "bot" is taken; trying again in 1s'
+    client.clock.advance(1.0)
+    assert server.received() == ["bot"]
+    server.say("*** Welcome, bot! 1 user online.")
+    assert client.session.phase is Phase.CHATTING
+    assert client.view.lines == shown
+    assert client.view.errors == []
+
+
+def test_pipe_mode_rejoin_refused_its_nickname_gives_up_with_status_2():
+    """A bot whose nickname stays taken retries, less and less often, then exits 2 saying why."""
+    client, server = rejoining()
+    server.say(*TAKEN)
+    tried_at = []
+    while client.clock.getDelayedCalls():
+        client.clock.advance(client.clock.getDelayedCalls()[0].getTime() - client.clock.seconds())
+        assert server.received() == ["bot"]
+        tried_at.append(client.clock.seconds())
+        server.say(*TAKEN)
+    assert tried_at == [1, 3, 7, 15, 23, REJOIN_PATIENCE]
+    assert client.view.errors == ['nickname "bot" is taken; gave up rejoining after 30s']
+    assert server.transport.disconnecting
+    server.close()
+    assert result_of(client.session.finished) == EXIT_NICKNAME_REFUSED
+
+
 def test_unreachable_server_ends_pipe_mode_with_status_1():
     """In pipe mode a server that cannot be reached at start ends the client with status 1."""
     client = ServicedClient(interactive=False)
@@ -651,6 +737,14 @@ def test_pipe_reports_its_own_problems_on_stderr():
     pipe.server.say('!!! nickname "bot" is taken', GREETING[-1])
     assert pipe.errors.getvalue() == 'tcpchat-client: nickname "bot" is taken\n'
     assert pipe.printed() == ""
+
+
+def test_pipe_lets_go_of_output_nobody_reads_any_more():
+    """A bot whose output reader went away can still finish (and so exit), not hang."""
+    pipe = PipeUnderTest()
+    pipe.pipe.writeConnectionLost()
+    pipe.pipe.close()
+    assert pipe.pipe.closed.called
 
 
 # The terminal UI, on an in-memory terminal

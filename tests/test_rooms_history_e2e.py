@@ -697,11 +697,6 @@ def test_piped_client_shows_each_message_once_in_order_after_a_dropped_connectio
     assert replayed > 0, "nothing was said while the client was away: the test proved nothing"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a client whose old connection the server still holds is refused its own nickname "
-    "on rejoining, and in pipe mode exits 2",
-)
 def test_piped_client_catches_up_after_a_drop_the_server_has_not_noticed(
     start_server: Start,
     open_client: Open,
@@ -724,10 +719,6 @@ def test_piped_client_catches_up_after_a_drop_the_server_has_not_noticed(
     assert_each_once_in_order(bot, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client learns no id for its own lines, so /resume replays its last one to it",
-)
 def test_piped_client_is_not_shown_its_own_line_after_reconnecting(
     start_server: Start,
     open_client: Open,
