@@ -90,12 +90,20 @@ class Batch:
 
     A batch is shared by all its recipients, so a front end renders it
     once and keeps the result in :attr:`rendered` (or, for recipients that
-    asked for message ids, :attr:`rendered_with_ids`).
+    asked for message ids, :attr:`rendered_with_ids`). A batch made of
+    :attr:`parts` is rendered by joining what its parts rendered, so that
+    parts shared with other batches are rendered only once.
     """
 
-    __slots__ = ("events", "rendered", "rendered_with_ids")
+    __slots__ = ("events", "parts", "rendered", "rendered_with_ids")
 
-    def __init__(self, events: tuple[Event, ...]) -> None:
+    def __init__(self, events: tuple[Event, ...], parts: tuple[Batch, ...] = ()) -> None:
         self.events = events
+        self.parts = parts
         self.rendered: bytes | None = None
         self.rendered_with_ids: bytes | None = None
+
+    @classmethod
+    def joined(cls, parts: tuple[Batch, ...]) -> Batch:
+        """One batch holding the events of ``parts``, in order."""
+        return cls(tuple(event for part in parts for event in part.events), parts)

@@ -110,6 +110,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.factory.connection_made(self)
         if interfaces.ITCPTransport.providedBy(self.transport):
             self.transport.setTcpKeepAlive(True)
+            # Chat lines are small and wanted at once: no Nagle delay.
+            self.transport.setTcpNoDelay(True)
         self.transport.registerProducer(_OutputWatch(self), True)
         greeting = (GREETING, *self.config.motd, PROMPT)
         self.write(b"".join(encode_line(NOTICE + line) for line in greeting))

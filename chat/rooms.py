@@ -280,12 +280,42 @@ class Registry:
             for member in room.members.values():
                 if member not in senders:
                     member.client.deliver(everything)
-            for sender in senders:
-                if sender.room is room:
-                    seen = (_as_seen_by(sender, who, event) for who, event in said)
-                    view = tuple(event for event in seen if event is not None)
-                    if view:
-                        sender.client.deliver(Batch(view))
+            if senders:
+                self._deliver_to_senders(room, said, senders)
+
+    @staticmethod
+    def _deliver_to_senders(
+        room: Room, said: list[tuple[Member | None, Event]], senders: set[Member]
+    ) -> None:
+        """Give each sender what others said, and only the ids of what it said.
+
+        The events are cut into runs by sender; each run is one batch shared
+        by every sender's view, so it is rendered once however many senders
+        there are.
+        """
+        runs: list[tuple[Member | None, Batch, Batch | None]] = []
+        start = 0
+        for end in range(1, len(said) + 1):
+            if end == len(said) or said[end][0] is not said[start][0]:
+                sender = said[start][0]
+                events = tuple(event for _, event in said[start:end])
+                acks = None
+                if sender is not None:
+                    seen = (_as_seen_by(sender, sender, event) for event in events)
+                    acks = Batch(tuple(event for event in seen if event is not None))
+                runs.append((sender, Batch(events), acks))
+                start = end
+        for member in senders:
+            if member.room is not room:
+                continue
+            parts: list[Batch] = []
+            for who, run, acks in runs:
+                if who is not member:
+                    parts.append(run)
+                elif acks is not None and acks.events:
+                    parts.append(acks)
+            if parts:
+                member.client.deliver(Batch.joined(tuple(parts)))
 
     def _claim(self, nick: str, allow: Member | None = None) -> None:
         problem = nickname_problem(nick)

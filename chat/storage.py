@@ -1,8 +1,8 @@
 """SQLite storage of room history, written off the reactor thread.
 
-Entries are collected during a reactor turn and handed, as one batch, to
-a writer thread that stores each batch in one transaction: the reactor
-never waits on the disk. History is read once, at start-up.
+Entries are gathered for up to 50 ms and handed, as one batch, to a
+writer thread that stores each batch in one transaction: the reactor never
+waits on the disk. History is read once, at start-up.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ CREATE INDEX IF NOT EXISTS history_by_room ON history (room, id);
 """
 
 _Row = tuple[int, str, float, str, str, str]
+
+HAND_OVER_EVERY = 0.05
+"""Seconds entries wait, gathered, before the writer thread gets them."""
 
 
 class SQLiteHistoryStore:
@@ -76,7 +79,7 @@ class SQLiteHistoryStore:
         if self._closed:
             return
         if not self._rows:
-            self._reactor.callLater(0, self._hand_over)
+            self._reactor.callLater(HAND_OVER_EVERY, self._hand_over)
         kind = "action" if isinstance(said, Action) else "message"
         self._rows.append((said.id, room, said.time, kind, said.sender, said.text))
 

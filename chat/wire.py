@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from chat.events import (
     Action,
@@ -35,8 +36,7 @@ def render(event: Event) -> str:
         case Action(sender, text):
             return f"* {sender} {text}"
         case Past(said):
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(said.time))
-            return f"[{stamp}Z] {render(said)}"
+            return f"[{_minute(int(said.time // 60))}Z] {render(said)}"
         case Private(sender, text):
             return f"*{sender}* {text}"
         case PrivateSent(recipient, text):
@@ -47,6 +47,11 @@ def render(event: Event) -> str:
             return ERROR + text
         case Sent():
             return ""
+
+
+@lru_cache(maxsize=1024)
+def _minute(minute: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(minute * 60))
 
 
 def render_with_id(event: Event) -> str:
@@ -61,14 +66,16 @@ def render_with_id(event: Event) -> str:
 
 def encode_batch(batch: Batch, with_ids: bool = False) -> bytes:
     """The bytes of a whole batch, rendered once however many receive it."""
-    if with_ids:
-        data = batch.rendered_with_ids
-        if data is None:
-            data = batch.rendered_with_ids = _encode(map(render_with_id, batch.events))
-        return data
-    data = batch.rendered
+    data = batch.rendered_with_ids if with_ids else batch.rendered
     if data is None:
-        data = batch.rendered = _encode(map(render, batch.events))
+        if batch.parts:
+            data = b"".join(encode_batch(part, with_ids) for part in batch.parts)
+        else:
+            data = _encode(map(render_with_id if with_ids else render, batch.events))
+        if with_ids:
+            batch.rendered_with_ids = data
+        else:
+            batch.rendered = data
     return data
 
 

@@ -47,7 +47,7 @@ def test_history_survives_a_restart(tmp_path: Path) -> None:
     for text in ("one", "two"):
         history.record("lobby", Message("alice", text, history.next_id(), 1000.0))
     history.record("dev", Action("bob", "waves", history.next_id(), 1001.0))
-    clock.advance(0)
+    clock.advance(1)
     history.close()
 
     reopened = History(keep=100, store=SQLiteHistoryStore(path, Clock()))
