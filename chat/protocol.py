@@ -182,9 +182,11 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.write(encode_batch(batch, self.with_ids))
 
     def notify(self, text: str) -> None:
+        self.registry.flush()  # a reply never overtakes what was said before it
         self.write(encode_line(NOTICE + text))
 
     def refuse(self, text: str) -> None:
+        self.registry.flush()
         self.write(encode_line(ERROR + text))
 
     # Input

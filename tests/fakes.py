@@ -9,7 +9,7 @@ from twisted.internet.testing import StringTransport
 from chat.config import ServerConfig
 from chat.events import Batch
 from chat.protocol import ChatFactory, ChatProtocol
-from chat.rooms import Registry
+from chat.rooms import FLUSH_DELAY, Registry
 from chat.wire import render
 
 
@@ -44,7 +44,7 @@ class Connection:
 
     def received(self) -> list[str]:
         """Lines the server sent since the last call, once the reactor turn is over."""
-        self.clock.advance(0)
+        self.clock.advance(FLUSH_DELAY)
         data = self.transport.value()
         self.transport.clear()
         assert data == b"" or data.endswith(b"\r\n"), data

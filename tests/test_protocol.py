@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chat.rooms import FLUSH_DELAY
 from tests.fakes import Chat
 
 
@@ -47,7 +48,7 @@ def test_messages_go_to_the_others_with_crlf() -> None:
     alice, bob = chat.connect("alice"), chat.connect("bob")
     alice.received()
     bob.type("hello there")
-    chat.clock.advance(0)
+    chat.clock.advance(FLUSH_DELAY)
     assert alice.transport.value() == b"<bob> hello there\r\n"
     assert bob.received() == []
 
@@ -281,7 +282,7 @@ def test_slow_reader_is_cut_and_the_room_told() -> None:
     fast.received()
     slow.fill_socket_buffer()
     talker.type(*(f"message {i:05}" for i in range(1000)))
-    chat.clock.advance(0)
+    chat.clock.advance(FLUSH_DELAY)
     assert slow.transport.disconnecting
     slow.lose()
     lines = fast.received()
@@ -296,7 +297,7 @@ def test_reader_catching_up_is_not_cut() -> None:
     for _ in range(10):
         reader.fill_socket_buffer()
         talker.type(*(f"message {i:05}" for i in range(200)))
-        chat.clock.advance(0)
+        chat.clock.advance(FLUSH_DELAY)
         reader.drain_socket_buffer()
     assert not reader.transport.disconnecting
 
@@ -342,7 +343,7 @@ def test_one_write_per_member_per_turn() -> None:
     bob.type("one", "two")
     carol.type("three")
     bob.type("four")
-    chat.clock.advance(0)
+    chat.clock.advance(FLUSH_DELAY)
     assert writes == [b"<bob> one\r\n<bob> two\r\n<carol> three\r\n<bob> four\r\n"]
     assert bob.received() == ["<carol> three"]
     assert carol.received() == ["<bob> one", "<bob> two", "<bob> four"]
@@ -389,3 +390,13 @@ def test_resume_without_the_token_cannot_take_a_nickname() -> None:
     thief.type("/resume lobby 0 guessed", "bot")
     assert '!!! nickname "bot" is taken' in thief.received()
     assert not owner.transport.disconnecting
+
+
+def test_a_reply_comes_after_what_was_said_before_the_command() -> None:
+    """/who answered at once still follows the messages that came before it."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type("first")
+    alice.type("/who")
+    assert alice.received() == ["<bob> first", "*** 2 users in lobby: alice, bob"]
