@@ -41,7 +41,7 @@ class ServerConfig:
     """Seconds the server waits for output to drain when it stops."""
 
     db: str = "tcpchat.db"
-    """SQLite file that keeps room history across restarts (":memory:" keeps none)."""
+    """SQLite file that keeps room history across restarts ("": none, memory only)."""
 
     history: int = 20
     """Past messages a member is shown on joining a room."""

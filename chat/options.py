@@ -82,7 +82,7 @@ class Options(usage.Options):
     optParameters = [
         ["motd", None, None, "File whose lines greet every new connection."],
         ["db", None, _DEFAULTS.db,
-         "SQLite file keeping room history across restarts (:memory: keeps none)."],
+         "SQLite file keeping room history across restarts ('': none, history in memory only)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
     ]
 
@@ -111,7 +111,7 @@ class Options(usage.Options):
                 ) from None
             motd = tuple(clean(line) for line in text.splitlines())
         database = Path(self["db"])
-        if self["db"] != ":memory:" and not database.parent.is_dir():
+        if self["db"] not in ("", ":memory:") and not database.parent.is_dir():
             raise usage.UsageError(f"--db {self['db']!r}: folder {database.parent} does not exist")
         fields = {
             _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS

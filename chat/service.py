@@ -115,7 +115,7 @@ def make_service(
 ) -> MultiService:
     """Everything a tcpchat server runs, ready to start."""
     top = MultiService()
-    store = SQLiteHistoryStore(config.db, reactor)
+    store = SQLiteHistoryStore(config.db, reactor) if config.db else None
     history = History(config.history_keep, store)
     registry = Registry(
         history, reactor, replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay

@@ -61,3 +61,8 @@ def test_motd_lines_are_read_and_cleaned(tmp_path: Path) -> None:
     motd = tmp_path / "motd.txt"
     motd.write_text("Hello\n\x1b[31mBe nice\x1b[0m\n")
     assert parse("--motd", str(motd))["config"].motd == ("Hello", "Be nice")
+
+
+def test_empty_db_keeps_history_in_memory_only() -> None:
+    """--db '' is accepted: no database file, history lives in memory."""
+    assert parse("--db", "")["config"].db == ""
