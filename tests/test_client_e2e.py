@@ -10,17 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from ipaddress import ip_address
 from pathlib import Path
 from typing import IO
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed
 from tests.servers import LineConnection, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,33 +273,6 @@ def test_sigterm_stops_a_client_nobody_reads_while_the_server_is_down(server):
 # TLS
 
 
-def _write_self_signed_certificate(key_file: Path, certificate_file: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]),
-                       critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-
-
 class TLSServer:
     """Where a server listens with TLS, and the directory that holds its certificate."""
 
@@ -321,7 +289,9 @@ def tls_server(start_server, tmp_path: Path) -> TLSServer:
     roots = tmp_path / "roots"
     roots.mkdir()
     key_file, certificate_file = tmp_path / "key.pem", roots / "server.pem"
-    _write_self_signed_certificate(key_file, certificate_file)
+    key_pem, certificate_pem = self_signed("127.0.0.1")
+    key_file.write_bytes(key_pem)
+    certificate_file.write_bytes(certificate_pem)
     port = free_port()
     start_server(
         "--listen",
