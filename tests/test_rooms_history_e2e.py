@@ -673,6 +673,17 @@ def test_piped_client_shows_each_message_once_in_order_across_a_server_restart(
     assert replayed > 0, "nothing was said while the client was away: the test proved nothing"
 
 
+def bot_behind_a_relay(
+    start_server: Start, open_client: Open, background_clients: Piped, relay: Callable[[int], Relay]
+) -> tuple[Client, Relay, BackgroundClient]:
+    """A talker in dev, and the piped bot in dev reaching the server through a relay."""
+    server = start_server("--flood", "0")
+    talker = open_client(server, "talker")
+    move(talker, "dev")
+    network = relay(server.port)
+    return talker, network, bot_in_dev(background_clients, HOST, network.port, talker)
+
+
 def test_piped_client_shows_each_message_once_in_order_after_a_dropped_connection(
     start_server: Start,
     open_client: Open,
@@ -680,11 +691,7 @@ def test_piped_client_shows_each_message_once_in_order_after_a_dropped_connectio
     relay: Callable[[int], Relay],
 ):
     """When the bot's connection drops while another talks, it misses and repeats nothing."""
-    server = start_server("--flood", "0")
-    talker = open_client(server, "talker")
-    move(talker, "dev")
-    network = relay(server.port)
-    bot = bot_in_dev(background_clients, HOST, network.port, talker)
+    talker, network, bot = bot_behind_a_relay(start_server, open_client, background_clients, relay)
     numbers = range(1, 1 + int(TALK_FOR / TALK_EVERY))
     cut_at = 30
     talk(talker, numbers, lambda number: network.cut() if number == cut_at else None)
@@ -704,11 +711,7 @@ def test_piped_client_catches_up_after_a_drop_the_server_has_not_noticed(
     relay: Callable[[int], Relay],
 ):
     """A drop that leaves the server holding the bot's old connection does not end the bot."""
-    server = start_server("--flood", "0")
-    talker = open_client(server, "talker")
-    move(talker, "dev")
-    network = relay(server.port)
-    bot = bot_in_dev(background_clients, HOST, network.port, talker)
+    talker, network, bot = bot_behind_a_relay(start_server, open_client, background_clients, relay)
     talk(talker, range(1, 2))
     wait_printed(bot, 1)
     network.cut(server_notices=False)
@@ -726,11 +729,7 @@ def test_piped_client_is_not_shown_its_own_line_after_reconnecting(
     relay: Callable[[int], Relay],
 ):
     """What the bot said itself just before a drop is not printed back to it once reconnected."""
-    server = start_server("--flood", "0")
-    talker = open_client(server, "talker")
-    move(talker, "dev")
-    network = relay(server.port)
-    bot = bot_in_dev(background_clients, HOST, network.port, talker)
+    talker, network, bot = bot_behind_a_relay(start_server, open_client, background_clients, relay)
     talk(talker, range(1, 2))
     wait_printed(bot, 1)
     bot.send("said by the bot")
