@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import unicodedata
 from collections.abc import Callable
 
-from tests.servers import LINE_TIMEOUT, LineConnection
+from tests.servers import LINE_TIMEOUT, LineConnection, RunningServer
 
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -74,3 +75,21 @@ def notice(*words: str) -> Callable[[str], bool]:
 def error(*words: str) -> Callable[[str], bool]:
     """Matches an error line that contains every one of ``words``."""
     return lambda line: line.startswith("!!! ") and all(word in line for word in words)
+
+
+def room(server: RunningServer, open_client: Callable[..., Client], *nicks: str) -> list[Client]:
+    """Members joined in order, each having seen the joins of those after it."""
+    members: list[Client] = []
+    for nick in nicks:
+        member = open_client(server, nick)
+        for earlier in members:
+            earlier.expect(notice(nick, "joined"))
+        members.append(member)
+    return members
+
+
+def history_stamp(line: str) -> str:
+    """``line`` without the ``[YYYY-MM-DD HH:MMZ] `` that marks a replayed line."""
+    match = re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\dZ\] (.*)", line)
+    assert match is not None, f"not a history line: {line!r}"
+    return match.group(1)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.checked import Client
+from tests.client_process import BackgroundClient
 from tests.servers import LineConnection, RunningServer, running
 
 
@@ -59,3 +61,34 @@ def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     with running(tmp_path_factory.mktemp("quiet-server"), "--history", "0", "--db", ":memory:") \
             as shared:
         yield shared
+
+
+@pytest.fixture
+def open_client() -> Iterator[Callable[..., Client]]:
+    """Open a :class:`Client` to a server, joined as ``nick`` if given; all quit afterwards."""
+    opened: list[Client] = []
+
+    def open_one(server: RunningServer, nick: str | None = None) -> Client:
+        client = Client(server.host, server.port)
+        opened.append(client)
+        if nick is not None:
+            client.join(nick)
+        return client
+
+    yield open_one
+    for client in opened:
+        client.leave()
+
+
+@pytest.fixture
+def background_clients() -> Iterator[Callable[[list[str]], BackgroundClient]]:
+    """Start pipe-mode clients that are killed at the end of the test if still running."""
+    started: list[BackgroundClient] = []
+
+    def start(arguments: list[str]) -> BackgroundClient:
+        started.append(BackgroundClient(arguments))
+        return started[-1]
+
+    yield start
+    for client in started:
+        client.stop()

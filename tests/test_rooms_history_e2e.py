@@ -24,11 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests import test_client_e2e, test_server_e2e
-from tests.checked import Client, error, notice
+from tests.checked import Client, error, history_stamp, notice, room
+from tests.client_process import BackgroundClient
 from tests.servers import HOST, LINE_TIMEOUT, RunningServer, running
-from tests.test_client_e2e import BackgroundClient
-from tests.test_server_e2e import history_stamp, room
 
 pytestmark = pytest.mark.e2e
 
@@ -47,11 +45,6 @@ CATCH_UP_TIMEOUT = 15.0
 
 
 # Helpers
-
-# The fixtures of the neighbouring modules, shared rather than written again.
-open_client = test_server_e2e.open_client
-background_clients = test_client_e2e.background_clients
-
 
 @pytest.fixture(scope="module")
 def server(quiet_server: RunningServer) -> RunningServer:

@@ -12,7 +12,6 @@ the server start their own with ``start_server``.
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from chat.options import Options
-from tests.checked import Client, error, notice, received_lines
+from tests.checked import Client, error, history_stamp, notice, received_lines, room
 from tests.servers import HOST, LINE_TIMEOUT, RunningServer, twistd
 
 pytestmark = pytest.mark.e2e
@@ -41,34 +40,6 @@ BULK = b"".join(b"%05d" % number + b"z" * 1995 + b"\n" for number in range(8000)
 @pytest.fixture(scope="module")
 def server(quiet_server: RunningServer) -> RunningServer:
     return quiet_server
-
-
-@pytest.fixture
-def open_client() -> Iterator[Open]:
-    """Open a :class:`Client` to a server, joined as ``nick`` if given; all quit afterwards."""
-    opened: list[Client] = []
-
-    def open_one(server: RunningServer, nick: str | None = None) -> Client:
-        client = Client(server.host, server.port)
-        opened.append(client)
-        if nick is not None:
-            client.join(nick)
-        return client
-
-    yield open_one
-    for client in opened:
-        client.leave()
-
-
-def room(server: RunningServer, open_client: Open, *nicks: str) -> list[Client]:
-    """Members joined in order, each having seen the joins of those after it."""
-    members: list[Client] = []
-    for nick in nicks:
-        member = open_client(server, nick)
-        for earlier in members:
-            earlier.expect(notice(nick, "joined"))
-        members.append(member)
-    return members
 
 
 @contextlib.contextmanager
@@ -345,13 +316,6 @@ def test_rooms_keep_messages_apart(server: RunningServer, open_client: Open):
     who = alice.ask("/who", "alice")[-1]
     assert "carol" in who and "bob" not in who
     assert notice("lobby (1)", "dev (2)")(bob.ask("/rooms", "dev")[-1])
-
-
-def history_stamp(line: str) -> str:
-    """``line`` without the ``[YYYY-MM-DD HH:MMZ] `` that marks a replayed line."""
-    match = re.fullmatch(r"\[\d{4}-\d\d-\d\d \d\d:\d\dZ\] (.*)", line)
-    assert match is not None, f"not a history line: {line!r}"
-    return match.group(1)
 
 
 def test_joining_shows_recent_history_between_notices(start_server: Start, open_client: Open):
