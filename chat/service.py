@@ -9,6 +9,7 @@ then closes what is left.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -124,4 +125,8 @@ def make_service(
     Farewell(factory, reactor).setServiceParent(top)
     for description in listen:
         Listener(reactor, description, factory).setServiceParent(top)
+    # Everything loaded at start-up lives as long as the process: keeping it
+    # out of the collector's sight spares the chat tens-of-milliseconds pauses
+    # of full collections over Twisted's and the standard library's objects.
+    reactor.callWhenRunning(gc.freeze)
     return top
