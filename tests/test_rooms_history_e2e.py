@@ -659,10 +659,15 @@ def test_piped_client_shows_each_message_once_in_order_across_a_server_restart(
     talk(talker, after)
     settled(talker)
     wait_printed(bot, after[-1])
+    assert_caught_up(bot, after[-1])
+
+
+def assert_caught_up(bot: BackgroundClient, last: int) -> None:
+    """The bot leaves cleanly, having reconnected and shown 1..last once each, some replayed."""
     bot.end_input()
     assert bot.exit_status() == 0
     assert bot.wait_for(bot.stderr, "reconnected") == "*** reconnected: back in the room as bot\n"
-    replayed = assert_each_once_in_order(bot, after[-1])
+    replayed = assert_each_once_in_order(bot, last)
     assert replayed > 0, "nothing was said while the client was away: the test proved nothing"
 
 
@@ -690,11 +695,7 @@ def test_piped_client_shows_each_message_once_in_order_after_a_dropped_connectio
     talk(talker, numbers, lambda number: network.cut() if number == cut_at else None)
     settled(talker)
     wait_printed(bot, numbers[-1])
-    bot.end_input()
-    assert bot.exit_status() == 0
-    assert bot.wait_for(bot.stderr, "reconnected") == "*** reconnected: back in the room as bot\n"
-    replayed = assert_each_once_in_order(bot, numbers[-1])
-    assert replayed > 0, "nothing was said while the client was away: the test proved nothing"
+    assert_caught_up(bot, numbers[-1])
 
 
 def test_piped_client_catches_up_after_a_drop_the_server_has_not_noticed(
