@@ -49,6 +49,23 @@ class ServerConfig:
     history_keep: int = 1000
     """Messages kept per room for replay and /history."""
 
+    history_cache: int = 100
+    """Rooms whose recent history stays in memory, least recently used first out;
+    the rest is read from the database when asked for."""
+
+    retain_messages: int = 1_000_000
+    """Messages kept in the database, all rooms together; older ones are pruned (0: no limit)."""
+
+    retain_days: float = 0.0
+    """Days a message is kept in the database before it is pruned (0: no age limit)."""
+
+    close_timeout: float = 5.0
+    """Seconds a closing connection has to send what is left (and, on TLS, to
+    finish its handshake) before it is aborted."""
+
+    backlog: int = 1024
+    """Listen backlog of every TCP and TLS listener whose endpoint sets none."""
+
     crowd: int = 100
     """Members above which a room's join and leave notices are gathered; 0: never."""
 
