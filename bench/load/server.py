@@ -1,0 +1,239 @@
+"""The server under test: a fresh ``twistd -n tcpchat`` per run, or one given by ``--target``.
+
+``session`` pairs it with a pool of generator processes for one run and stops
+both at the end (SIGTERM while the clients read until the server closes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.load.engine import Spec
+from bench.load.pool import Pool, RunError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def twistd_path() -> str:
+    beside = Path(sys.executable).with_name("twistd")
+    found = str(beside) if beside.exists() else shutil.which("twistd")
+    if not found:
+        raise SystemExit("twistd not found: pip install -e . in the repository first")
+    return found
+
+
+def tcpchat_args(opts: argparse.Namespace, port: str) -> list[str]:
+    """``tcpchat`` and its options, as the benchmark starts the server."""
+    return [
+        "tcpchat",
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--flood",
+        "0",
+        "--max-per-ip",
+        "0",
+        "--max-clients",
+        str(opts.max_clients),
+        *opts.server_arg,
+    ]
+
+
+class Server:
+    """The twistd process under test (or a server given by --target)."""
+
+    def __init__(self, opts: argparse.Namespace, label: str) -> None:
+        self.opts = opts
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = opts.server_pid
+        self.profiler: subprocess.Popen[bytes] | None = None
+        self.log: Path | None = None
+        if opts.target:
+            host, _, port = opts.target.rpartition(":")
+            self.host, self.port = host, int(port)
+            return
+        self.host, self.port = "127.0.0.1", free_port()
+        logdir = Path(tempfile.mkdtemp(prefix="tcpchat-bench-"))
+        self.log = logdir / "twistd.log"
+        nofile = opts.server_nofile
+        cpus = opts.server_cpus
+
+        def preexec() -> None:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(nofile, hard), hard))
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+
+        twistd_opts = ["-n", "--pidfile="]
+        if opts.profile == "cprofile":
+            stats = Path(opts.profile_dir) / f"server-{label}.cprofile"
+            twistd_opts += ["--profile", str(stats), "--profiler", "cprofile", "--savestats"]
+        self.argv = [twistd_path(), *twistd_opts, *tcpchat_args(opts, str(self.port))]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=logdir,
+                env=env,
+                preexec_fn=preexec,
+            )
+        self.pid = self.proc.pid
+        self._wait_ready()
+        if opts.profile in ("py-spy", "py-spy-raw"):
+            raw = opts.profile == "py-spy-raw"
+            profile = Path(opts.profile_dir) / f"server-{label}.{'folded' if raw else 'svg'}"
+            self.profiler = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(self.pid),
+                    "--rate",
+                    "250",
+                    "-o",
+                    str(profile),
+                    "--format",
+                    "raw" if raw else "flamegraph",
+                    "--duration",
+                    str(int(opts.timeout * 3)),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited ({self.proc.returncode}):\n{self.log_tail()}")
+            with socket.socket() as s:
+                if s.connect_ex((self.host, self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise SystemExit(f"server did not listen within 30 s:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        if self.log is None or not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server process so far."""
+        if self.pid is None:
+            return math.nan
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return math.nan
+        parts = stat[stat.rindex(")") + 2 :].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_mb(self) -> dict[str, float]:
+        """VmRSS and VmHWM of the server, in MB (NaN if unknown)."""
+        out = {"VmRSS": math.nan, "VmHWM": math.nan}
+        if self.pid is None:
+            return out
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in out:
+                    out[key] = int(value.split()[0]) / 1024
+        return out
+
+    def nofile(self) -> str:
+        if self.pid is None:
+            return "unknown"
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/limits").read_text().splitlines():
+                if line.startswith("Max open files"):
+                    return line.split()[3]
+        return "unknown"
+
+    def stop(self, pool: Pool | None) -> None:
+        """Our server: SIGTERM it while clients drain to EOF. A target: just disconnect."""
+        if self.proc is None:
+            if pool is not None:
+                pool.call("close")
+            return
+        if pool is not None:
+            pool.send("drain")
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        if pool is not None:
+            pool.recv()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            print(f"  server {self.proc.pid} ignored SIGTERM for 20 s; killing it", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.profiler is not None:
+            try:
+                self.profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                self.profiler.send_signal(signal.SIGINT)
+                self.profiler.wait(10)
+
+
+@contextlib.contextmanager
+def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server, Pool]]:
+    """A server (fresh unless --target) and a pool of generator processes for one run."""
+    server = Server(opts, label)
+    spec = Spec(
+        host=server.host,
+        port=server.port,
+        tag=random.choice(string.ascii_lowercase) + "".join(random.choices(string.digits, k=3)),
+        procs=opts.procs,
+        msg_size=opts.msg_size,
+        timeout=opts.timeout,
+        stall=opts.stall,
+        worker_cpus=opts.worker_cpus,
+    )
+    pool = Pool(spec)
+    stopped = False
+    try:
+        try:
+            yield server, pool
+        except RunError:
+            server.stop(None if pool.broken else pool)
+            stopped = True
+            if server.log is not None:
+                print(f"  server log kept: {server.log}", flush=True)
+            raise
+        server.stop(pool)
+        stopped = True
+        if server.log is not None:
+            shutil.rmtree(server.log.parent, ignore_errors=True)
+    finally:
+        if not stopped:
+            with contextlib.suppress(Exception):
+                server.stop(None)
+        pool.close()
