@@ -3,6 +3,10 @@
 Each command is one ``command_NAME`` method whose docstring's first line
 is its usage, ``/name ARGS: what it does``; ``/help`` is built from those
 lines. Adding a command is adding one method.
+
+Commands get their arguments as typed, so that a nickname is checked as
+typed: what a command relays it passes through :func:`~chat.text.relayable`,
+what it echoes in an error through :func:`~chat.text.visible`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chat.rooms import ChatError, Member, Registry
+from chat.text import number, relayable, visible
 
 CommandHandler = Callable[[str], None]
 
@@ -26,8 +31,8 @@ def usage_of(handler: CommandHandler) -> str:
 class Commands:
     """Commands of one member's session, for a front end to mix in.
 
-    The front end provides the member, the registry and the four ways of
-    answering below.
+    The front end provides the member, the registry, the four ways of
+    answering below and the pacing of what a command costs.
     """
 
     registry: Registry
@@ -44,12 +49,16 @@ class Commands:
     def quit(self, reason: str) -> None:
         raise NotImplementedError
 
+    def charge_history(self, shown: int) -> None:
+        """Count ``shown`` history lines just sent against the member's flood pacing."""
+        raise NotImplementedError
+
     def run_command(self, line: str) -> None:
         """Carry out ``line``, a command without its leading slash."""
         name, _, args = line.partition(" ")
         handler = self.handler_for(name)
         if handler is None:
-            self.refuse(f"unknown command /{name}; type /help for the list of commands")
+            self.refuse(f"unknown command /{visible(name)}; type /help for the list of commands")
             return
         try:
             handler(args.strip())
@@ -84,7 +93,7 @@ class Commands:
         if args:
             handler = self.handler_for(args.removeprefix("/"))
             if handler is None:
-                raise ChatError(f"no command is called {args}; type /help for the list")
+                raise ChatError(f"no command is called {visible(args)}; type /help for the list")
             self.notify(usage_of(handler))
             return
         self.notify("Commands (type /help COMMAND for one):")
@@ -94,7 +103,7 @@ class Commands:
 
     def command_nick(self, args: str) -> None:
         """/nick NEW: changes your nickname"""
-        if not args or " " in args:
+        if not args:
             raise UsageError
         self.registry.rename(self._member(), args)
 
@@ -112,22 +121,24 @@ class Commands:
 
     def command_me(self, args: str) -> None:
         """/me ACTION: tells the room what you are doing"""
-        if not args:
+        action = relayable(args).strip()
+        if not action:
             raise UsageError
-        self.registry.act(self._member(), args)
+        self.registry.act(self._member(), action)
 
     def command_msg(self, args: str) -> None:
         """/msg NICK TEXT: sends a private message to one user"""
         nick, _, text = args.partition(" ")
-        if not nick or not text.strip():
+        text = relayable(text).strip()
+        if not nick or not text:
             raise UsageError
-        self.registry.whisper(self._member(), nick, text.strip())
+        self.registry.whisper(self._member(), nick, text)
 
     def command_join(self, args: str) -> None:
         """/join ROOM: moves you to ROOM, creating it if nobody is there"""
         if not args or " " in args:
             raise UsageError
-        self.registry.move(self._member(), args)
+        self.charge_history(self.registry.move(self._member(), args))
 
     def command_rooms(self, args: str) -> None:
         """/rooms: lists the rooms and how many are in each"""
@@ -140,14 +151,12 @@ class Commands:
     def command_history(self, args: str) -> None:
         """/history [N]: shows the last N messages of your room (default 50)"""
         limit = self.registry.history.keep
-        if not args:
-            count = min(50, limit)
-        elif args.isdigit() and 1 <= int(args) <= limit:
-            count = int(args)
-        else:
+        count = number(args) if args else min(50, limit)
+        if count is None or not 1 <= count <= limit:
             raise ChatError(f"usage: /history [N], with N from 1 to {limit}")
-        self.registry.show_history(self._member(), count)
+        self.charge_history(self.registry.show_history(self._member(), count))
 
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""
-        self.quit(f"quit: {args}" if args else "quit")
+        reason = relayable(args).strip()
+        self.quit(f"quit: {reason}" if reason else "quit")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import traceback
 from collections import Counter
 from typing import Any
 
@@ -29,7 +30,7 @@ from chat.config import ServerConfig
 from chat.events import Batch
 from chat.rooms import LOBBY, ChatError, Member, Registry, room_name
 from chat.telnet import TelnetFilter
-from chat.text import NICK_MAX, clean, decode
+from chat.text import NICK_MAX, clean, decode, number, relayable
 from chat.wire import ERROR, NOTICE, encode_batch, encode_line
 
 log = Logger()
@@ -39,6 +40,11 @@ PROMPT = f"Please choose a nickname (1-{NICK_MAX} letters, digits, _ or -):"
 CR = b"\r"
 COMMANDS_BEFORE_JOINING = frozenset({"help", "quit", "ids", "resume"})
 SHUTDOWN_NOTICE = "The server is shutting down. Goodbye!"
+INTERNAL_ERROR = "internal error: the server could not carry out that line, and carries on"
+ERROR_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about internal errors of one connection."""
+HISTORY_LINES_PER_TOKEN = 10
+"""History lines shown that cost as much flood pacing as one line typed."""
 
 
 def _plain_tcp_socket(transport: Any) -> socket.socket | None:
@@ -48,6 +54,15 @@ def _plain_tcp_socket(transport: Any) -> socket.socket | None:
     if isinstance(transport, tcp.Connection) and hasattr(transport, "_tempDataLen"):
         return transport.socket
     return None
+
+
+def one_line_traceback(failure: Failure) -> str:
+    """The error and where it happened, innermost call last, on one line."""
+    frames = traceback.extract_tb(failure.getTracebackObject())
+    where = " > ".join(
+        f"{frame.name} at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in frames
+    )
+    return f"{failure.value.__class__.__name__}: {failure.getErrorMessage()} (in {where})"
 
 
 def describe_peer(address: IAddress) -> str:
@@ -110,6 +125,9 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.resume_token: str | None = None
         self._resume: tuple[str, int] | None = None
         self._claimed_token: str | None = None
+        self._close_deadline: IDelayedCall | None = None
+        self._errors_logged_at: float | None = None
+        self._errors_not_logged = 0
 
     def member_or_none(self) -> Member | None:
         return self.member
@@ -132,8 +150,14 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.setTimeout(None)
         closed_by_peer, self._closing = not self._closing, True
-        if self._flood_resume is not None and self._flood_resume.active():
-            self._flood_resume.cancel()
+        for call in (self._flood_resume, self._close_deadline):
+            if call is not None and call.active():
+                call.cancel()
+        if self._errors_not_logged:
+            log.error(
+                "{peer}: {count} more internal errors, not logged one by one",
+                peer=self.peer, count=self._errors_not_logged,
+            )
         if self.member is not None:
             log.info(
                 "{nick} left ({reason})", nick=self.member.nick, reason=self._leave_reason
@@ -151,12 +175,17 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.close()
 
     def close(self) -> None:
-        """Close once everything written so far has been sent."""
+        """Close once everything written so far has been sent, or abort after
+        ``close_timeout`` seconds (a peer that does not read, or a TLS handshake
+        that never comes, would otherwise hold the connection for ever)."""
         if self._closing:
             return
         self._closing = True
         self.transport.unregisterProducer()
         self.transport.loseConnection()
+        self._close_deadline = self.clock.callLater(
+            self.config.close_timeout, self.transport.abortConnection
+        )
 
     def cut(self, reason: str) -> None:
         """Drop the connection now, without waiting for output to drain."""
@@ -218,16 +247,17 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         filtered = self._telnet.feed(data)
         self.write(filtered.reply)
         if filtered.interrupted:
-            self._buffer = b""
+            # Ctrl-C drops the line being typed; complete lines waiting for
+            # the flood pacing were sent before it and stay.
+            self._buffer = self._buffer[: self._buffer.rfind(b"\n") + 1]
+            self._discarding = False
         if filtered.are_you_there:
             self.notify("Yes, tcpchat is here.")
         data = filtered.data
         if self._discarding:
             end = data.find(b"\n")
-            if end < 0:
-                return
-            data = data[end + 1 :]
-            self._discarding = False
+            self._discarding = end < 0
+            data = b"" if self._discarding else data[end + 1 :]
         self._buffer += data
         self._read_lines()
 
@@ -273,18 +303,28 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         )
 
     def _take_token(self) -> bool:
-        rate = self.config.flood_rate
-        if rate <= 0:
+        if self.config.flood_rate <= 0:
             return True
-        now = self.clock.seconds()
-        self._tokens = min(
-            float(self.config.flood_burst), self._tokens + (now - self._tokens_at) * rate
-        )
-        self._tokens_at = now
+        self._refill()
         if self._tokens >= 1:
             self._tokens -= 1
             return True
         return False
+
+    def _refill(self) -> None:
+        now = self.clock.seconds()
+        self._tokens = min(
+            float(self.config.flood_burst),
+            self._tokens + (now - self._tokens_at) * self.config.flood_rate,
+        )
+        self._tokens_at = now
+
+    def charge_history(self, shown: int) -> None:
+        """History shown costs flood tokens, so that asking for it over and over is
+        paced like typing: the next lines wait until the tokens are back."""
+        if self.config.flood_rate > 0 and shown:
+            self._refill()
+            self._tokens -= shown / HISTORY_LINES_PER_TOKEN
 
     def _pause_for_flood(self) -> None:
         if self.paused:
@@ -301,19 +341,44 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
             self.resumeProducing()
 
     def lineReceived(self, line: bytes) -> None:
-        text = clean(decode(line.removesuffix(CR)))
+        """Handle one line; whatever goes wrong, the connection stays open."""
+        try:
+            self._handle_line(line)
+        except Exception:
+            self._internal_error(Failure())
+
+    def _internal_error(self, failure: Failure) -> None:
+        """Tell the user, and log it: the first time with where it happened, then at
+        most once a minute for this connection, with how many were not logged."""
+        self.refuse(INTERNAL_ERROR)
+        now = self.clock.seconds()
+        if self._errors_logged_at is not None and now - self._errors_logged_at < ERROR_LOG_INTERVAL:
+            self._errors_not_logged += 1
+            return
+        count = self._errors_not_logged
+        log.error(
+            "{peer}: internal error on a line{not_logged}: {error}",
+            peer=self.peer, error=one_line_traceback(failure),
+            not_logged=f" ({count} more since the last one logged)" if count else "",
+        )
+        self._errors_logged_at, self._errors_not_logged = now, 0
+
+    def _handle_line(self, line: bytes) -> None:
+        typed = decode(line.removesuffix(CR))
+        text = clean(typed)
         if not text.strip():
             return
         if self.member is None:
-            self._choose_nickname(text.strip())
-        elif text.startswith("//"):
-            self.registry.say(self.member, text[1:])
-        elif text.startswith("/"):
-            self.run_command(text[1:])
+            self._choose_nickname(typed.strip(" \t"))
+        elif typed.startswith("//"):
+            self.registry.say(self.member, relayable(text[1:]))
+        elif typed.startswith("/"):
+            self.run_command(typed[1:])
         else:
-            self.registry.say(self.member, text)
+            self.registry.say(self.member, relayable(text))
 
     def _choose_nickname(self, nick: str) -> None:
+        """Join under ``nick``, exactly as typed, or run a command allowed before joining."""
         if nick.startswith("/"):
             name = nick[1:].partition(" ")[0].lower()
             if name in COMMANDS_BEFORE_JOINING:
@@ -366,29 +431,39 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
     def command_resume(self, args: str) -> None:
         """/resume ROOM ID [TOKEN]: (re)joins ROOM showing every message after message ID"""
         words = args.split()
-        if len(words) not in (2, 3) or not words[1].isdigit():
+        after = number(words[1]) if len(words) in (2, 3) else None
+        if after is None:
             raise UsageError
-        room, after = room_name(words[0]), int(words[1])
+        room = room_name(words[0])
         self.with_ids = True
         if self.member is None:
             self._resume = (room, after)
             self._claimed_token = words[2] if len(words) == 3 else None
             self.notify(f"you will join {room} after message {after}")
         else:
-            self.registry.move(self.member, room, after)
+            self.charge_history(self.registry.move(self.member, room, after))
 
 
 class _Refusal(Protocol):
-    """Tells a connection the server cannot take it, then closes it."""
+    """Tells a connection the server cannot take it, then closes it, or aborts it
+    after ``close_timeout`` seconds if that does not happen (TLS without a handshake)."""
 
     transport: Any
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, clock: IReactorTime, close_timeout: float) -> None:
         self.reason = reason
+        self.clock = clock
+        self.close_timeout = close_timeout
+        self._deadline: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         self.transport.write(encode_line(ERROR + self.reason))
         self.transport.loseConnection()
+        self._deadline = self.clock.callLater(self.close_timeout, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
 
 
 class ChatFactory(ServerFactory):
@@ -407,15 +482,18 @@ class ChatFactory(ServerFactory):
         limit = self.config.max_clients
         if limit and len(self.connections) >= limit:
             log.warn("refused a connection: {limit} clients already", limit=limit)
-            return _Refusal(f"the server is full ({limit} connections); try again later")
+            return self._refusal(f"the server is full ({limit} connections); try again later")
         peer = describe_peer(addr) if addr is not None else "local"
         per_address = self.config.max_per_ip
         if per_address and peer != "local" and self.per_address[peer] >= per_address:
             log.warn("refused {peer}: {limit} connections already", peer=peer, limit=per_address)
-            return _Refusal(
+            return self._refusal(
                 f"too many connections from your address ({per_address}); try again later"
             )
         return ChatProtocol(self)
+
+    def _refusal(self, reason: str) -> _Refusal:
+        return _Refusal(reason, self.clock, self.config.close_timeout)
 
     def connection_made(self, protocol: ChatProtocol) -> None:
         self.connections.add(protocol)

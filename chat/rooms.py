@@ -37,7 +37,7 @@ from chat.events import (
     Sent,
 )
 from chat.history import History
-from chat.text import fold, nickname_problem
+from chat.text import fold, nickname_problem, visible
 
 LOBBY = "lobby"
 
@@ -100,7 +100,7 @@ def room_name(text: str) -> str:
     match = _ROOM_NAME.fullmatch(text)
     if match is None:
         raise ChatError(
-            f'room name "{text}" is invalid: use 1 to {ROOM_MAX} letters, digits, _ or -'
+            f'room name "{visible(text)}" is invalid: use 1 to {ROOM_MAX} letters, digits, _ or -'
         )
     return match.group(1)
 
@@ -202,36 +202,39 @@ class Registry:
         if member.room is not None:
             self._exit(member, f"({reason})")
 
-    def move(self, member: Member, room: str, after: int | None = None) -> None:
-        """Take a member to another room; both rooms hear of it."""
+    def move(self, member: Member, room: str, after: int | None = None) -> int:
+        """Take a member to another room; both rooms hear of it.
+
+        Returns how many history entries the member was shown there.
+        """
         target = self._room(room)
         current = self._room_of(member)
         if target is current:
             if after is None:
                 raise ChatError(f"you are already in {current.name}")
-            self._replay(member, target, after)
-            return
+            return self._replay(member, target, after)
         self._exit(member, f"(went to {target.name})")
         others = len(target.members)
         member.client.deliver(Batch((Notice(
             f"you are now in {target.name} with {others} other{'' if others == 1 else 's'}"
         ),)))
-        self._enter(member, target, after)
+        return self._enter(member, target, after)
 
     def room_list(self) -> list[tuple[str, int]]:
         """Every room with its member count, the lobby first, then by name."""
         rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
         return [(room.name, len(room.members)) for room in rooms]
 
-    def show_history(self, member: Member, count: int) -> None:
-        """Show a member the last ``count`` entries of its room."""
+    def show_history(self, member: Member, count: int) -> int:
+        """Show a member the last ``count`` entries of its room; returns how many there were."""
         room = self._room_of(member)
         self.flush()
         entries = self.history.recent(room.key, count)
         if not entries:
             member.client.deliver(Batch((Notice(f"{room.name} has no history yet"),)))
-            return
+            return 0
         self._send_history(member, room, entries, dropped=False)
+        return len(entries)
 
     def clear(self) -> None:
         """Forget every member and room at once, telling no one (the server stops)."""
@@ -262,7 +265,7 @@ class Registry:
         """Send a private message to one member, in any room."""
         target = self.find(nick)
         if target is None:
-            raise ChatError(f'no user is called "{nick}"')
+            raise ChatError(f'no user is called "{visible(nick)}"')
         self.flush()
         target.client.deliver(Batch((Private(member.nick, text),)))
         member.client.deliver(Batch((PrivateSent(target.nick, text),)))
@@ -342,12 +345,12 @@ class Registry:
             raise ChatError("you are not in a room")
         return member.room
 
-    def _enter(self, member: Member, room: Room, after: int | None) -> None:
+    def _enter(self, member: Member, room: Room, after: int | None) -> int:
         self.flush()
         room.members[member.key] = member
         member.room = room
         self._announce(room, member, arrived=True)
-        self._replay(member, room, after)
+        return self._replay(member, room, after)
 
     def _exit(self, member: Member, why: str) -> None:
         room = self._room_of(member)
@@ -358,13 +361,14 @@ class Registry:
         if not room.members and room.key != LOBBY and room.pending_notice is None:
             del self.rooms[room.key]
 
-    def _replay(self, member: Member, room: Room, after: int | None) -> None:
+    def _replay(self, member: Member, room: Room, after: int | None) -> int:
         if after is None:
             entries, dropped = self.history.recent(room.key, self.replay), False
         else:
             entries, dropped = self.history.since(room.key, after)
         if entries or dropped:
             self._send_history(member, room, entries, dropped)
+        return len(entries)
 
     @staticmethod
     def _send_history(member: Member, room: Room, entries: list[Said], dropped: bool) -> None:

@@ -2,8 +2,9 @@
 
 Nothing a user types may reach another user's terminal as a control
 sequence, and no byte sequence may crash the server. Everything that is
-relayed passes through :func:`clean`; nicknames are checked by
-:func:`nickname_problem`.
+relayed passes through :func:`relayable`; what is echoed back in an error
+passes through :func:`visible`; nicknames are checked, as typed, by
+:func:`nickname_problem`; numbers are read by :func:`number`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ _REMOVED.update({code: None for code in range(0x7F, 0xA0)})
 _REMOVED.update({ord(char): None for char in _BIDI_AND_SEPARATORS})
 _REMOVED[ord("\t")] = " "
 
+# Characters that show as blank space: padding made of them could push the
+# tail of a message onto a terminal row of its own, looking like a line.
+_BLANK_RUN = re.compile(r"[\s\u115f\u1160\u2800\u3164\uffa0]{2,}")
+
 
 def decode(raw: bytes) -> str:
     """Decode UTF-8, replacing every invalid byte with U+FFFD."""
@@ -52,15 +57,51 @@ def clean(text: str) -> str:
     return text.translate(_REMOVED)
 
 
+def relayable(text: str) -> str:
+    """``text`` as it may reach other users: :func:`clean`, and every run of two or more
+    blank characters (spaces, tabs, Unicode spaces and fillers) made one space."""
+    text = clean(text)
+    if text.isascii() and "  " not in text:
+        return text
+    return _BLANK_RUN.sub(" ", text)
+
+
+def visible(text: str) -> str:
+    """``text`` safe to echo in an error, with what :func:`clean` would remove shown
+    as escapes (``\\x1b``, ``\\u202e``) rather than dropped."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(
+        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        if ord(char) in _REMOVED else char
+        for char in text
+    )
+
+
+def number(text: str) -> int | None:
+    """The value of ``text`` if it is a whole number in ASCII digits, else None.
+
+    ``str.isdigit`` also accepts ``²`` or ``٣``, which ``int`` refuses or reads
+    as another number: user input is read through this instead.
+    """
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def nickname_problem(nick: str) -> str | None:
-    """Say what is wrong with a nickname, or return None when it is valid."""
+    """Say what is wrong with a nickname, exactly as typed, or return None when it is valid."""
     if _NICK.fullmatch(nick):
         return None
     if len(nick) > NICK_MAX:
         return f"nickname is {len(nick)} characters long; at most {NICK_MAX} are allowed"
-    return (
-        f'nickname "{clean(nick)}" is invalid: use 1 to {NICK_MAX} letters, digits, _ or -'
-    )
+    rule = f"use 1 to {NICK_MAX} letters, digits, _ or -"
+    shown = visible(nick)
+    if shown != nick:
+        rule = "nicknames cannot contain control characters; " + rule
+    elif any(char.isspace() for char in nick):
+        rule = "nicknames cannot contain spaces; " + rule
+    return f'nickname "{shown}" is invalid: {rule}'
 
 
 def fold(nick: str) -> str:

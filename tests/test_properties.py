@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
@@ -501,3 +501,41 @@ def test_cut_reason_reaches_a_crowded_room():
     harness.advance(1)
     assert slow.lost
     assert b"(send queue exceeded 2048 bytes)" in bob.received
+
+
+COMMAND_NAMES = sorted(
+    name for name in ChatProtocol(Harness(ServerConfig()).factory).known_commands()
+    if name != "quit"
+)
+argument_words = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=3),
+    st.sampled_from(["lobby", "#dev", "alice", "bob", "on", "off", "1", "0", "1000"]),
+)
+arguments = st.lists(argument_words, max_size=4).map(" ".join)
+
+
+@PROPERTY_SETTINGS
+@given(st.sampled_from(COMMAND_NAMES), arguments, st.booleans())
+@example("history", "²", True)
+@example("resume", "lobby ²", False)
+@example("resume", "lobby ٣ token", True)
+def test_any_arguments_to_any_command_are_answered_and_the_connection_stays(
+    name: str, args: str, joined: bool
+) -> None:
+    """Every command (but /quit) with arbitrary Unicode arguments, before or after the
+    nickname, is answered with notices or errors, and the connection stays open."""
+    harness = Harness(ServerConfig(flood_rate=0))
+    bob = harness.connect()
+    harness.send(bob, b"bob\n")
+    peer = harness.connect()
+    if joined:
+        harness.send(peer, b"alice\n")
+    peer.transport.take()
+    harness.send(peer, f"/{name} {args}\n".encode("utf-8", "surrogatepass"))
+    assert not peer.lost and not peer.transport.disconnecting
+    answer = peer.transport.take()
+    for line in received_lines(answer) if answer else []:
+        assert line.startswith(("*** ", "!!! ", "-> *", "[")), line
+    assert b"internal error" not in answer
+    assert_registry_sound(harness)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+import pytest
+from twisted.logger import ILogObserver, Logger, formatEvent
+
+from chat.protocol import ChatProtocol
 from chat.rooms import FLUSH_DELAY
-from tests.fakes import Chat
+from tests.fakes import Chat, RecordingClient
 
 
 def test_greeting_ends_with_the_nickname_prompt() -> None:
@@ -400,3 +406,233 @@ def test_a_reply_comes_after_what_was_said_before_the_command() -> None:
     bob.type("first")
     alice.type("/who")
     assert alice.received() == ["<bob> first", "*** 2 users in lobby: alice, bob"]
+
+
+# Defects of issue 9: bad input, telnet interrupts, pacing, amplifiers, closing
+
+
+def test_non_ascii_digits_are_refused_not_a_crash() -> None:
+    """``/history ²`` and ``/resume lobby ²``, before and after the nickname: an error line."""
+    chat = Chat()
+    newcomer = chat.connect()
+    newcomer.type("/resume lobby ²")
+    [answer] = newcomer.received()
+    assert answer == "!!! usage: /resume ROOM ID [TOKEN]"
+    newcomer.type("alice")
+    newcomer.received()
+    newcomer.type("/history ²", "/resume lobby ٣", "/history 1")
+    assert newcomer.received() == [
+        "!!! usage: /history [N], with N from 1 to 1000",
+        "!!! usage: /resume ROOM ID [TOKEN]",
+        "*** lobby has no history yet",
+    ]
+    assert not newcomer.transport.disconnecting
+
+
+def test_an_exception_in_a_command_is_an_internal_error_and_the_connection_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command that raises answers ``!!! internal error``; the next line works as usual."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+
+    def broken(self: ChatProtocol, args: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ChatProtocol, "command_who", broken)
+    bob.type("/who", "still here")
+    [answer] = bob.received()
+    assert answer.startswith("!!! internal error")
+    assert alice.received() == ["<bob> still here"]
+    assert not bob.transport.disconnecting
+
+
+def test_internal_errors_are_logged_one_line_a_minute_per_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first error is logged with its traceback on one line; the rest of the minute is
+    counted, and said in one line."""
+    events: list[dict[str, Any]] = []
+    observer = cast(ILogObserver, events.append)
+    monkeypatch.setattr("chat.protocol.log", Logger(observer=observer))
+
+    def broken(self: ChatProtocol, args: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ChatProtocol, "command_who", broken)
+    server = Chat(flood_rate=0)
+    bob = server.connect("bob")
+    events.clear()
+    bob.type(*["/who"] * 500)
+    assert len(bob.received()) == 500
+    [first] = [formatEvent(event) for event in events]
+    assert "RuntimeError: a bug" in first and "broken at test_protocol.py" in first
+    assert "\n" not in first
+    server.clock.advance(30)
+    bob.type("/who")
+    assert len(events) == 1
+    server.clock.advance(31)
+    bob.type("/who")
+    [_, summary] = [formatEvent(event) for event in events]
+    assert "500 more" in summary and "\n" not in summary
+    bob.type(*["/who"] * 10)
+    bob.lose()
+    assert any("10 more" in formatEvent(event) for event in events[2:])
+
+
+def test_interrupt_keeps_complete_lines_waiting_for_flood_pacing() -> None:
+    """IAC IP drops only the unfinished line: complete lines still waiting for tokens stay."""
+    chat = Chat(flood_rate=10, flood_burst=3)  # the nickname line takes one
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"one\ntwo\nline1\nline2\nhalf typ")
+    bob.protocol.dataReceived(b"\xff\xf4")
+    bob.protocol.dataReceived(b"ed again\n")
+    for _ in range(10):
+        chat.clock.advance(0.1)
+    assert alice.received() == ["<bob> one", "<bob> two", "<bob> line1", "<bob> line2",
+                                "<bob> ed again"]
+
+
+def test_interrupt_after_complete_lines_loses_none_of_them() -> None:
+    """``line1\\nline2\\n`` then IAC IP: both lines are relayed."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"line1\nline2\n")
+    bob.protocol.dataReceived(b"\xff\xf4")
+    bob.type("after")
+    assert alice.received() == ["<bob> line1", "<bob> line2", "<bob> after"]
+
+
+def test_interrupt_ends_the_discarding_of_an_overlong_line() -> None:
+    """Ctrl-C on an over-long line: what is typed next is a new line, not its tail."""
+    chat = Chat(max_line=100)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"x" * 150)
+    bob.protocol.dataReceived(b"\xff\xf4")
+    bob.type("fresh")
+    assert alice.received() == ["<bob> fresh"]
+
+
+def test_lines_waiting_for_pacing_go_out_behind_an_overlong_unfinished_line() -> None:
+    """Complete lines paused for flood leave when the tokens come back, though the over-long
+    line after them has no LF yet."""
+    chat = Chat(flood_rate=10, flood_burst=3, max_line=100)
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"".join(b"line %d\n" % number for number in range(6)))
+    bob.protocol.dataReceived(b"y" * 150)
+    assert alice.received() == ["<bob> line 0", "<bob> line 1"]
+    for _ in range(10):
+        chat.clock.advance(0.1)
+    assert alice.received() == [f"<bob> line {number}" for number in range(2, 6)]
+    [error] = bob.received()
+    assert error.startswith("!!! line too long")
+
+
+@pytest.mark.parametrize("bad", ["\x1b[31mred", "al\x00ice", "bo\x07b", "\u202eevil"])
+def test_nickname_with_control_characters_is_refused(bad: str) -> None:
+    """The nickname is checked as typed, not once cleaned: ``\\x1b[31mred`` is not ``red``."""
+    chat = Chat()
+    chat.connect("alice")
+    newcomer = chat.connect()
+    newcomer.type(bad)
+    error, prompt = newcomer.received()
+    assert error.startswith('!!! nickname "') and "control characters" in error
+    assert "nickname" in prompt
+    assert len(chat.registry) == 1
+
+
+def test_nick_change_to_a_name_with_control_characters_is_refused() -> None:
+    """``/nick \\x1b[31mred`` is refused with the reason; the nickname stays."""
+    chat = Chat()
+    alice = chat.connect("alice")
+    alice.type("/nick \x1b[31mred")
+    [error] = alice.received()
+    assert error == '!!! nickname "\\x1b[31mred" is invalid: nicknames cannot contain control ' \
+        "characters; use 1 to 20 letters, digits, _ or -"
+    assert chat.registry.find("alice") is not None and chat.registry.find("red") is None
+
+
+def test_nick_change_to_a_name_with_a_space_says_why() -> None:
+    """``/nick bad name`` says that nicknames cannot contain spaces."""
+    chat = Chat()
+    alice = chat.connect("alice")
+    alice.type("/nick bad name")
+    [error] = alice.received()
+    assert error.startswith('!!! nickname "bad name" is invalid: nicknames cannot contain spaces')
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("hi" + " " * 200 + "*** alice has left (quit: bye)", "<bob> hi *** alice has left"),
+        ("/me waves\t\t\t\t  <carol> hi", "* bob waves <carol> hi"),
+        ("/msg alice psst" + "\u3000" * 80 + "<carol> x", "*bob* psst <carol> x"),
+        ("/quit bye" + " " * 80 + "*** carol", "*** bob has left (quit: bye *** carol)"),
+    ],
+)
+def test_runs_of_whitespace_are_collapsed_in_relayed_text(typed: str, seen: str) -> None:
+    """Padding to the terminal width cannot push a forged line onto a row of its own."""
+    chat = Chat()
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.type(typed)
+    if typed.startswith("/quit"):
+        bob.lose()
+    [line] = alice.received()
+    assert line.startswith(seen)
+    assert "  " not in line
+
+
+def test_repeated_history_is_paced_while_one_answers_at_once() -> None:
+    """/history costs flood tokens by the lines it shows: one answers at once, a second
+    waits until those tokens are back."""
+    chat = Chat(flood_rate=10, flood_burst=30)
+    writer = chat.registry.join("writer", RecordingClient())
+    for number in range(1000):
+        chat.registry.say(writer, f"message {number}")
+    bob = chat.connect("bob")
+    bob.type("/history 1000", "/history 1000")
+    first = bob.received()
+    assert len(first) == 1002
+    chat.clock.advance(7)
+    assert bob.received() == []
+    chat.clock.advance(0.5)
+    assert len(bob.received()) == 1002
+
+
+def test_a_closing_connection_is_aborted_after_the_close_timeout() -> None:
+    """A connection whose close never completes (TLS without a handshake) is aborted."""
+    chat = Chat(handshake_timeout=5, close_timeout=2)
+    silent = chat.connect()
+    chat.clock.advance(5)
+    assert silent.transport.disconnecting and not silent.transport.disconnected
+    chat.clock.advance(2)
+    assert silent.transport.disconnected
+    silent.lose()
+    assert not chat.factory.connections and not chat.clock.getDelayedCalls()
+
+
+def test_a_refused_connection_is_aborted_after_the_close_timeout() -> None:
+    """A refusal that cannot be delivered (TLS without a handshake) ends anyway."""
+    chat = Chat(max_per_ip=1, close_timeout=2)
+    chat.connect()
+    refused = chat.open()
+    assert refused.transport.disconnecting and not refused.transport.disconnected
+    chat.clock.advance(2)
+    assert refused.transport.disconnected
+
+
+def test_a_connection_that_closes_in_time_is_not_aborted() -> None:
+    """After /quit and a prompt close, nothing is left scheduled."""
+    chat = Chat(close_timeout=2)
+    alice = chat.connect("alice")
+    alice.type("/quit")
+    alice.lose()
+    chat.clock.advance(FLUSH_DELAY)
+    assert not chat.clock.getDelayedCalls()
+    assert not alice.transport.disconnected

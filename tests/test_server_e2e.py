@@ -204,6 +204,31 @@ def test_nick_change_to_an_invalid_nickname_is_refused(
     assert bob.read_line() == "<alice> still alice"
 
 
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (b"two words", b'"two words" is invalid: nicknames cannot contain spaces'),
+        (b"\x1b[31mred", b'"\\x1b[31mred" is invalid: nicknames cannot contain control'),
+        (b"al\x00ice", b'"al\\x00ice" is invalid: nicknames cannot contain control'),
+    ],
+)
+def test_invalid_nickname_is_refused_as_typed_with_the_reason(
+    server: RunningServer, open_client: Open, bad: bytes, why: bytes
+):
+    """A nickname is checked as typed, in the handshake and by ``/nick``: ``\\x1b[31mred`` is
+    not ``red``; the error says what is wrong."""
+    (alice,) = room(server, open_client, "alice")
+    alice.send(b"/nick " + bad + b"\n")
+    assert error(why.decode())(alice.read_line())
+    newcomer = open_client(server)
+    newcomer.greeting()
+    newcomer.send(bad + b"\n")
+    assert error(why.decode())(newcomer.read_line())
+    assert "choose a nickname" in newcomer.read_line()
+    alice.send_line("/who")
+    assert alice.read_line() == "*** 1 user in lobby: alice"
+
+
 def test_double_slash_sends_a_line_starting_with_slash(server: RunningServer, open_client: Open):
     """``//shrug`` is sent to the room as the message ``/shrug``."""
     alice, bob = room(server, open_client, "alice", "bob")
@@ -275,7 +300,6 @@ def test_quit_without_a_reason_tells_the_others(server: RunningServer, open_clie
     ("wrong", "usage"),
     [
         ("/nick", "/nick NEW"),
-        ("/nick two words", "/nick NEW"),
         ("/me", "/me ACTION"),
         ("/me    ", "/me ACTION"),
         ("/msg", "/msg NICK TEXT"),
