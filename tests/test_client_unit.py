@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 import re
+import time
 
 import pytest
 from OpenSSL import SSL
@@ -17,7 +19,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chat.client.colours import LineStyle, nick_colour
+from chat.client.colours import LineStyle, nick_colour, palette_for
 from chat.client.connection import keep_connected
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import Kind, command_name, parse, welcomed_nick
@@ -27,6 +29,7 @@ from chat.client.session import (
     EXIT_NICKNAME_REFUSED,
     EXIT_OK,
     EXIT_UNREACHABLE,
+    GREETING_TIMEOUT,
     LEAVE_TIMEOUT,
     REJOIN_PATIENCE,
     Phase,
@@ -54,6 +57,7 @@ class RecordingView:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.own: list[str] = []
+        self.refused: list[tuple[str, str]] = []
         self.statuses: list[str] = []
         self.errors: list[str] = []
         self.nick_asked = 0
@@ -64,6 +68,9 @@ class RecordingView:
 
     def show_own_line(self, line: str) -> None:
         self.own.append(line)
+
+    def show_refused(self, own_line: str, error_line: str) -> None:
+        self.refused.append((own_line, error_line))
 
     def show_status(self, text: str) -> None:
         self.statuses.append(text)
@@ -266,11 +273,13 @@ def test_end_of_input_without_any_nickname_ends_with_status_2():
 # The session: chatting
 
 
-def test_own_message_is_sent_and_shown_with_own_nickname():
-    """A message goes to the server and is shown locally as ``<nick> text``."""
+def test_own_message_is_sent_and_shown_with_own_nickname_once_acknowledged():
+    """A message goes to the server and is shown as ``<nick> text`` when the server acks it."""
     client, server = joined("alice")
     client.session.user_line("hello everyone")
     assert server.received() == ["hello everyone"]
+    assert client.view.own == []
+    server.say("@id=5")
     assert client.view.own == ["<alice> hello everyone"]
 
 
@@ -279,13 +288,15 @@ def test_double_slash_message_is_shown_with_one_slash():
     client, server = joined("alice")
     client.session.user_line("//shrug")
     assert server.received() == ["//shrug"]
+    server.say("@id=5")
     assert client.view.own == ["<alice> /shrug"]
 
 
 def test_own_action_is_shown_as_an_action():
-    """``/me waves`` is shown locally as ``* alice waves``."""
-    client, _ = joined("alice")
+    """``/me waves`` is shown as ``* alice waves`` when acknowledged."""
+    client, server = joined("alice")
     client.session.user_line("/me waves")
+    server.say("@id=5")
     assert client.view.own == ["* alice waves"]
 
 
@@ -303,6 +314,7 @@ def test_nickname_change_is_followed():
     client.session.user_line("/nick alicia")
     server.say("*** alice is now known as alicia")
     client.session.user_line("hi")
+    server.say("@id=5")
     assert client.view.nick == "alicia"
     assert client.view.own == ["<alicia> hi"]
 
@@ -313,6 +325,8 @@ def test_refused_nickname_change_keeps_the_nickname():
     client.session.user_line("/nick bob")
     server.say('!!! nickname "bob" is taken', "*** carol is now known as bob")
     client.session.user_line("hi")
+    assert server.received() == ["/nick bob", "/ids", "hi"]
+    server.say(IDS_ON, "@id=5")
     assert client.view.own == ["<alice> hi"]
 
 
@@ -334,8 +348,8 @@ def test_own_message_is_not_replayed_once_its_id_is_acknowledged():
     assert client.connect().received() == ["/resume lobby 42", "alice"]
 
 
-def test_own_message_whose_acknowledgement_was_lost_is_not_replayed():
-    """A line said just as the connection dropped, before its id came back, is not shown again."""
+def test_own_message_whose_acknowledgement_was_lost_is_shown_by_the_replay_not_sent_again():
+    """A line said just as the connection dropped, which the server had, shows in the replay."""
     client, server = joined()
     server.say("@id=41 <bob> hi")
     client.session.user_line("mine")
@@ -349,11 +363,42 @@ def test_own_message_whose_acknowledgement_was_lost_is_not_replayed():
         "@id=43 [2026-11-28 14:02Z] <bob> missed",
         "*** end of history",
     )
-    assert client.view.lines[-3:] == [
-        "*** history of lobby, last 2 messages:",
+    assert server.received() == ["/ids"]
+    server.say(IDS_ON)
+    assert server.received() == []
+    assert client.view.own == []
+    assert client.view.lines[-4:] == [
+        "*** 2 missed messages:",
+        "[2026-11-28 14:02Z] <alice> mine",
         "[2026-11-28 14:02Z] <bob> missed",
-        "*** end of history",
+        "*** end of missed messages",
     ]
+
+
+def test_own_message_the_server_never_had_is_sent_again_after_the_catch_up():
+    """A line lost with the connection is sent again once the replay shows it was lost,
+    before the lines typed while offline."""
+    client, server = joined()
+    client.session.user_line("lost in transit")
+    server.close()
+    client.session.user_line("typed offline")
+    server = client.connect()
+    assert server.received() == ["/resume lobby 0", "alice"]
+    server.say(
+        "*** Welcome, alice! 1 user online.",
+        "*** history of lobby, last message:",
+        "@id=3 [2026-11-28 14:02Z] <bob> meanwhile",
+        "*** end of history",
+    )
+    assert server.received() == ["/ids"]
+    client.session.user_line("typed during the catch-up")
+    server.say(IDS_ON)
+    assert server.received() == ["lost in transit", "typed offline", "typed during the catch-up"]
+    server.say("@id=4", "@id=5", "<bob> live", "@id=7")
+    assert client.view.own == [
+        "<alice> lost in transit", "<alice> typed offline", "<alice> typed during the catch-up",
+    ]
+    assert client.view.lines[-2:] == ["*** end of missed messages", "<bob> live"]
 
 
 def test_room_change_is_followed_for_rejoining():
@@ -792,6 +837,7 @@ def test_enter_sends_the_line_and_shows_it_as_own_message():
     screen = ScreenUnderTest()
     screen.type(b"helo\x1b[D\x1b[Dl\r")
     assert screen.server.received() == ["hello"]
+    screen.server.say("@id=1")
     assert screen.rows()[-2:] == ["<alice> hello", "alice>"]
 
 
@@ -834,3 +880,300 @@ def test_closing_does_not_clear_the_screen():
     assert b"\x1bc" not in screen.stdio.value()
     assert b"\x1b[2J" not in screen.stdio.value()
     assert screen.rows()[-1] == "<bob> remember me"
+
+
+# Own lines follow what the server accepted, in its order
+
+
+def test_refused_message_is_shown_as_refused_with_the_servers_reason():
+    """A message the server refuses is never shown as said: it is shown refused, with why."""
+    client, server = joined("alice")
+    too_long = "!!! line too long (3000 bytes; the limit is 2048 bytes): it was not sent"
+    client.session.user_line("x" * 3000)
+    client.session.user_line("short")
+    server.say(too_long, "@id=9")
+    assert client.view.refused == [(f"<alice> {'x' * 3000}", too_long)]
+    assert client.view.own == ["<alice> short"]
+    assert too_long not in client.view.lines
+
+
+def test_own_lines_are_shown_in_the_servers_order():
+    """Own lines appear where the server put them among the others' lines."""
+    client, server = joined("alice")
+    client.session.user_line("first")
+    client.session.user_line("second")
+    server.say("@id=1", "<bob> between")
+    assert client.view.own == ["<alice> first"]
+    assert client.view.lines[-1] == "<bob> between"
+    server.say("@id=3")
+    assert client.view.own == ["<alice> first", "<alice> second"]
+
+
+def test_message_after_an_unknown_command_is_not_taken_for_refused():
+    """A command's error answers the command; the message after it is still acknowledged."""
+    client, server = joined("alice")
+    client.session.user_line("/dance")
+    client.session.user_line("hello")
+    assert server.received() == ["/dance", "/ids", "hello"]
+    unknown = "!!! unknown command /dance; type /help for the list of commands"
+    server.say(unknown, IDS_ON)
+    server.say("@id=4")
+    assert client.view.lines[-1] == unknown
+    assert IDS_ON not in client.view.lines
+    assert client.view.own == ["<alice> hello"]
+    assert client.view.refused == []
+
+
+def test_refused_message_after_a_command_is_shown_refused():
+    """After a command's answer, an error answers the message that follows it."""
+    client, server = joined("alice")
+    client.session.user_line("/who")
+    client.session.user_line("y" * 3000)
+    too_long = "!!! line too long (3000 bytes): it was not sent"
+    server.say("*** 1 user in lobby: alice", IDS_ON, too_long)
+    assert client.view.lines[-1] == "*** 1 user in lobby: alice"
+    assert client.view.refused == [(f"<alice> {'y' * 3000}", too_long)]
+
+
+def test_nickname_change_inside_a_paste_names_each_line_as_the_server_did():
+    """Lines pasted around a /nick show under the nickname the server gave each one."""
+    client, server = joined("alice")
+    for line in ("before", "/nick alicia", "after"):
+        client.session.user_line(line)
+    assert server.received() == ["before", "/nick alicia", "/ids", "after"]
+    server.say("@id=1", "*** alice is now known as alicia", IDS_ON, "@id=2")
+    assert client.view.own == ["<alice> before", "<alicia> after"]
+
+
+def test_refused_nickname_change_inside_a_paste_keeps_the_old_name():
+    """A /nick refused in the middle of a paste leaves the lines after it under the old name."""
+    client, server = joined("alice")
+    for line in ("/nick bob", "after"):
+        client.session.user_line(line)
+    server.say('!!! nickname "bob" is taken', IDS_ON, "@id=2")
+    assert client.view.own == ["<alice> after"]
+    assert client.view.nick == "alice"
+
+
+def test_line_typed_offline_is_shown_after_the_missed_messages():
+    """A line typed during an outage is shown after the catch-up, where the server put it."""
+    client, server = joined("alice")
+    server.close()
+    client.session.user_line("back again")
+    server = client.connect()
+    assert server.received() == ["/resume lobby 0", "alice"]
+    server.say("*** Welcome, alice! 1 user online.")
+    assert server.received() == ["back again"]
+    server.say(
+        "*** history of lobby, last message:",
+        "@id=3 [2026-11-28 14:02Z] <bob> meanwhile",
+        "*** end of history",
+        "@id=4",
+    )
+    assert client.view.own == ["<alice> back again"]
+    assert client.view.lines[-3:] == [
+        "*** 1 missed message:",
+        "[2026-11-28 14:02Z] <bob> meanwhile",
+        "*** end of missed messages",
+    ]
+
+
+def test_control_characters_alone_are_not_sent():
+    """A line the server would ignore (empty once cleaned) is not sent: acks stay in step."""
+    client, server = joined("alice")
+    client.session.user_line("\x01\x02")
+    assert server.received() == []
+
+
+# /nick with an invalid name
+
+
+def test_invalid_nickname_change_is_explained_and_not_sent():
+    """``/nick bad name`` says why the name is invalid, rather than the usage line."""
+    client, server = joined("alice")
+    client.session.user_line("/nick bad name")
+    assert server.received() == []
+    (error,) = client.view.errors
+    assert error.startswith('nickname "bad name" is invalid')
+    assert error.endswith("; your nickname is still alice")
+    client.session.user_line("/nick " + "a" * 21)
+    assert "at most 20" in client.view.errors[-1]
+
+
+# Nickname colours
+
+
+def test_256_colour_terminal_gets_a_large_palette_without_notice_or_error_colours():
+    """With 256 colours there are many nickname colours, none the notices' or errors'."""
+    assert parse_options([], {"TERM": "xterm-256color"}).colours_256
+    assert parse_options([], {"TERM": "xterm", "COLORTERM": "truecolor"}).colours_256
+    assert not parse_options([], {"TERM": "xterm"}).colours_256
+    palette = palette_for(True)
+    assert len(set(palette)) >= 100
+    forbidden = {"36", "38;5;6", "38;5;14", "31", "1;31", "38;5;1", "38;5;9", "38;5;196"}
+    for basic in (False, True):
+        assert not forbidden & set(palette_for(basic))
+    nicks = [f"user{number}" for number in range(30)]
+    assert len({nick_colour(nick, palette) for nick in nicks}) > len(
+        {nick_colour(nick, palette_for(False)) for nick in nicks}
+    )
+
+
+def test_no_nickname_has_the_colour_of_notices():
+    """No nickname, on any terminal, is painted like a ``***`` notice or a ``!!!`` error."""
+    for palette in (palette_for(False), palette_for(True)):
+        style = LineStyle(colour=True, palette=palette)
+        for number in range(300):
+            shown = style.line(f"<user{number}> hi", 0.0)
+            assert "\x1b[36m<" not in shown and "\x1b[1;31m<" not in shown
+
+
+# Replayed lines
+
+
+def test_replayed_line_shows_one_time_marked_as_past():
+    """A history line shows the time it was said, in brackets, not the time it arrived too."""
+    said = calendar.timegm((2026, 12, 2, 3, 56, 0))
+    shown = LineStyle(colour=False).line("[2026-12-02 03:56Z] <dave> hi", said + 600)
+    assert shown == time.strftime("[%H:%M]", time.localtime(said)) + " <dave> hi"
+    older = LineStyle(colour=False).line("[2026-12-02 03:56Z] <dave> hi", said + 3 * 86400)
+    assert older == time.strftime("[%m-%d %H:%M]", time.localtime(said)) + " <dave> hi"
+    coloured = ESCAPE.sub("", LineStyle(colour=True).line("[2026-12-02 03:56Z] <dave> hi", said))
+    assert coloured.count(":") == 1
+
+
+def test_rejoin_says_how_many_messages_were_missed():
+    """After a reconnect the replay is announced as missed messages, not as join-time history."""
+    client, server = joined("alice")
+    server.close()
+    server = client.connect()
+    server.say(
+        "*** Welcome, alice! 1 user online.",
+        "*** history of lobby, last 12 messages:",
+        *[f"@id={n} [2026-11-28 14:02Z] <bob> {n}" for n in range(12)],
+        "*** end of history",
+    )
+    assert "*** 12 missed messages:" in client.view.lines
+    assert "*** history of lobby, last 12 messages:" not in client.view.lines
+    assert client.view.lines[-1] == "*** end of missed messages"
+
+
+def test_join_time_history_keeps_its_header():
+    """The first join's history is the room's recent history, and says so."""
+    client = Client("alice")
+    server = client.connect()
+    server.say("*** Welcome, alice! 1 user online.", "*** history of lobby, last message:")
+    assert client.view.lines[-1] == "*** history of lobby, last message:"
+
+
+# A server that never greets
+
+
+def test_connection_without_greeting_is_given_up_and_retried_with_backoff():
+    """A server that accepts and says nothing is left after the greeting timeout, and retried
+    ever later, as for a refused connection."""
+    delays = []
+
+    def policy(attempt: int) -> float:
+        delays.append(attempt)
+        return float(attempt)
+
+    client = Client("alice")
+    endpoint = ScriptedEndpoint()
+    keep_connected(client.session, endpoint, client.clock, retry_policy=policy).startService()
+    for tries in (2, 3, 4):
+        protocol, transport = endpoint.accept()
+        client.clock.advance(GREETING_TIMEOUT - 0.1)
+        assert not transport.disconnecting
+        client.clock.advance(0.1)
+        assert transport.disconnecting
+        protocol.connectionLost(Failure(ConnectionLost()))
+        assert client.view.statuses[-1] == (
+            f"no greeting from 127.0.0.1:55555 within 10s; retrying in {tries}s"
+        )
+        client.clock.advance(tries)
+    assert delays == [2, 3, 4]
+
+
+def test_greeting_cancels_the_greeting_timeout():
+    """A server that greets in time is kept, however long the nickname takes."""
+    client = Client(None)
+    server = client.connect()
+    server.say(GREETING[0])
+    client.clock.advance(GREETING_TIMEOUT * 3)
+    assert not server.transport.disconnecting
+
+
+def test_silent_server_ends_pipe_mode_with_status_1():
+    """In pipe mode a server that never greets at start is an error, status 1."""
+    client = Client("bot", interactive=False)
+    server = client.connect()
+    client.clock.advance(GREETING_TIMEOUT)
+    assert server.transport.disconnecting
+    server.connection.connectionLost(Failure(ConnectionLost()))
+    assert client.view.errors == [
+        "cannot chat on 127.0.0.1:55555: no greeting from 127.0.0.1:55555 within 10s"
+    ]
+
+
+def test_greeting_timeout_is_an_option():
+    """--greeting-timeout sets it; it must be a positive number."""
+    assert parse_options([], {}).greeting_timeout == GREETING_TIMEOUT
+    assert parse_options(["--greeting-timeout", "2.5"], {}).greeting_timeout == 2.5
+    with pytest.raises(SystemExit):
+        parse_options(["--greeting-timeout", "0"], {})
+
+
+# A certificate that cannot be verified
+
+
+UNTRUSTED = SSL.Error([("SSL routines", "", "certificate verify failed")])
+
+
+def test_untrusted_certificate_says_what_to_do_and_backs_off_on_terminal():
+    """A certificate that cannot be verified is explained once, with the ways out, and the
+    retries back off instead of coming every 2s."""
+    client = ServicedClient("alice")
+    for _ in range(3):
+        protocol, _ = client.endpoint.accept()
+        protocol.connectionLost(Failure(UNTRUSTED))
+        client.clock.advance(30)
+    assert client.session.unwelcomed_connections == 3
+    advice = [status for status in client.view.statuses if "--tls-no-verify" in status]
+    assert len(advice) == 1 and "trustRoots" in advice[0]
+    assert client.view.statuses[-1].startswith(
+        "cannot connect to 127.0.0.1:55555 (TLS: certificate verify failed); retrying in"
+    )
+
+
+def test_untrusted_certificate_ends_pipe_mode_with_advice():
+    """In pipe mode an untrusted certificate is an error, status 1, saying what to do."""
+    client = Client("bot", interactive=False)
+    server = client.connect()
+    server.connection.connectionLost(Failure(UNTRUSTED))
+    assert len(client.view.errors) == 1
+    assert "certificate verify failed" in client.view.errors[0]
+    assert "--tls-no-verify" in client.view.errors[0]
+    assert result_of(client.session.finished) == EXIT_UNREACHABLE
+
+
+def test_retry_delay_grows_across_connections_that_end_before_the_welcome():
+    """Connections that open and fail before the welcome count as failed attempts."""
+    attempts = []
+
+    def policy(attempt: int) -> float:
+        attempts.append(attempt)
+        return 1.0
+
+    client = Client("alice")
+    endpoint = ScriptedEndpoint()
+    service = keep_connected(client.session, endpoint, client.clock, retry_policy=policy)
+    service.startService()
+    for _ in range(3):
+        protocol, _ = endpoint.accept()
+        protocol.connectionLost(Failure(UNTRUSTED))
+        client.clock.advance(1.0)
+    protocol, _ = endpoint.accept()
+    protocol.dataReceived(WELCOME)
+    protocol.connectionLost(Failure(ConnectionLost()))
+    assert attempts == [2, 3, 4, 1]

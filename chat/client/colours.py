@@ -2,42 +2,78 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 import zlib
 from dataclasses import dataclass
 
-from chat.client.lines import Kind, ServerLine, parse
+from chat.client.lines import Kind, ServerLine, parse, split_stamp
 from chat.text import clean
 
 _RESET = "\x1b[0m"
 _DIM = "2"
 _BOLD = "1"
-# Foreground colours a nickname may get: no black, white or grey, which
-# vanish on some backgrounds.
-_NICK_COLOURS = ("31", "32", "33", "34", "35", "36", "91", "92", "93", "94", "95", "96")
 _ACTION = "35"
 _NOTICE = "36"
 _ERROR = "1;31"
 
+# Foreground colours a nickname may get on any colour terminal: no black,
+# white or grey, which vanish on some backgrounds, and nothing like the
+# notices' cyan or the errors' red.
+BASIC_PALETTE = ("32", "33", "34", "35", "92", "93", "94", "95")
 
-def nick_colour(nick: str) -> str:
+
+def _cube_colour_is_distinct(red: int, green: int, blue: int) -> bool:
+    """Whether a colour of the 256-colour cube (levels 0-5) is fit for nicknames."""
+    if red == green == blue or max(red, green, blue) < 3 or min(red, green, blue) >= 3:
+        return False  # grey, too dark or too pale
+    if red <= 1 and green >= 2 and blue >= 2 and abs(green - blue) <= 1:
+        return False  # cyan, as notices
+    return not (green <= 1 and blue <= 1 and red >= 3)  # red, as errors
+
+
+# On a 256-colour terminal: 132 colours of its 6x6x6 cube.
+PALETTE_256 = tuple(
+    f"38;5;{16 + 36 * red + 6 * green + blue}"
+    for red in range(6)
+    for green in range(6)
+    for blue in range(6)
+    if _cube_colour_is_distinct(red, green, blue)
+)
+
+
+def palette_for(colours_256: bool) -> tuple[str, ...]:
+    """The nickname colours for a terminal with 256 colours, or with the basic 16."""
+    return PALETTE_256 if colours_256 else BASIC_PALETTE
+
+
+def nick_colour(nick: str, palette: tuple[str, ...] = BASIC_PALETTE) -> str:
     """The SGR colour of a nickname: the same in every session, whatever its case."""
-    return _NICK_COLOURS[zlib.crc32(nick.lower().encode("utf-8")) % len(_NICK_COLOURS)]
+    return palette[zlib.crc32(nick.lower().encode("utf-8")) % len(palette)]
+
+
+def past_time(stamp: str, now: float) -> str:
+    """When a replayed line was said (its ``YYYY-MM-DD HH:MMZ``), in local time, in brackets.
+
+    ``[HH:MM]`` on the day of ``now``, ``[MM-DD HH:MM]`` before.
+    """
+    try:
+        said = calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%MZ"))
+    except ValueError:
+        return f"[{stamp}]"
+    local = time.localtime(said)
+    if local[:3] == time.localtime(now)[:3]:
+        return time.strftime("[%H:%M]", local)
+    return time.strftime("[%m-%d %H:%M]", local)
 
 
 def _paint(codes: str, text: str) -> str:
     return f"\x1b[{codes}m{text}{_RESET}"
 
 
-def _coloured(line: ServerLine) -> str:
-    if line.stamp is not None:
-        return f"{_paint(_DIM, f'[{line.stamp}]')} {_coloured_by_kind(line)}"
-    return _coloured_by_kind(line)
-
-
-def _coloured_by_kind(line: ServerLine) -> str:
+def _coloured_by_kind(line: ServerLine, palette: tuple[str, ...]) -> str:
     nick = line.nick or ""
-    colour = nick_colour(nick)
+    colour = nick_colour(nick, palette)
     match line.kind:
         case Kind.MESSAGE:
             return f"{_paint(colour, f'<{nick}>')} {line.text}"
@@ -57,21 +93,27 @@ def _coloured_by_kind(line: ServerLine) -> str:
 
 @dataclass(frozen=True)
 class LineStyle:
-    """Formats lines for the terminal, with colours or without."""
+    """Formats lines for the terminal, with colours (from ``palette`` for nicknames) or without."""
 
     colour: bool
+    palette: tuple[str, ...] = BASIC_PALETTE
 
     def line(self, line: str, when: float) -> str:
         """A line of the chat as shown: ``HH:MM`` local time, then the line, made safe.
 
-        Control characters and escape sequences are removed, so a server
-        cannot drive the terminal.
+        A replayed line shows instead the time it was said, in brackets, as
+        past. Control characters and escape sequences are removed,
+        so a server cannot drive the terminal.
         """
-        stamp = time.strftime("%H:%M", time.localtime(when))
         text = clean(line)
+        said_at, rest = split_stamp(text)
+        if said_at is None:
+            stamp = time.strftime("%H:%M", time.localtime(when))
+        else:
+            stamp, text = past_time(said_at, when), rest
         if not self.colour:
             return f"{stamp} {text}"
-        return f"{_paint(_DIM, stamp)} {_coloured(parse(text))}"
+        return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette)}"
 
     def prompt(self, nick: str | None) -> tuple[str, str]:
         """The prompt before the input line, as plain text and as shown."""
@@ -79,4 +121,4 @@ class LineStyle:
             plain = "nickname: "
             return plain, _paint(_BOLD, plain) if self.colour else plain
         plain = f"{nick}> "
-        return plain, f"{_paint(nick_colour(nick), nick)}> " if self.colour else plain
+        return plain, f"{_paint(nick_colour(nick, self.palette), nick)}> " if self.colour else plain

@@ -81,11 +81,14 @@ def keep_connected(
     """A ClientService that connects the session and reconnects it with backoff.
 
     The session hears of each failed attempt and of each retry's delay.
-    The service is returned unstarted.
+    A connection that ended before the welcome (a certificate that cannot be
+    verified, a server that never greets) counts as a failed attempt, so
+    the delay grows as for a refused connection. The service is returned
+    unstarted.
     """
 
     def reported_policy(failed_attempts: int) -> float:
-        delay = retry_policy(failed_attempts)
+        delay = retry_policy(failed_attempts + session.unwelcomed_connections)
         session.retry_scheduled(delay)
         return delay
 

@@ -53,14 +53,21 @@ _WELCOME = re.compile(rf"\*\*\* Welcome, (?P<nick>{_NICK})!")
 _MESSAGE_ID = re.compile(r"@id=(?P<id>[0-9]+)(?: (?P<line>.*))?", re.DOTALL)
 _RESUME_TOKEN = re.compile(r"resume token (?P<token>\S+)")
 _HISTORY_STAMP = re.compile(r"\[(?P<stamp>[0-9: -]+Z)\] (?P<line>.*)", re.DOTALL)
+_HISTORY_HEADER = re.compile(r"history of \S+, last (?:(?P<count>[0-9]+) messages|message):")
+_IDS_ON = "message ids on"
+
+
+def split_stamp(line: str) -> tuple[str | None, str]:
+    """The UTC time of a replayed line (``[YYYY-MM-DD HH:MMZ] ...``), or None, and the rest."""
+    replayed = _HISTORY_STAMP.fullmatch(line)
+    if replayed is None:
+        return None, line
+    return replayed["stamp"], replayed["line"]
 
 
 def parse(line: str) -> ServerLine:
     """Split a line (without its line ending or id tag) into kind, nickname and text."""
-    replayed = _HISTORY_STAMP.fullmatch(line)
-    stamp = None if replayed is None else replayed["stamp"]
-    if replayed is not None:
-        line = replayed["line"]
+    stamp, line = split_stamp(line)
     for kind, form in _FORMS:
         match = form.fullmatch(line)
         if match is not None:
@@ -79,6 +86,19 @@ def split_message_id(line: str) -> tuple[int | None, str]:
     if match is None:
         return None, line
     return int(match["id"]), match["line"] or ""
+
+
+def history_count(text: str) -> int | None:
+    """How many messages a notice opening a replay announces, or None if it opens none."""
+    match = _HISTORY_HEADER.fullmatch(text)
+    if match is None:
+        return None
+    return int(match["count"] or 1)
+
+
+def is_ids_answer(text: str) -> bool:
+    """Whether a notice's text is the answer to ``/ids``."""
+    return text.startswith(_IDS_ON)
 
 
 def resume_token(text: str) -> str | None:

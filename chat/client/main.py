@@ -20,7 +20,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from chat.client.colours import LineStyle
+from chat.client.colours import LineStyle, palette_for
 from chat.client.connection import keep_connected, server_endpoint
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PROGRAM, PipeIO
@@ -69,7 +69,14 @@ def _start_logging(log_file: str | None, interactive: bool) -> None:
 
 async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint) -> None:
     pipe = PipeIO()
-    session = Session(pipe, reactor, address=options.address, nick=options.nick, interactive=False)
+    session = Session(
+        pipe,
+        reactor,
+        address=options.address,
+        nick=options.nick,
+        interactive=False,
+        greeting_timeout=options.greeting_timeout,
+    )
     pipe.session = session
     stdio.StandardIO(pipe, reactor=reactor)
     await _run_session(reactor, session, endpoint, pipe.close, pipe.closed)
@@ -79,9 +86,15 @@ async def _run_terminal(
     reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint
 ) -> None:
     size = os.get_terminal_size(STDOUT)
-    chat_terminal = ChatTerminal(LineStyle(options.colour), reactor, size.columns)
+    style = LineStyle(options.colour, palette_for(options.colours_256))
+    chat_terminal = ChatTerminal(style, reactor, size.columns)
     session = Session(
-        chat_terminal, reactor, address=options.address, nick=options.nick, interactive=True
+        chat_terminal,
+        reactor,
+        address=options.address,
+        nick=options.nick,
+        interactive=True,
+        greeting_timeout=options.greeting_timeout,
     )
     chat_terminal.session = session
     stdio.StandardIO(terminal_protocol(chat_terminal), reactor=reactor)

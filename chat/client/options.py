@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 55555
+DEFAULT_GREETING_TIMEOUT = 10.0
 
 _DESCRIPTION = """\
 Join a tcpchat room. On a terminal: a line editor with history, colours
@@ -36,7 +38,9 @@ class ClientOptions:
     tls: bool = False
     tls_verify: bool = True
     colour: bool = True
+    colours_256: bool = False
     log_file: str | None = None
+    greeting_timeout: float = DEFAULT_GREETING_TIMEOUT
 
     @property
     def address(self) -> str:
@@ -67,6 +71,20 @@ def _port(text: str) -> int:
     return port
 
 
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return seconds
+
+
+def _has_256_colours(environ: Mapping[str, str]) -> bool:
+    return "256color" in environ.get("TERM", "") or bool(environ.get("COLORTERM"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tcpchat-client",
@@ -85,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-color", action="store_true", help="no colours on the terminal (also NO_COLOR=1)"
     )
     parser.add_argument("--log", metavar="FILE", help="write a diagnostic log to FILE")
+    parser.add_argument(
+        "--greeting-timeout", type=_seconds, default=DEFAULT_GREETING_TIMEOUT, metavar="SECONDS",
+        help="give up on a connection the server does not greet within SECONDS, and retry "
+        f"(default {DEFAULT_GREETING_TIMEOUT:g})",
+    )
     parser.add_argument(
         "host", nargs="?", default=DEFAULT_HOST, metavar="HOST",
         help=f"server host or endpoint string (default {DEFAULT_HOST})",
@@ -115,5 +138,7 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ClientOpti
         tls=arguments.tls,
         tls_verify=not arguments.tls_no_verify,
         colour=not arguments.no_color and not environ.get("NO_COLOR"),
+        colours_256=_has_256_colours(environ),
         log_file=arguments.log,
+        greeting_timeout=arguments.greeting_timeout,
     )

@@ -77,6 +77,10 @@ class PipeIO(Protocol):
     def show_own_line(self, line: str) -> None:
         """Scripts know what they sent: nothing is echoed."""
 
+    def show_refused(self, own_line: str, error_line: str) -> None:
+        """The server's ``!!!`` line is printed as any line it sends is."""
+        self.show_line(error_line)
+
     def show_status(self, text: str) -> None:
         self.errors.write(f"*** {text}\n")
         self.errors.flush()

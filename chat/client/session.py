@@ -11,20 +11,30 @@ token, its room and the last message id seen there (its own messages'
 acknowledged ids included), so that after a lost connection it rejoins with
 ``/resume ROOM ID TOKEN``: the same room, every missed message exactly once,
 and its nickname back even if the server still holds the old connection.
+
+The user's own messages are shown when the server acknowledges them (a bare
+``@id=N``), so they appear in the server's order, and one the server refuses
+is shown as refused with the server's reason. The server handles a
+connection's lines in order and answers each message with exactly one ack
+or error; a command's answer has no fixed length, so before a message that
+follows a command the client sends ``/ids`` again, whose distinctive answer
+(not shown) marks the end of the command's answer.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Protocol
+from typing import Protocol, cast
 
 from OpenSSL import SSL
+from service_identity import VerificationError
 from twisted.application.internet import backoffPolicy
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionClosed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -35,6 +45,8 @@ from chat.client.lines import (
     Kind,
     ServerLine,
     command_name,
+    history_count,
+    is_ids_answer,
     mentions,
     message_text,
     parse,
@@ -42,6 +54,7 @@ from chat.client.lines import (
     split_message_id,
     welcomed_nick,
 )
+from chat.text import clean, nickname_problem
 
 log = Logger()
 
@@ -53,6 +66,17 @@ LEAVE_TIMEOUT = 5.0
 # the client gives up; and the seconds before each try: 1, 2, 4, 8, 8, ...
 REJOIN_PATIENCE = 30.0
 REJOIN_BACKOFF = backoffPolicy(initialDelay=0.5, maxDelay=8.0, factor=2.0, jitter=lambda: 0.0)
+
+# How long a new connection may stay silent before the client gives up on it
+# and tries again (a server that accepted it but is too busy to greet it).
+GREETING_TIMEOUT = 10.0
+
+# What to do about a server certificate that cannot be verified.
+CERTIFICATE_ADVICE = (
+    "the server's certificate is not trusted; for a test server use --tls --tls-no-verify "
+    "(checks nothing), or trust its certificate with tls:HOST:PORT:trustRoots=DIR "
+    "(DIR holding it as a .pem file)"
+)
 
 # Exit codes.
 EXIT_OK = 0
@@ -67,7 +91,10 @@ class SessionView(Protocol):
         """Show a line the server sent (without its line ending)."""
 
     def show_own_line(self, line: str) -> None:
-        """Show what the user just said as the others see it (the server does not echo it)."""
+        """Show what the user said, as the others see it, once the server has accepted it."""
+
+    def show_refused(self, own_line: str, error_line: str) -> None:
+        """Show that the server refused what the user said (``own_line``), and its ``!!!`` line."""
 
     def show_status(self, text: str) -> None:
         """Show news from the client itself: connection lost, retrying, back."""
@@ -99,7 +126,39 @@ def describe_failure(reason: Failure) -> str:
         return str(error.args[0])
     if isinstance(error, SSL.Error) and error.args and isinstance(error.args[0], list):
         return "TLS: " + ", ".join(str(problem[-1]) for problem in error.args[0])
+    if isinstance(error, VerificationError):
+        return "TLS: the certificate is not for this host name"
     return reason.getErrorMessage().rstrip(".") or type(error).__name__
+
+
+def is_untrusted_certificate(reason: Failure) -> bool:
+    """Whether a connection failed because the server's certificate could not be verified."""
+    if isinstance(reason.value, VerificationError):
+        return True
+    return describe_failure(reason).startswith("TLS: ") and "certificate verify failed" in (
+        describe_failure(reason)
+    )
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A line sent in the room and not yet answered.
+
+    ``kind`` is MESSAGE or ACTION for something said (answered by one ack or
+    one error), None for a command; ``text`` is what the others would see,
+    ``typed`` the line as sent. A ``barrier`` is the client's own ``/ids``.
+    """
+
+    kind: Kind | None
+    text: str
+    typed: str
+    barrier: bool = False
+
+    def shown_as(self, nick: str) -> str:
+        return f"<{nick}> {self.text}" if self.kind is Kind.MESSAGE else f"* {nick} {self.text}"
+
+
+_BARRIER = _Sent(None, "", "/ids", barrier=True)
 
 
 class Session:
@@ -122,12 +181,14 @@ class Session:
         address: str,
         nick: str | None,
         interactive: bool,
+        greeting_timeout: float = GREETING_TIMEOUT,
     ) -> None:
         self.view = view
         self.clock = clock
         self.address = address
         self.nick = nick
         self.interactive = interactive
+        self.greeting_timeout = greeting_timeout
         self.room = LOBBY
         self.phase = Phase.OFFLINE
         self.finished: Deferred[int] = Deferred()
@@ -140,11 +201,21 @@ class Session:
         self._last_id = 0  # the highest message id seen in self.room
         self._ids_asked = False  # /ids sent; its answer, noise to the user, not yet seen
         self._resume_token: str | None = None  # from the answer to /ids
-        # Own messages and actions (kind, nick, text) sent and not yet acknowledged
-        # with their id; and those of a lost connection, which may come back in the
-        # rejoin's replay: the server may have had them though their ids were lost.
-        self._unacknowledged: deque[tuple[Kind, str, str]] = deque()
-        self._in_doubt: deque[tuple[Kind, str, str]] = deque()
+        # Lines sent in the room and not yet answered, in order; and the messages
+        # and actions of a lost connection, which the rejoin's replay shows if the
+        # server had them (their ids were lost) and which are sent again if not.
+        self._awaiting: deque[_Sent] = deque()
+        self._in_doubt: list[_Sent] = []
+        # After a rejoin, until the barrier's answer: the replay is still coming.
+        self._catching_up = False
+        # After a rejoin, until the replay starts: its header is rewritten as the
+        # number of missed messages (terminal), and so is its end.
+        self._missed_header_due = False
+        self._showing_missed = False
+        # Connections in a row that ended before a welcome (refused, TLS, silent),
+        # which count as failed attempts for the retry backoff.
+        self.unwelcomed_connections = 0
+        self._greeting_timer: IDelayedCall | None = None
         # While a rejoin is refused its nickname: when to give up, tries so far, the next one.
         self._rejoin_deadline: float | None = None
         self._rejoin_tries = 0
@@ -166,6 +237,7 @@ class Session:
         self._offline_news = None
         self._pending_refusal = None
         self.phase = Phase.NAMING
+        self._greeting_timer = self.clock.callLater(self.greeting_timeout, self._no_greeting)
         if self._joined_before:
             token = "" if self._resume_token is None else f" {self._resume_token}"
             connection.send_line(f"/resume {self.room} {self._last_id}{token}")
@@ -181,23 +253,24 @@ class Session:
         """A line from the server (without its line ending); its id tag is noted, not shown.
 
         A line that is only a tag acknowledges the user's own message: it is
-        seen, so that a rejoin does not replay it, and there is nothing to show.
+        seen, so that a rejoin does not replay it, and the message is shown.
         """
+        self._cancel_greeting_timer()
         message_id, line = split_message_id(line)
         if message_id is not None:
             self._last_id = max(self._last_id, message_id)
             if not line:
-                if self._unacknowledged:
-                    self._unacknowledged.popleft()
+                self._acknowledged()
                 return
         if self.phase is Phase.NAMING:
             self._handshake_line(line)
             return
         if self.phase is Phase.CHATTING:
             said = parse(line)
-            if self._replayed_own_line(said):
+            if self._answered(said, line):
                 return
             self._follow_changes(said)
+            line = self._missed_messages_line(said, line)
         self.view.show_line(line)
 
     def connection_lost(self, reason: Failure) -> None:
@@ -205,8 +278,12 @@ class Session:
         log.info("connection closed: {reason}", reason=describe_failure(reason))
         self._connection = None
         self._cancel_rejoin_try()
-        self._in_doubt.extend(self._unacknowledged)
-        self._unacknowledged.clear()
+        self._cancel_greeting_timer()
+        self._in_doubt.extend(sent for sent in self._awaiting if sent.kind is not None)
+        self._awaiting.clear()
+        self._catching_up = self._missed_header_due = self._showing_missed = False
+        if self.phase is not Phase.CHATTING:
+            self.unwelcomed_connections += 1
         if self.phase in (Phase.LEAVING, Phase.ENDED):
             self._end()
             return
@@ -215,6 +292,15 @@ class Session:
             self._offline_news = (refusal, "retrying")
         elif isinstance(reason.value, ConnectionClosed):
             self._offline_news = ("connection lost", "reconnecting")
+        elif is_untrusted_certificate(reason):
+            problem = f"cannot connect to {self.address} ({describe_failure(reason)})"
+            self._offline_news = (problem, "retrying")
+            if not self.interactive and not self._joined_before:
+                self.phase = Phase.OFFLINE
+                self._give_up(EXIT_UNREACHABLE, f"{problem}: {CERTIFICATE_ADVICE}")
+                return
+            if self.unwelcomed_connections == 1:
+                self.view.show_status(CERTIFICATE_ADVICE)
         else:
             self._offline_news = (f"connection lost ({describe_failure(reason)})", "reconnecting")
         was_chatting = self.phase is Phase.CHATTING or self._joined_before
@@ -247,14 +333,14 @@ class Session:
 
     def user_line(self, text: str) -> None:
         """A line the user entered: a nickname, a message or a command."""
-        if self.phase in (Phase.LEAVING, Phase.ENDED) or not text.strip():
+        if self.phase in (Phase.LEAVING, Phase.ENDED) or not clean(text).strip():
             return
         if self.nick is None:
             self.nick = text.strip()
             if self.phase is Phase.NAMING:
                 self._send_nick()
             return
-        if self.phase is Phase.CHATTING:
+        if self.phase is Phase.CHATTING and not self._catching_up:
             self._say(text)
             return
         self._outbox.append(text)
@@ -279,6 +365,20 @@ class Session:
 
     # The handshake
 
+    def _no_greeting(self) -> None:
+        self._greeting_timer = None
+        log.info("no greeting within {timeout}s", timeout=self.greeting_timeout)
+        if self._connection is not None:
+            self._pending_refusal = (
+                f"no greeting from {self.address} within {self.greeting_timeout:g}s"
+            )
+            self._connection.abort()
+
+    def _cancel_greeting_timer(self) -> None:
+        if self._greeting_timer is not None and self._greeting_timer.active():
+            self._greeting_timer.cancel()
+        self._greeting_timer = None
+
     def _send_nick(self) -> None:
         assert self._connection is not None and self.nick is not None
         self._connection.send_line(self.nick)
@@ -296,7 +396,7 @@ class Session:
             if self.interactive:
                 self.view.show_line(line)
             return
-        if self._ids_asked and said.kind is Kind.NOTICE and mentions(said.text, "ids"):
+        if self._ids_asked and said.kind is Kind.NOTICE and is_ids_answer(said.text):
             self._ids_asked = False
             self._resume_token = resume_token(said.text)
             return
@@ -315,12 +415,23 @@ class Session:
         self._pending_refusal = None
         self._rejoin_deadline = None
         self._rejoin_tries = 0
+        self.unwelcomed_connections = 0
         if self._joined_before:
             self.view.show_status(f"reconnected: back in the room as {nick}")
+            self._missed_header_due = self.interactive
         else:
             self.view.show_line(line)
         self._joined_before = True
         self.view.nickname_changed(nick)
+        if self._in_doubt:
+            # Whether the server had them shows in the replay, which ends before
+            # the barrier's answer; what typed since waits until then.
+            self._catching_up = True
+            self._send_barrier()
+        else:
+            self._send_outbox()
+
+    def _send_outbox(self) -> None:
         while self._outbox and self.phase is Phase.CHATTING:
             self._say(self._outbox.popleft())
 
@@ -358,43 +469,87 @@ class Session:
 
     def _say(self, text: str) -> None:
         assert self._connection is not None and self.nick is not None
-        self._connection.send_line(text)
         command = command_name(text)
-        if command is None:
-            self._unacknowledged.append((Kind.MESSAGE, self.nick, message_text(text)))
-            self.view.show_own_line(f"<{self.nick}> {message_text(text)}")
-        elif command == "me":
-            action = _argument(text)
-            if action:
-                self._unacknowledged.append((Kind.ACTION, self.nick, action))
-                self.view.show_own_line(f"* {self.nick} {action}")
-        elif command == "nick":
+        if command is None or (command == "me" and _argument(text)):
+            if self._awaiting and self._awaiting[-1].kind is None:
+                self._send_barrier()  # the last command's answer ends before its answer
+            if command is None:
+                self._awaiting.append(_Sent(Kind.MESSAGE, message_text(text), text))
+            else:
+                self._awaiting.append(_Sent(Kind.ACTION, _argument(text), text))
+            self._connection.send_line(text)
+            return
+        if command == "nick" and self.interactive:
+            problem = nickname_problem(_argument(text)) if _argument(text) else None
+            if problem is not None:
+                self.view.show_error(f"{problem}; your nickname is still {self.nick}")
+                return
+        self._awaiting.append(_Sent(None, text, text))
+        self._connection.send_line(text)
+        if command == "nick":
             self._pending_nick_change = _argument(text)
         elif command == "join":
             self._pending_room = _argument(text).lstrip("#") or None
         elif command == "quit":
             self._start_leaving()
 
-    def _replayed_own_line(self, said: ServerLine) -> bool:
-        """Whether a line is the user's own, sent as the connection dropped, replayed on rejoining.
+    def _send_barrier(self) -> None:
+        assert self._connection is not None
+        self._awaiting.append(_BARRIER)
+        self._connection.send_line(_BARRIER.typed)
 
-        The server handles a connection's lines in order, so the lines of the
-        lost connection that reached it come back in the order they were
-        sent, and one skipped before a line that comes back was refused. The
-        replay is over at the first line that is neither replayed nor a notice.
-        """
-        if not self._in_doubt:
+    def _acknowledged(self) -> None:
+        """The server accepted the oldest message or action awaiting an answer: show it."""
+        while self._awaiting:
+            sent = self._awaiting.popleft()
+            if sent.kind is not None:
+                assert self.nick is not None
+                self.view.show_own_line(sent.shown_as(self.nick))
+                return
+
+    def _answered(self, said: ServerLine, line: str) -> bool:
+        """Whether a line answers something sent, and has been dealt with (it is not shown)."""
+        if said.stamp is not None and self._in_doubt:
+            said_again = (said.kind, said.text)
+            own = [sent for sent in self._in_doubt if (sent.kind, sent.text) == said_again]
+            if own and said.nick == self.nick:
+                self._in_doubt.remove(own[0])  # the server had it: the replay shows it
             return False
-        if said.stamp is None:
-            if said.kind is not Kind.NOTICE:
-                self._in_doubt.clear()
-            return False
-        own = (said.kind, said.nick or "", said.text)
-        if own not in self._in_doubt:
-            return False
-        while self._in_doubt.popleft() != own:
-            pass
-        return True
+        head = self._awaiting[0] if self._awaiting else None
+        if said.kind is Kind.ERROR and head is not None and head.kind is not None:
+            self._awaiting.popleft()
+            assert self.nick is not None
+            self.view.show_refused(head.shown_as(self.nick), line)
+            return True
+        if said.kind is Kind.NOTICE and is_ids_answer(said.text) and _BARRIER in self._awaiting:
+            while self._awaiting.popleft() is not _BARRIER:
+                pass
+            if self._catching_up:
+                self._caught_up()
+            return True
+        return False
+
+    def _caught_up(self) -> None:
+        """The replay after a rejoin is over: send what the server did not have, then the rest."""
+        self._catching_up = False
+        self._outbox.extendleft(reversed([sent.typed for sent in self._in_doubt]))
+        self._in_doubt.clear()
+        self._send_outbox()
+
+    def _missed_messages_line(self, said: ServerLine, line: str) -> str:
+        """After a rejoin on a terminal, the replay's header and end as news of what was missed."""
+        if said.kind is not Kind.NOTICE:
+            self._missed_header_due = False
+            return line
+        count = history_count(said.text)
+        if self._missed_header_due and count is not None:
+            self._missed_header_due = False
+            self._showing_missed = True
+            return f"*** {count} missed message{'' if count == 1 else 's'}:"
+        if self._showing_missed and said.text == "end of history":
+            self._showing_missed = False
+            return "*** end of missed messages"
+        return line
 
     def _follow_changes(self, said: ServerLine) -> None:
         """Take in a /nick or /join once the server confirms it; forget it if refused."""
@@ -483,6 +638,10 @@ class ServerConnection(LineReceiver):
         assert self.transport is not None
         self.transport.loseConnection()
 
+    def abort(self) -> None:
+        """Close the connection now, whatever it was doing (a TLS handshake included)."""
+        assert self.transport is not None
+        cast(ITCPTransport, self.transport).abortConnection()
 
 
 class ServerConnectionFactory(Factory):

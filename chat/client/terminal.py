@@ -42,6 +42,8 @@ CTRL_W = b"\x17"
 # insults reports as unhandled control sequences.
 _APPLICATION_HOME = b"\x1b[OH"
 _APPLICATION_END = b"\x1b[OF"
+# How much of a refused line is shown again, in characters.
+EXCERPT_LENGTH = 60
 
 
 class ChatTerminal(HistoricRecvLine):
@@ -226,6 +228,10 @@ class ChatTerminal(HistoricRecvLine):
     def show_own_line(self, line: str) -> None:
         self._print_above(line)
 
+    def show_refused(self, own_line: str, error_line: str) -> None:
+        self._print_above(f"!!! not sent: {_excerpt(own_line)}")
+        self._print_above(error_line)
+
     def show_status(self, text: str) -> None:
         self._print_above(f"*** {text}")
 
@@ -239,6 +245,11 @@ class ChatTerminal(HistoricRecvLine):
     def nickname_changed(self, nick: str) -> None:
         self._prompt = self.style.prompt(nick)
         self.draw_input_line()
+
+
+def _excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
+    """The start of a text, at most ``length`` characters, with "…" if cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def terminal_protocol(chat_terminal: ChatTerminal) -> ServerProtocol:
