@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,3 +33,59 @@ def test_chat_over_tls(tmp_path: Path, start_server: Callable[..., RunningServer
         while b"Welcome, alice!" not in received:
             received += tls.recv(4096)
         assert tls.version() is not None
+
+
+def wait_listening(server: RunningServer, port: int) -> None:
+    """Wait until ``server`` says it listens on ``port`` too (it says so port by port)."""
+    deadline = time.monotonic() + 5
+    while f"tcpchat listening on {HOST}:{port}" not in server.log():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.02)
+
+
+def closed_within(connection: socket.socket, seconds: float) -> float:
+    """Seconds until the server closes ``connection`` (which sends nothing); fails after
+    ``seconds``."""
+    started = time.monotonic()
+    connection.settimeout(seconds)
+    try:
+        while connection.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept a silent TLS connection open for {seconds}s")
+    return time.monotonic() - started
+
+
+@pytest.mark.e2e
+def test_a_connection_that_never_starts_tls_is_closed_and_its_slot_freed(
+    tmp_path: Path, start_server: Callable[..., RunningServer]
+) -> None:
+    """A raw TCP socket that never sends a TLS handshake, and one refused beside it, are
+    closed within the handshake and close timeouts; the address may connect again after."""
+    pem = write_self_signed(tmp_path)
+    port = free_port()
+    server = start_server(
+        "--listen", f"ssl:{port}:interface={HOST}:privateKey={pem}",
+        "--handshake-timeout", "0.5", "--close-timeout", "0.5", "--max-per-ip", "1",
+    )
+    wait_listening(server, port)
+    with (
+        socket.create_connection((HOST, port), timeout=5) as silent,
+        socket.create_connection((HOST, port), timeout=5) as refused,
+    ):
+        assert closed_within(refused, 2.0) < 2.0
+        assert closed_within(silent, 2.5) < 2.5
+    context = ssl.create_default_context(cafile=str(pem))
+    context.check_hostname = False
+    with (
+        socket.create_connection((HOST, port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        received = b""
+        while b"nickname" not in received:
+            chunk = tls.recv(4096)
+            assert chunk, received
+            received += chunk
+        assert b"too many connections" not in received
