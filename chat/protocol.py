@@ -364,18 +364,17 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self._errors_logged_at, self._errors_not_logged = now, 0
 
     def _handle_line(self, line: bytes) -> None:
+        """Nicknames and commands are read as typed; what is relayed is made relayable."""
         typed = decode(line.removesuffix(CR))
-        text = clean(typed)
-        if not text.strip():
-            return
         if self.member is None:
-            self._choose_nickname(typed.strip(" \t"))
-        elif typed.startswith("//"):
-            self.registry.say(self.member, relayable(text[1:]))
-        elif typed.startswith("/"):
+            if clean(typed).strip():
+                self._choose_nickname(typed.strip(" \t"))
+        elif typed.startswith("/") and not typed.startswith("//"):
             self.run_command(typed[1:])
         else:
-            self.registry.say(self.member, relayable(text))
+            text = relayable(typed.removeprefix("/"))
+            if text.strip():
+                self.registry.say(self.member, text)
 
     def _choose_nickname(self, nick: str) -> None:
         """Join under ``nick``, exactly as typed, or run a command allowed before joining."""
@@ -438,7 +437,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self.with_ids = True
         if self.member is None:
             self._resume = (room, after)
-            self._claimed_token = words[2] if len(words) == 3 else None
+            self._claimed_token = clean(words[2]) if len(words) == 3 else None
             self.notify(f"you will join {room} after message {after}")
         else:
             self.charge_history(self.registry.move(self.member, room, after))

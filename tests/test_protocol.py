@@ -252,7 +252,7 @@ def test_telnet_ctrl_c_is_answered_and_the_session_goes_on() -> None:
     alice, bob = chat.connect("alice"), chat.connect("bob")
     alice.received()
     bob.protocol.dataReceived(b"half typed\xff\xf4\xff\xfd\x06")
-    assert bob.transport.value() == b"\xff\xfb\x06"
+    assert b"\xff\xfb\x06" in bob.transport.value()
     bob.transport.clear()
     bob.type("fresh line")
     assert alice.received() == ["<bob> fresh line"]
