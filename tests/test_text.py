@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.text import clean, decode, fold, nickname_problem
+from chat.text import clean, decode, fold, nickname_problem, number, relayable, visible
 
 
 def test_plain_text_is_kept() -> None:
@@ -56,3 +56,33 @@ def test_invalid_nicknames_say_why(nick: str) -> None:
 def test_nicknames_compare_ignoring_case() -> None:
     """Alice and ALICE are the same nickname."""
     assert fold("Alice") == fold("ALICE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "relayed"),
+    [
+        ("hi" + " " * 200 + "*** alice has left", "hi *** alice has left"),
+        ("a\t\t b", "a b"),
+        ("wide\u3000\u3000gap", "wide gap"),
+        ("braille\u2800\u2800\u2800pad", "braille pad"),
+        ("one space kept", "one space kept"),
+        (" edges  ", " edges "),
+    ],
+)
+def test_runs_of_blanks_become_one_space(raw: str, relayed: str) -> None:
+    """No run of blank characters survives to pad a message to a terminal's width."""
+    assert relayable(raw) == relayed
+
+
+def test_visible_escapes_what_clean_would_remove() -> None:
+    """An error can show what was typed, control characters escaped, not hidden."""
+    assert visible("\x1b[31mred") == "\\x1b[31mred"
+    assert visible("al\x00ice\u202e") == "al\\x00ice\\u202e"
+    assert visible("café") == "café"
+
+
+@pytest.mark.parametrize(("typed", "value"), [("0", 0), ("042", 42), ("²", None), ("٣", None),
+                                              ("", None), ("-1", None), ("1.5", None)])
+def test_numbers_are_ascii_digits_only(typed: str, value: int | None) -> None:
+    """``str.isdigit`` accepts ``²``, which ``int`` refuses: only 0-9 make a number."""
+    assert number(typed) == value
