@@ -162,12 +162,10 @@ class TelnetFilter:
                     self._text(chunk[position:stop], out)
                 if found < 0:
                     break
-                if self._binary == _UNASKED:
-                    self._binary = _ASKED
-                    out.reply += _DO_BINARY
                 position = found + 1
                 if position + 1 < end and chunk[position] in _NEGOTIATION:
                     # The usual case, a whole negotiation in this chunk, in one step.
+                    self._ask_for_binary(out.reply)
                     self._answer(chunk[position], chunk[position + 1], out.reply)
                     position += 2
                 else:
@@ -214,7 +212,9 @@ class TelnetFilter:
             # An escaped 0xFF data byte; it is not valid UTF-8 and will
             # decode as U+FFFD, like any other stray byte.
             self._text(_IAC_BYTE, out)
-        elif byte in _NEGOTIATION:
+            return
+        self._ask_for_binary(out.reply)
+        if byte in _NEGOTIATION:
             self._verb = byte
             self._state = _OPTION
         elif byte == SB:
@@ -225,6 +225,12 @@ class TelnetFilter:
             self._interrupt(out)
         elif byte == AYT:
             out.are_you_there = True
+
+    def _ask_for_binary(self, reply: bytearray) -> None:
+        """On the peer's first telnet command (IAC IAC is only a data byte), ask for BINARY."""
+        if self._binary == _UNASKED:
+            self._binary = _ASKED
+            reply += _DO_BINARY
 
     def _replaced_a_byte(self, command: int, out: _Chunk) -> bool:
         """Whether ``command`` came where the character being typed needs a byte; keeps it if so."""

@@ -67,9 +67,6 @@ class ReferenceFilter:
     def step(self, byte: int) -> None:
         if self.state == "data":
             if byte == IAC:
-                if self.binary == "unasked":
-                    self.binary = "asked"
-                    self.reply += bytes((IAC, DO, BINARY))
                 self.state = "command"
             else:
                 self.add_text(byte)
@@ -77,7 +74,11 @@ class ReferenceFilter:
             self.state = "data"
             if byte == IAC:
                 self.add_text(IAC)
-            elif byte in (DO, DONT, WILL, WONT):
+                return
+            if self.binary == "unasked":
+                self.binary = "asked"
+                self.reply += bytes((IAC, DO, BINARY))
+            if byte in (DO, DONT, WILL, WONT):
                 self.verb, self.state = byte, "option"
             elif byte == SB:
                 self.state = "subnegotiation"

@@ -74,7 +74,7 @@ def test_sequence_split_across_chunks() -> None:
     """A command cut in two by the network is still consumed whole."""
     first, second = fed(b"hi\xff", b"\xfd\x06there")
     assert first.data + second.data == b"hithere"
-    assert second.reply == WILL_TIMING_MARK
+    assert second.reply == DO_BINARY + WILL_TIMING_MARK
 
 
 def test_escaped_iac_is_data() -> None:
@@ -95,6 +95,11 @@ def test_the_first_telnet_command_asks_the_peer_for_binary_once() -> None:
     first, second = fed(b"x\xff\xf6", b"\xff\xf6\xff\xfd\x06")
     assert first.reply == DO_BINARY
     assert second.reply == WILL_TIMING_MARK
+
+
+def test_an_escaped_0xff_is_no_sign_of_telnet() -> None:
+    """IAC IAC is a data byte an nc user may send: it gets no telnet reply."""
+    assert TelnetFilter().feed(b"\xff\xff\n").reply == b""
 
 
 def test_the_peer_agreeing_to_binary_is_not_answered() -> None:

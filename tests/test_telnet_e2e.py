@@ -1,0 +1,129 @@
+"""Japanese and Chinese typed in the real ``telnet``, in tmux, against the real server.
+
+Until the client agrees to BINARY, telnet takes the UTF-8 byte 0x83 of テ
+for Ctrl-C and the 0x9C of 本 for Ctrl-\\ and sends them as telnet
+commands. These tests type such text as a person would and check that the
+other members of the room, on plain sockets as ``nc`` users are, read it
+intact and are never sent a telnet byte themselves. telnet and tmux come
+from ``apt-get install -y telnet tmux``; the tests are skipped, saying so,
+when one is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.checked import Client, notice
+from tests.servers import RunningServer
+from tests.tmux import Terminal, Tmux
+
+pytestmark = pytest.mark.e2e
+
+IAC = b"\xff"
+IAC_IP = b"\xff\xf4"
+
+
+def installed(name: str, apt_package: str) -> str:
+    """The path of program ``name``, or skip the test saying how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed: apt-get install -y {apt_package}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(quiet_server: RunningServer) -> RunningServer:
+    return quiet_server
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server, killed with everything in it at the end of the test."""
+    private = Tmux(installed("tmux", "tmux"), tmp_path)
+    yield private
+    private.stop()
+
+
+@pytest.fixture
+def telnet_user(tmux: Tmux, server: RunningServer) -> Callable[[str], Terminal]:
+    """A person on the real ``telnet`` in a tmux terminal, joined as ``nick``."""
+    program = installed("telnet", "telnet")
+
+    def join(nick: str) -> Terminal:
+        terminal = tmux.terminal(nick, [program, server.host, str(server.port)])
+        terminal.wait_for("choose a nickname")
+        terminal.type_line(nick)
+        terminal.wait_for(f"Welcome, {nick}!")
+        return terminal
+
+    return join
+
+
+@pytest.fixture
+def member(server: RunningServer) -> Iterator[Callable[[str], Client]]:
+    """Members of the room on plain sockets; they quit at the end of the test."""
+    opened: list[Client] = []
+
+    def join(nick: str) -> Client:
+        opened.append(Client(server.host, server.port))
+        opened[-1].join(nick)
+        return opened[-1]
+
+    yield join
+    for client in opened:
+        client.leave()
+
+
+def test_japanese_and_chinese_typed_in_telnet_arrive_intact(
+    telnet_user: Callable[[str], Terminal], member: Callable[[str], Client]
+) -> None:
+    """テスト, 本 and 中文 typed in telnet reach the room as typed, from the first line on."""
+    osaka = member("osaka")
+    tokyo = telnet_user("tokyo")
+    osaka.expect(notice("tokyo", "joined"))
+    # The first line holds the first telnet command (IP for the 0x83 of テ):
+    # it is sent before BINARY is agreed, so the server puts the bytes back.
+    # 々 (0x85) and 〝 (0x9D) would be eaten by telnet itself without BINARY.
+    for text in ("テスト", "本", "中文", "日本語の々〝ッ"):
+        tokyo.type_line(text)
+        assert osaka.read_line() == f"<tokyo> {text}"
+    osaka.send_line("こんにちは、東京")
+    tokyo.wait_for("<osaka> こんにちは、東京")
+    tokyo.type_line("/quit")
+    assert notice("tokyo", "left")(osaka.read_line())
+    tokyo.wait_for("exit status 0")
+
+
+def test_an_nc_user_typing_the_same_text_is_never_sent_a_telnet_byte(
+    server: RunningServer, member: Callable[[str], Client]
+) -> None:
+    """UTF-8 full of bytes telnet would take for controls: relayed, and nothing but lines back."""
+    osaka = member("osaka")
+    nagoya = Client(server.host, server.port)
+    nagoya.join("nagoya")
+    osaka.expect(notice("nagoya", "joined"))
+    nagoya.send_line("テスト 本 中文 々〝ッ")
+    assert osaka.read_line() == "<nagoya> テスト 本 中文 々〝ッ"
+    nagoya.send_line("/quit")
+    everything = nagoya.read_until_closed()
+    nagoya.close()
+    assert IAC not in everything
+
+
+def test_interrupt_after_complete_lines_in_one_packet_relays_them(
+    member: Callable[[str], Client]
+) -> None:
+    """``line1\\nline2\\n`` + IAC IP arriving together: both lines are relayed, nothing lost."""
+    osaka = member("osaka")
+    kyoto = member("kyoto")
+    osaka.expect(notice("kyoto", "joined"))
+    kyoto.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    kyoto.send(b"line1\nline2\nhalf typed" + IAC_IP)
+    kyoto.send_line("after")
+    assert [osaka.read_line() for _ in range(3)] == ["<kyoto> line1", "<kyoto> line2",
+                                                     "<kyoto> after"]
