@@ -266,3 +266,23 @@ def test_crowded_room_gathers_join_notices() -> None:
     late = watcher.take()
     assert early == ["*** user0 has joined", "*** user1 has joined"]
     assert late == ["*** 8 users joined: user2, user3, user4, user5, user6 and 3 more"]
+
+
+def test_history_shown_is_counted_for_the_pacing_of_its_asker(registry: Registry) -> None:
+    """show_history and move say how many history entries they sent, so a front end can
+    charge for them."""
+    writer = registry.join("writer", RecordingClient())
+    for number in range(30):
+        registry.say(writer, f"message {number}")
+    reader = registry.join("reader", RecordingClient())
+    assert registry.show_history(reader, 25) == 25
+    assert registry.move(reader, "dev") == 0
+    assert registry.move(reader, "lobby", after=0) == 30
+    assert registry.move(reader, "lobby", after=28) == 2
+
+
+def test_a_room_name_with_control_characters_is_shown_escaped(registry: Registry) -> None:
+    """The error for a bad room name shows what was typed, controls escaped."""
+    member = registry.join("alice", RecordingClient())
+    with pytest.raises(ChatError, match=r'room name "\\x1b\[2Jx" is invalid'):
+        registry.move(member, "\x1b[2Jx")
