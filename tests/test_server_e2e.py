@@ -561,6 +561,23 @@ def test_control_sequences_are_removed_from_what_others_see(
     assert [bob.read_line() for _ in expected] == expected
 
 
+def test_non_ascii_digits_get_the_usage_and_log_no_traceback(
+    server: RunningServer, open_client: Open
+):
+    """``/resume lobby ²`` before the nickname and ``/history ²`` after it are wrong uses:
+    answered with the usage, the connection kept, nothing in the log."""
+    newcomer = open_client(server)
+    newcomer.greeting()
+    newcomer.send_line("/resume lobby ²")
+    assert error("usage: /resume")(newcomer.read_line())
+    newcomer.send_line("bob")
+    newcomer.expect("Welcome, bob!")
+    newcomer.send_line("/history ²")
+    assert error("usage: /history")(newcomer.read_line())
+    assert newcomer.ask("/who", "lobby")[-1] == "*** 1 user in lobby: bob"
+    assert "Traceback" not in server.log() and "internal error" not in server.log()
+
+
 def test_nothing_received_is_ever_unsafe_to_print(server: RunningServer, open_client: Open):
     """Whatever bytes users send, every line anyone receives is UTF-8 with no controls but CRLF."""
     nasty = (
