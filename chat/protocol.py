@@ -350,7 +350,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
     def _internal_error(self, failure: Failure) -> None:
         """Tell the user, and log it: the first time with where it happened, then at
         most once a minute for this connection, with how many were not logged."""
-        self.refuse(INTERNAL_ERROR)
+        # Written straight, not through the registry, which may be what failed.
+        self.write(encode_line(ERROR + INTERNAL_ERROR))
         now = self.clock.seconds()
         if self._errors_logged_at is not None and now - self._errors_logged_at < ERROR_LOG_INTERVAL:
             self._errors_not_logged += 1
