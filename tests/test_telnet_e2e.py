@@ -99,6 +99,23 @@ def test_japanese_and_chinese_typed_in_telnet_arrive_intact(
     tokyo.wait_for("exit status 0")
 
 
+def test_ctrl_c_in_telnet_after_binary_is_agreed_still_drops_the_half_typed_line(
+    telnet_user: Callable[[str], Terminal], member: Callable[[str], Client]
+) -> None:
+    """With BINARY on, Ctrl-C is still Interrupt Process: the half line goes, the session stays."""
+    osaka = member("osaka")
+    tokyo = telnet_user("tokyo")
+    osaka.expect(notice("tokyo", "joined"))
+    tokyo.type_line("テスト")
+    assert osaka.read_line() == "<tokyo> テスト"
+    tokyo.type("半分だけ")
+    tokyo.press("C-c")
+    tokyo.type_line("また本")
+    assert osaka.read_line() == "<tokyo> また本"
+    osaka.send_line("はい")
+    tokyo.wait_for("<osaka> はい")
+
+
 def test_an_nc_user_typing_the_same_text_is_never_sent_a_telnet_byte(
     server: RunningServer, member: Callable[[str], Client]
 ) -> None:
