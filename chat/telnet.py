@@ -8,14 +8,16 @@ refused, except that a TIMING-MARK request (which telnet sends after Ctrl-C
 and then waits for) is acknowledged, and that the client is asked to send
 BINARY.
 
-Why BINARY: until it is agreed, telnet (netkit and inetutils alike) takes
-the eighth bit off each typed byte before comparing it with its special
-characters, so a UTF-8 continuation byte such as the 0x83 of テ is sent as
-Interrupt Process (0x83 & 0x7F is ^C) and the 0x9C of 本 as Break (^\\).
-Nothing may be sent to a peer that has not shown it speaks telnet (an
-``nc`` user would see it), so DO BINARY goes out with the reply to the
-peer's first command. The commands that arrive before that, in the middle
-of a UTF-8 character, are put back as the bytes they replaced.
+Why BINARY: until it is agreed, telnet (inetutils, Debian's ``telnet``, as
+netkit) takes the eighth bit off each typed byte before comparing it with
+its special characters, so a UTF-8 continuation byte such as the 0x83 of
+テ is sent as Interrupt Process (0x83 & 0x7F is ^C) and the 0x9C of 本 as
+Break (^\\). Nothing may be sent to a peer that has not shown it speaks
+telnet (an ``nc`` user would see it), so DO BINARY goes out with the reply
+to the peer's first command. The commands that arrive before that, in the
+middle of a UTF-8 character, are put back as the bytes they replaced. Two
+bytes cannot be: telnet acts on 0x85 (^E, its echo toggle) and 0x9D (^],
+its escape character) itself and sends nothing for them, until BINARY.
 """
 
 from __future__ import annotations
