@@ -230,3 +230,14 @@ def test_tls_refuses_a_certificate_it_cannot_verify(tls_server):
     )
     assert finished.returncode == 1
     assert "certificate verify failed" in finished.stderr
+
+
+def test_untrusted_certificate_in_pipe_mode_says_what_to_do(tls_server):
+    """The one line on stderr names the problem and the ways out: --tls-no-verify, trustRoots."""
+    finished = run_client(
+        ["--nick", "careful", "--tls", tls_server.host, str(tls_server.port)], "hello\n"
+    )
+    assert finished.returncode == 1
+    (line,) = finished.stderr.splitlines()
+    assert "certificate verify failed" in line
+    assert "--tls-no-verify" in line and "trustRoots=" in line

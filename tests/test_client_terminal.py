@@ -19,12 +19,16 @@ from typing import Any
 
 import pytest
 
+from tests.certificates import write_self_signed
 from tests.servers import free_port
+from tests.silent_server import silent_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10.0
 TMUX = "/usr/bin/tmux"
 TIMESTAMP = re.compile(r"^\d\d:\d\d ")
+CONTINUATION = " " * 6
+WIDTH = 80
 
 pytestmark = [
     pytest.mark.e2e,
@@ -71,7 +75,9 @@ class Tmux:
             f'if [ "$(stty -g)" = "$(cat {modes})" ]; then echo "terminal restored"; fi; '
             "sleep 60"
         )
-        self.run("new-session", "-d", "-s", name, "-x", "80", "-y", "20", "sh", "-c", script)
+        self.run(
+            "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", "20", "sh", "-c", script
+        )
         return Terminal(self, name)
 
     def stop(self) -> None:
@@ -104,6 +110,20 @@ class Terminal:
     def rows(self) -> list[str]:
         """The non-empty rows, without their HH:MM timestamps."""
         return [TIMESTAMP.sub("", row) for row in self.screen() if row]
+
+    def lines(self) -> list[str]:
+        """The lines shown, each with its indented continuation rows joined to it."""
+        lines: list[str] = []
+        previous = ""
+        for row in filter(None, self.screen()):
+            if lines and row.startswith(CONTINUATION):
+                # A row cut within a word fills the width; one cut at a space does not.
+                joint = "" if len(previous) == WIDTH else " "
+                lines[-1] += joint + row.removeprefix(CONTINUATION)
+            else:
+                lines.append(TIMESTAMP.sub("", row))
+            previous = row
+        return lines
 
     def wait_for(self, text: str) -> list[str]:
         """Wait until some row contains ``text``; return the rows then."""
@@ -220,3 +240,101 @@ def test_terminal_client_rejoins_after_server_restart(tmux, server):
     alice.type("/who")
     alice.press("Enter")
     alice.wait_for("*** 1 user in lobby: alice")
+
+
+def test_refused_line_is_shown_refused_and_own_lines_follow_the_server(tmux, start_server):
+    """A line the server refuses is shown as refused with its reason, never as said."""
+    server = start_server("--max-line", "100")
+    alice = joined(tmux, server, "alice")
+    bob = joined(tmux, server, "bob")
+    alice.type("x" * 120)
+    alice.press("Enter")
+    alice.type("short one")
+    alice.press("Enter")
+    rows = alice.wait_for("<alice> short one")
+    assert not any(row.startswith("<alice> xxx") for row in rows)
+    refused = next(index for index, row in enumerate(rows) if row.startswith("!!! not sent: "))
+    assert rows[refused + 1].startswith("!!! line too long")
+    assert refused < rows.index("<alice> short one")
+    assert not any("xxx" in row for row in bob.wait_for("<alice> short one"))
+
+
+def test_resizing_leaves_no_fragments_of_the_input_line(tmux, server):
+    """Shrinking and widening the terminal redraws the input line once, with nothing left over."""
+    alice = joined(tmux, server, "alice")
+    draft = "draft " + "".join(f"{number:02d}abcdefgh" for number in range(6))
+    alice.type(draft)
+    alice.wait_for(draft)
+    for width in ("40", "25", "80", "33"):
+        tmux.run("resize-window", "-t", "alice", "-x", width, "-y", "20")
+        time.sleep(0.3)
+        rows = alice.rows()
+        assert rows[-1].startswith("alice> ")
+        others = [row for row in rows[:-1] if "abcdefgh" in row or row.startswith("alice>")]
+        assert others == [], f"fragments at width {width}:\n" + "\n".join(rows)
+    alice.press("Enter")
+    alice.wait_for("<alice> draft 00")
+
+
+def test_continuation_rows_of_a_wrapped_message_are_indented(tmux, server):
+    """A message filled to the terminal's width cannot pass its tail off as a line of its own:
+    the rows after a line's first are indented."""
+    alice = joined(tmux, server, "alice")
+    mallory = joined(tmux, server, "mallory")
+    forged = "*** alice has left (quit: bye)"
+    # "HH:MM <mallory> " takes 16 columns: the forged notice would start the second row.
+    mallory.type("." * 64 + forged)
+    mallory.press("Enter")
+    for terminal in (alice, mallory):
+        rows = [row for row in terminal.screen() if row]
+        deadline = time.monotonic() + TIMEOUT
+        while not any(forged in row for row in rows):
+            assert time.monotonic() < deadline, "\n".join(rows)
+            time.sleep(0.05)
+            rows = [row for row in terminal.screen() if row]
+        tail = next(row for row in rows if forged in row)
+        assert tail == "      " + forged
+
+
+def first_retry_delays(terminal: Terminal, news: str) -> tuple[int, int]:
+    """The delays (seconds) of the first two lines that start with ``news`` and end with one."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        delays = [line.removeprefix(news) for line in terminal.lines() if line.startswith(news)]
+        if len(delays) >= 2:
+            return int(delays[0].removesuffix("s")), int(delays[1].removesuffix("s"))
+        assert time.monotonic() < deadline, "\n".join(terminal.lines())
+        time.sleep(0.05)
+
+
+def test_a_server_that_never_greets_is_given_up_and_retried_with_backoff(tmux):
+    """A server that accepts and says nothing: the client says so, and tries again later."""
+    with silent_server() as silent:
+        alice = tmux.terminal(
+            "alice", ["--nick", "alice", "--greeting-timeout", "0.5", "127.0.0.1", str(silent.port)]
+        )
+        first, second = first_retry_delays(
+            alice, f"*** no greeting from 127.0.0.1:{silent.port} within 0.5s; retrying in "
+        )
+        assert first < second
+        assert silent.accepted >= 2
+        alice.press("C-c")
+        assert alice.wait_for("terminal restored")[-2] == "exit status 0"
+
+
+def test_untrusted_certificate_is_explained_and_retried_less_and_less_often(tmux, start_server,
+                                                                          tmp_path):
+    """--tls against a self-signed server: what is wrong and what to do, then growing delays."""
+    pem = write_self_signed(tmp_path, "127.0.0.1")
+    port = free_port()
+    start_server("--listen", f"ssl:{port}:interface=127.0.0.1:privateKey={pem}")
+    alice = tmux.terminal("alice", ["--nick", "alice", "--tls", "127.0.0.1", str(port)])
+    problem = "(TLS: certificate verify failed)"
+    first, second = first_retry_delays(
+        alice, f"*** cannot connect to 127.0.0.1:{port} {problem}; retrying in "
+    )
+    assert first < second
+    screen = " ".join(alice.lines())
+    assert "--tls-no-verify" in screen and "trustRoots=" in screen
+    alice.press("C-c")
+    assert alice.wait_for("terminal restored")[-2] == "exit status 0"

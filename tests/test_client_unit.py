@@ -25,6 +25,7 @@ from chat.client.inputline import text_width, visible_input
 from chat.client.lines import Kind, command_name, parse, welcomed_nick
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PipeIO
+from chat.client.rows import fold
 from chat.client.session import (
     EXIT_NICKNAME_REFUSED,
     EXIT_OK,
@@ -37,7 +38,7 @@ from chat.client.session import (
     Session,
     describe_failure,
 )
-from chat.client.terminal import ChatTerminal, terminal_protocol
+from chat.client.terminal import POSITION_TIMEOUT, ChatTerminal, terminal_protocol
 
 GREETING = [
     "*** Welcome to tcpchat.",
@@ -799,7 +800,7 @@ class ScreenUnderTest:
     """A ChatTerminal joined as alice, whose output is rendered by an emulated terminal."""
 
     def __init__(self, width: int = 60) -> None:
-        clock = Clock()
+        self.clock = clock = Clock()
         self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, width)
         self.session = Session(
             self.chat_terminal, clock, address="test", nick="alice", interactive=True
@@ -1177,3 +1178,58 @@ def test_retry_delay_grows_across_connections_that_end_before_the_welcome():
     protocol.dataReceived(WELCOME)
     protocol.connectionLost(Failure(ConnectionLost()))
     assert attempts == [2, 3, 4, 1]
+
+
+# Rows of a long line, and redrawing after a resize
+
+
+def test_long_line_is_cut_into_indented_rows_never_wider_than_the_terminal():
+    """Every row after the first starts with blanks, so no tail can pass for a line of its own."""
+    rows = fold("12:00 <mallory> " + "." * 64 + "*** alice has left", 80)
+    assert rows == ["12:00 <mallory> " + "." * 64, "      *** alice has left"]
+    coloured = fold("\x1b[2m12:00\x1b[0m " + "日本" * 30, 20)
+    assert all(text_width(ESCAPE.sub("", row)) <= 20 for row in coloured)
+    assert all(row.startswith("      ") for row in coloured[1:])
+    assert "".join(ESCAPE.sub("", row).strip() for row in coloured) == "12:00 " + "日本" * 30
+
+
+def test_rows_end_at_a_space_near_the_end():
+    """A row is cut at its last space when that is near its end, not within the word."""
+    assert fold("aaaa bbbb cccc dddd", 12, indent=2) == ["aaaa bbbb", "  cccc dddd"]
+
+
+def test_resize_clears_the_rows_a_rewrapped_input_line_takes():
+    """Narrower than the input line: the terminal is asked where its cursor went; if the row was
+    rewrapped, the client goes up to the first of its rows and clears from there."""
+    screen = ScreenUnderTest(width=80)
+    screen.type(b"x" * 60)
+    screen.stdio.clear()
+    screen.chat_terminal.terminalSize(30, 20)
+    assert screen.stdio.value() == b"\x1b[6n"
+    screen.stdio.clear()
+    screen.server.say("<bob> held back")
+    assert screen.stdio.value() == b""
+    screen.type(b"\x1b[3;8R")  # column 8 = 67 % 30 + 1: rewrapped onto three rows
+    drawn = screen.stdio.value()
+    assert drawn.startswith(b"\x1b[2A\r\x1b[J\r")
+    assert b"<bob> held back" in drawn
+
+
+def test_resize_of_a_terminal_that_does_not_rewrap_clears_only_the_input_row():
+    """A terminal that cuts the row instead (its cursor at the last column) is not gone up in."""
+    screen = ScreenUnderTest(width=80)
+    screen.type(b"x" * 60)
+    screen.chat_terminal.terminalSize(30, 20)
+    screen.stdio.clear()
+    screen.type(b"\x1b[20;30R")
+    assert screen.stdio.value().startswith(b"\r\x1b[J\r")
+
+
+def test_resize_without_an_answer_redraws_after_a_while():
+    """A terminal that never says where its cursor is still gets its input line back."""
+    screen = ScreenUnderTest(width=80)
+    screen.type(b"x" * 60)
+    screen.chat_terminal.terminalSize(30, 20)
+    screen.stdio.clear()
+    screen.clock.advance(POSITION_TIMEOUT)
+    assert screen.stdio.value().startswith(b"\r\x1b[J\r")

@@ -6,6 +6,12 @@ the terminal; each line of the chat is written over it and the input line
 is drawn again below, so what the user is typing stays as it was. The
 screen is never cleared and no alternate screen is used: the scrollback
 keeps the whole conversation after the client exits.
+
+Lines wider than the terminal are cut into rows here, continuation rows
+indented (see :mod:`chat.client.rows`). When the window gets narrower than
+the input line, many terminals rewrap that row into several; the client
+asks the terminal where its cursor went to tell whether it did, and
+clears every row the old input line now takes before drawing it again.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ from contextlib import contextmanager
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.conch.recvline import HistoricRecvLine
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorThreads, IReactorTime
 from twisted.python.failure import Failure
 
 from chat.client.colours import LineStyle
 from chat.client.inputline import text_width, visible_input
+from chat.client.rows import fold
 from chat.client.session import Session
 from chat.text import clean
 
@@ -44,6 +51,8 @@ _APPLICATION_HOME = b"\x1b[OH"
 _APPLICATION_END = b"\x1b[OF"
 # How much of a refused line is shown again, in characters.
 EXCERPT_LENGTH = 60
+# After a resize, how long to wait for the terminal to say where its cursor is.
+POSITION_TIMEOUT = 0.5
 
 
 class ChatTerminal(HistoricRecvLine):
@@ -65,6 +74,11 @@ class ChatTerminal(HistoricRecvLine):
         self.closed: Deferred[None] = Deferred()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt = ("> ", "> ")
+        self._cursor_column = 0  # where the cursor stood on the input row when last drawn
+        # While asking the terminal where its cursor is after a resize: the
+        # timer for an answer that may never come, and the lines held back.
+        self._position_timer: IDelayedCall | None = None
+        self._held_lines: list[str] = []
 
     # Setting up
 
@@ -97,7 +111,40 @@ class ChatTerminal(HistoricRecvLine):
     def terminalSize(self, width: int, height: int) -> None:
         self.width = width
         self.height = height
+        if self._position_timer is not None:
+            return  # being redrawn already; the answer will be read with the new width
+        if self._cursor_column < width:
+            self._redraw_after_resize(0)
+            return
+        # The terminal may have rewrapped the input row into several: its
+        # cursor's column tells, being then the old column modulo the width.
+        asked = self.terminal.reportCursorPosition()
+        self._position_timer = self.clock.callLater(POSITION_TIMEOUT, self._position_unknown)
+        asked.addCallback(self._position_known)
+
+    def _position_known(self, position: tuple[int, int]) -> None:
+        if self._position_timer is None or not self._position_timer.active():
+            return  # a late answer, after the timeout
+        self._position_timer.cancel()
+        self._position_timer = None
+        column = self._cursor_column
+        rewrapped = column >= self.width and position[0] == column % self.width
+        self._redraw_after_resize(column // self.width if rewrapped else 0)
+
+    def _position_unknown(self) -> None:
+        self._position_timer = None
+        self._redraw_after_resize(0)
+
+    def _redraw_after_resize(self, rows_up: int) -> None:
+        """Clear from the first row the input line takes to the end of the screen, and redraw."""
+        if rows_up:
+            self.terminal.cursorUp(rows_up)
+        self.terminal.write(b"\r")
+        self.terminal.eraseToDisplayEnd()
         self.draw_input_line()
+        held, self._held_lines = self._held_lines, []
+        for line in held:
+            self._print_above(line)
 
     def connectionLost(self, reason: Failure) -> None:
         self.session.leave()
@@ -203,6 +250,8 @@ class ChatTerminal(HistoricRecvLine):
 
     def draw_input_line(self) -> None:
         """Draw the prompt and the visible part of the input on the cursor's row."""
+        if self._position_timer is not None:
+            return  # drawn once the terminal has said where the old one went
         plain_prompt, shown_prompt = self._prompt
         chars = [encoded.decode("utf-8") for encoded in self.lineBuffer]
         shown = visible_input(
@@ -213,11 +262,16 @@ class ChatTerminal(HistoricRecvLine):
         self.terminal.write((shown_prompt + shown.text).encode("utf-8"))
         if shown.cursor_back:
             self.terminal.cursorBackward(shown.cursor_back)
+        self._cursor_column = text_width(plain_prompt) + text_width(shown.text) - shown.cursor_back
 
     def _print_above(self, line: str) -> None:
+        if self._position_timer is not None:
+            self._held_lines.append(line)
+            return
+        rows = fold(self.style.line(line, self.clock.seconds()), self.width)
         self.terminal.write(b"\r")
         self.terminal.eraseLine()
-        self.terminal.write(self.style.line(line, self.clock.seconds()).encode("utf-8") + b"\r\n")
+        self.terminal.write("\r\n\x1b[K".join(rows).encode("utf-8") + b"\r\n")
         self.draw_input_line()
 
     # SessionView
