@@ -1,69 +1,112 @@
 """Room history: what was said in each room, numbered, kept for replay.
 
-:class:`History` keeps the most recent messages and actions of every
-room in memory, so replaying them never waits on a disk; a
-:class:`HistoryStore` (see :mod:`chat.storage`) makes them outlive the
-process.
+:class:`History` keeps the recent messages and actions of at most
+``cache`` rooms in memory, the least recently used pushed out first, so
+that replaying them never waits on a disk. With a :class:`HistoryStore`
+(see :mod:`chat.storage`) history outlives the process, and a room that is
+not in memory is read from the store when it is asked for; without one, a
+room pushed out of memory has lost its history.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
+from twisted.internet import defer
+
 from chat.events import Said
+
+
+@dataclass(slots=True)
+class RoomHistory:
+    """The last entries of one room, and what is known of those before them."""
+
+    entries: list[Said]
+    forgotten: int = 0
+    """The newest id of this room that is no longer among ``entries`` (0: none)."""
+    complete: bool = True
+    """False when the store could not be read: ``entries`` may miss some."""
+
+
+@dataclass(slots=True)
+class _Cached:
+    entries: deque[Said]
+    forgotten: int = 0
 
 
 class HistoryStore(Protocol):
     """Where history is written so that it survives a restart."""
 
-    def load(self, keep: int) -> tuple[int, dict[str, list[Said]], dict[str, int]]:
-        """The highest id ever given, the last ``keep`` entries of each room, and
-        for each room with older entries the newest id left out."""
+    last_id: int
+    """The highest id that may have been handed out before this start."""
+
+    def reserve(self, said_id: int) -> None:
+        """Make sure ``said_id`` is never handed out again, whatever the crash."""
 
     def append(self, room: str, said: Said) -> None:
         """Write one entry, later and without blocking."""
 
-    def close(self) -> None:
+    def latest(self, room: str, count: int) -> RoomHistory:
+        """The last ``count`` entries of ``room``, read now."""
+
+    def close(self) -> defer.Deferred[None]:
         """Write everything still pending, then stop."""
 
 
 class History:
-    """The recent messages and actions of every room, by room key."""
+    """The recent messages and actions of rooms, by room key."""
 
-    def __init__(self, keep: int = 1000, store: HistoryStore | None = None) -> None:
+    def __init__(
+        self, keep: int = 1000, store: HistoryStore | None = None, cache: int = 100
+    ) -> None:
         self.keep = keep
-        self.store = store
+        self.cache = cache
+        self.store: HistoryStore | None = None
         self.last_id = 0
-        self._rooms: dict[str, deque[Said]] = {}
-        self._forgotten: dict[str, int] = {}
+        self._rooms: OrderedDict[str, _Cached] = OrderedDict()
+        self._lost = 0
+        """Without a store: the newest id of the rooms pushed out of memory."""
         if store is not None:
-            self.last_id, rooms, self._forgotten = store.load(keep)
-            for room, entries in rooms.items():
-                self._rooms[room] = deque(entries, maxlen=keep)
+            self.use(store)
+
+    def use(self, store: HistoryStore) -> None:
+        """Keep history in ``store`` from now on (the server has just started)."""
+        self.store = store
+        self.last_id = max(self.last_id, store.last_id)
+
+    @property
+    def cached(self) -> int:
+        """Rooms whose history is in memory now."""
+        return len(self._rooms)
 
     def next_id(self) -> int:
         """A new id, higher than every id given before, across restarts."""
         self.last_id += 1
+        if self.store is not None:
+            self.store.reserve(self.last_id)
         return self.last_id
 
     def record(self, room: str, said: Said) -> None:
         """Keep ``said`` as the newest entry of ``room``."""
-        entries = self._rooms.get(room)
-        if entries is None:
-            entries = self._rooms[room] = deque(maxlen=self.keep)
-        elif len(entries) == self.keep:
-            self._forgotten[room] = entries[0].id
-        entries.append(said)
+        cached = self._rooms.get(room)
+        if cached is None and self.store is None:
+            cached = self._remember(room, RoomHistory([], self._lost))
+        if cached is not None:
+            self._rooms.move_to_end(room)
+            if len(cached.entries) == self.keep:
+                cached.forgotten = cached.entries[0].id
+            cached.entries.append(said)
         if self.store is not None:
             self.store.append(room, said)
 
     def recent(self, room: str, count: int) -> list[Said]:
         """The last ``count`` entries of ``room``, oldest first."""
-        entries = self._rooms.get(room)
-        if not entries or count <= 0:
+        if count <= 0:
             return []
+        entries = self._room(room).entries
         return list(entries)[-count:]
 
     def since(self, room: str, after: int) -> tuple[list[Said], bool]:
@@ -72,15 +115,34 @@ class History:
         The flag says whether entries after ``after`` were already dropped
         (the gap is larger than what is kept).
         """
-        dropped = self._forgotten.get(room, 0) > after
-        entries = self._rooms.get(room)
-        if not entries:
-            return [], dropped
-        return _after(entries, after), dropped
+        cached = self._room(room)
+        return _after(cached.entries, after), cached.forgotten > after
 
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
+    def close(self) -> defer.Deferred[None]:
+        """Write what is pending and stop the store; fires when it has stopped."""
+        if self.store is None:
+            return defer.succeed(None)
+        return self.store.close()
+
+    def _room(self, room: str) -> _Cached:
+        cached = self._rooms.get(room)
+        if cached is not None:
+            self._rooms.move_to_end(room)
+            return cached
+        if self.store is None:
+            return _Cached(deque(), self._lost)
+        read = self.store.latest(room, self.keep)
+        if not read.complete:
+            return _Cached(deque(read.entries), read.forgotten)
+        return self._remember(room, read)
+
+    def _remember(self, room: str, read: RoomHistory) -> _Cached:
+        cached = self._rooms[room] = _Cached(deque(read.entries, maxlen=self.keep), read.forgotten)
+        while len(self._rooms) > self.cache:
+            _, pushed_out = self._rooms.popitem(last=False)
+            if self.store is None and pushed_out.entries:
+                self._lost = max(self._lost, pushed_out.entries[-1].id)
+        return cached
 
 
 def _after(entries: Iterable[Said], after: int) -> list[Said]:

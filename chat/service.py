@@ -1,10 +1,11 @@
-"""Service wiring: listening where asked and stopping politely.
+"""Service wiring: keeping history, listening where asked and stopping politely.
 
-:func:`make_service` builds what ``twistd tcpchat`` runs: one
-:class:`Listener` per ``--listen`` endpoint around one shared
-:class:`~chat.protocol.ChatFactory`, and a :class:`Farewell` that, when
-the server stops, tells everyone, lets output drain for a bounded time,
-then closes what is left.
+:func:`make_service` builds what ``twistd tcpchat`` runs: a
+:class:`~chat.history_service.HistoryService` that opens the database
+first and closes it last, one :class:`Listener` per ``--listen`` endpoint
+around one shared :class:`~chat.protocol.ChatFactory`, and a
+:class:`Farewell` that, when the server stops, tells everyone, lets output
+drain for a bounded time, then closes what is left.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from twisted.logger import Logger
 
 from chat.config import ServerConfig
 from chat.history import History
+from chat.history_service import HistoryService, check_before_start
 from chat.listener import Listener
 from chat.protocol import ChatFactory
 from chat.rooms import Registry
@@ -28,7 +30,7 @@ log = Logger()
 
 
 class Farewell(Service):
-    """Says goodbye to every connection when the server stops, then closes history."""
+    """Says goodbye to every connection when the server stops."""
 
     def __init__(self, factory: ChatFactory, clock: IReactorTime) -> None:
         self.factory = factory
@@ -48,7 +50,6 @@ class Farewell(Service):
         all_closed = defer.DeferredList(drained).addCallback(lambda _: None)
         timer = self.clock.callLater(grace, self._abort_the_rest, grace)
         all_closed.addBoth(lambda result: timer.cancel() if timer.active() else None)
-        all_closed.addCallback(lambda _: self.factory.registry.history.close())
         return all_closed
 
     def _abort_the_rest(self, grace: float) -> None:
@@ -66,8 +67,15 @@ def make_service(
 ) -> MultiService:
     """Everything a tcpchat server runs, ready to start."""
     top = MultiService()
-    store = SQLiteHistoryStore(config.db, reactor) if config.db else None
-    history = History(config.history_keep, store)
+    history = History(config.history_keep, cache=config.history_cache)
+    if config.db not in ("", ":memory:"):
+        store = SQLiteHistoryStore(
+            config.db, reactor,
+            retain_messages=config.retain_messages, retain_days=config.retain_days,
+        )
+        check_before_start(store)
+        # Started first, stopped last: by then Farewell has emptied every room.
+        HistoryService(history, store).setServiceParent(top)
     registry = Registry(
         history, reactor, replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay
     )

@@ -1,14 +1,16 @@
-"""Room history: numbering, bounds, and the SQLite store surviving a restart."""
+"""Room history: numbering, bounds, the rooms kept in memory, and the SQLite store behind them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from twisted.internet.task import Clock
+import pytest
 
 from chat.events import Action, Message
 from chat.history import History
 from chat.storage import SQLiteHistoryStore
+from tests.history_support import ThreadedClock
 
 
 def test_ids_only_grow() -> None:
@@ -39,48 +41,90 @@ def test_since_reports_a_gap_larger_than_what_is_kept() -> None:
     assert not dropped
 
 
-def test_history_survives_a_restart(tmp_path: Path) -> None:
+class Opened:
+    """Histories on stores in one folder, opened as a server opens them; all closed at the end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = str(folder / "chat.db")
+        self.clock = ThreadedClock()
+        self._open: list[History] = []
+
+    def history(self, keep: int = 1000, cache: int = 100, **store_options: float) -> History:
+        store = SQLiteHistoryStore(self.path, self.clock, **store_options)  # type: ignore[arg-type]
+        store.open()
+        history = History(keep, cache=cache)
+        history.use(store)
+        self._open.append(history)
+        return history
+
+    def close(self, history: History) -> None:
+        """Close ``history`` and wait until its store has written everything and stopped."""
+        self._open.remove(history)
+        self.clock.result(history.close())
+
+    def close_all(self) -> None:
+        for history in list(self._open):
+            self.close(history)
+
+
+@pytest.fixture
+def opened(tmp_path: Path) -> Iterator[Opened]:
+    histories = Opened(tmp_path)
+    yield histories
+    histories.close_all()
+
+
+def test_history_survives_a_restart(opened: Opened) -> None:
     """What was written is there again, ids included, after reopening the file."""
-    path = str(tmp_path / "chat.db")
-    clock = Clock()
-    history = History(keep=100, store=SQLiteHistoryStore(path, clock))
+    history = opened.history(keep=100)
     for text in ("one", "two"):
         history.record("lobby", Message("alice", text, history.next_id(), 1000.0))
     history.record("dev", Action("bob", "waves", history.next_id(), 1001.0))
-    clock.advance(1)
-    history.close()
+    opened.clock.advance(1)
+    opened.close(history)
 
-    reopened = History(keep=100, store=SQLiteHistoryStore(path, Clock()))
+    reopened = opened.history(keep=100)
     assert reopened.recent("lobby", 10) == [
         Message("alice", "one", 1, 1000.0),
         Message("alice", "two", 2, 1000.0),
     ]
     assert reopened.recent("dev", 10) == [Action("bob", "waves", 3, 1001.0)]
-    assert reopened.next_id() == 4
-    reopened.close()
+    assert reopened.next_id() > 3
 
 
-def test_closing_writes_what_is_still_pending(tmp_path: Path) -> None:
+def test_closing_writes_what_is_still_pending(opened: Opened) -> None:
     """Entries of the last reactor turn are written on close, not lost."""
-    path = str(tmp_path / "chat.db")
-    history = History(store=SQLiteHistoryStore(path, Clock()))
+    history = opened.history()
     history.record("lobby", Message("alice", "last words", history.next_id(), 5.0))
-    history.close()
-    reopened = History(store=SQLiteHistoryStore(path, Clock()))
+    opened.close(history)
+    reopened = opened.history()
     assert [said.text for said in reopened.recent("lobby", 5)] == ["last words"]
-    reopened.close()
 
 
-def test_only_the_kept_number_is_loaded(tmp_path: Path) -> None:
-    """At start-up each room loads at most --history-keep entries."""
-    path = str(tmp_path / "chat.db")
-    history = History(keep=1000, store=SQLiteHistoryStore(path, Clock()))
+def test_only_the_kept_number_is_read(opened: Opened) -> None:
+    """A room read from the database brings at most --history-keep entries."""
+    history = opened.history(keep=1000)
     for _ in range(50):
         history.record("lobby", Message("a", "x", history.next_id(), 0.0))
-    history.close()
-    reopened = History(keep=10, store=SQLiteHistoryStore(path, Clock()))
+    opened.close(history)
+    reopened = opened.history(keep=10)
     assert [said.id for said in reopened.recent("lobby", 100)] == list(range(41, 51))
-    reopened.close()
+
+
+def test_nothing_is_read_at_start_up(opened: Opened) -> None:
+    """Opening a history holds no room in memory: rooms are read when asked for."""
+    history = opened.history()
+    history.record("lobby", Message("a", "x", history.next_id(), 0.0))
+    opened.close(history)
+    assert opened.history().cached == 0
+
+
+def test_ids_after_a_restart_are_above_every_id_given(opened: Opened) -> None:
+    """Ids handed out but never written (the process died) are not handed out again."""
+    history = opened.history()
+    given = [history.next_id() for _ in range(5)]
+    opened.close(history)
+    assert opened.history().next_id() > max(given)
 
 
 def test_other_rooms_ids_are_not_mistaken_for_a_gap() -> None:
@@ -95,14 +139,70 @@ def test_other_rooms_ids_are_not_mistaken_for_a_gap() -> None:
     assert not dropped
 
 
-def test_a_gap_is_known_after_a_restart(tmp_path: Path) -> None:
-    """Entries beyond what is loaded at start-up are known to be missing."""
-    path = str(tmp_path / "chat.db")
-    history = History(keep=100, store=SQLiteHistoryStore(path, Clock()))
+def test_at_most_the_cache_size_of_rooms_stay_in_memory() -> None:
+    """With --history-cache 2, a third room pushes the least recently used out."""
+    history = History(keep=5, cache=2)
+    for room_key in ("a", "b", "c"):
+        history.record(room_key, Message("x", room_key, history.next_id()))
+    assert history.cached == 2
+    assert history.recent("c", 5) == [Message("x", "c", 3)]
+    assert history.recent("b", 5) == [Message("x", "b", 2)]
+
+
+def test_using_a_room_keeps_it_in_memory() -> None:
+    """Reading a room makes it the most recently used: the other one goes first."""
+    history = History(keep=5, cache=2)
+    history.record("a", Message("x", "a", history.next_id()))
+    history.record("b", Message("x", "b", history.next_id()))
+    history.recent("a", 1)
+    history.record("c", Message("x", "c", history.next_id()))
+    assert history.recent("a", 5) == [Message("x", "a", 1)]
+
+
+def test_without_a_database_a_forgotten_room_may_have_lost_messages() -> None:
+    """Catching up in a room pushed out of memory says older messages are gone."""
+    history = History(keep=5, cache=1)
+    history.record("a", Message("x", "a", history.next_id()))
+    history.record("b", Message("x", "b", history.next_id()))
+    assert history.since("a", 0) == ([], True)
+
+
+def test_a_room_pushed_out_of_memory_is_read_back_from_the_database(opened: Opened) -> None:
+    """Rooms beyond --history-cache come back from SQLite, even before they were written."""
+    history = opened.history(keep=3, cache=1)
+    for number in range(1, 5):
+        history.record("a", Message("x", f"a{number}", history.next_id(), 1.0))
+    history.recent("a", 1)
+    history.record("b", Message("x", "b", history.next_id(), 1.0))
+    history.recent("b", 1)
+    assert history.cached == 1
+    assert [said.text for said in history.recent("a", 10)] == ["a2", "a3", "a4"]
+    opened.clock.advance(1)
+    history.recent("b", 1)
+    opened.close(history)
+    reopened = opened.history(keep=3, cache=1)
+    assert [said.text for said in reopened.recent("a", 10)] == ["a2", "a3", "a4"]
+
+
+def test_a_gap_is_exact_for_a_room_read_back(opened: Opened) -> None:
+    """A room read from the database knows exactly which of its entries are no longer kept."""
+    history = opened.history(keep=3, cache=1)
+    ids = [history.next_id() for _ in range(6)]
+    for said_id in ids:
+        history.record("a", Message("x", "a", said_id, 1.0))
+    history.record("b", Message("x", "b", history.next_id(), 1.0))
+    history.recent("b", 1)
+    assert history.since("a", ids[1]) == ([Message("x", "a", i, 1.0) for i in ids[3:]], True)
+    assert history.since("a", ids[2])[1] is False
+    assert history.since("b", 0)[1] is False
+
+
+def test_a_gap_is_known_after_a_restart(opened: Opened) -> None:
+    """Entries beyond what is read back are known to be missing."""
+    history = opened.history(keep=100)
     for _ in range(10):
         history.record("lobby", Message("a", "x", history.next_id(), 0.0))
-    history.close()
-    reopened = History(keep=3, store=SQLiteHistoryStore(path, Clock()))
+    opened.close(history)
+    reopened = opened.history(keep=3)
     assert reopened.since("lobby", 2)[1]
     assert not reopened.since("lobby", 7)[1]
-    reopened.close()
