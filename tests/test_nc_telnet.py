@@ -32,6 +32,8 @@ TIMEOUT = 10.0
 IAC_IP = b"\xff\xf4"
 IAC_DO_TIMING_MARK = b"\xff\xfd\x06"
 IAC_WILL_TIMING_MARK = b"\xff\xfb\x06"
+# Sent with the reply to a peer's first telnet command: the server asks for 8-bit input.
+IAC_DO_BINARY = b"\xff\xfd\x00"
 
 
 def installed(name: str, apt_package: str) -> str:
@@ -252,7 +254,7 @@ def test_telnet_interrupt_is_answered_and_the_session_goes_on(
     bob = peers("bob")
     alice.expect(notice("bob", "joined"))
     alice.send(b"half typed" + IAC_IP + IAC_DO_TIMING_MARK)
-    assert read_raw_until(alice, IAC_WILL_TIMING_MARK) == IAC_WILL_TIMING_MARK
+    assert read_raw_until(alice, IAC_WILL_TIMING_MARK) == IAC_DO_BINARY + IAC_WILL_TIMING_MARK
     alice.send_line("still here")
     assert bob.read_line() == "<alice> still here"
     bob.send_line("welcome back")
@@ -272,7 +274,9 @@ def test_telnet_negotiation_is_refused_and_never_relayed(
     for piece in pieces:
         alice.send(piece)
         time.sleep(0.02)
-    assert read_raw_until(alice, b"\xff\xfc\x03") == b"\xff\xfc\x01\xff\xfe\x1f\xff\xfc\x03"
+    assert read_raw_until(alice, b"\xff\xfc\x03") == (
+        IAC_DO_BINARY + b"\xff\xfc\x01\xff\xfe\x1f\xff\xfc\x03"
+    )
     assert bob.read_line() == "<alice> hello world"
 
 
@@ -284,7 +288,7 @@ def test_telnet_are_you_there_is_answered(
     bob = peers("bob")
     alice.expect(notice("bob", "joined"))
     alice.send(b"\xff\xf6")
-    assert alice.read_line().startswith("*** ")
+    assert read_raw_until(alice, b"\r\n").startswith(IAC_DO_BINARY + b"*** ")
     alice.send_line("after ayt")
     assert bob.read_line() == "<alice> after ayt"
 
