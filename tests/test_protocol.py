@@ -506,6 +506,19 @@ def test_interrupt_after_complete_lines_loses_none_of_them() -> None:
     assert alice.received() == ["<bob> line1", "<bob> line2", "<bob> after"]
 
 
+def test_interrupt_in_the_same_chunk_as_complete_lines_loses_none_of_them() -> None:
+    """``line1\\nline2\\n`` + IAC IP in one chunk: both lines are relayed, the half line after
+    them, interrupted, is not."""
+    chat = Chat(flood_rate=10, flood_burst=2)  # the nickname line takes one
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bob.protocol.dataReceived(b"line1\nline2\nhalf\xff\xf4")
+    bob.type("after")
+    for _ in range(5):
+        chat.clock.advance(0.1)
+    assert alice.received() == ["<bob> line1", "<bob> line2", "<bob> after"]
+
+
 def test_interrupt_ends_the_discarding_of_an_overlong_line() -> None:
     """Ctrl-C on an over-long line: what is typed next is a new line, not its tail."""
     chat = Chat(max_line=100)
