@@ -338,3 +338,30 @@ def test_untrusted_certificate_is_explained_and_retried_less_and_less_often(tmux
     assert "--tls-no-verify" in screen and "trustRoots=" in screen
     alice.press("C-c")
     assert alice.wait_for("terminal restored")[-2] == "exit status 0"
+
+
+def test_after_an_outage_missed_messages_come_first_then_what_was_typed_offline(tmux, server):
+    """Back from an outage: the count of missed messages, each with one time marked as past,
+    then the line typed while offline, shown where the server put it."""
+    alice = joined(tmux, server, "alice")
+    server.stop()
+    alice.wait_for("(Connection refused); retrying in")
+    alice.type("typed offline")
+    alice.press("Enter")
+    alice.wait_for("*** not connected: this will be sent once back")
+    server.start()
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            carol = server.connect("carol")
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, "the server did not come back"
+            time.sleep(0.05)
+    carol.send_line("while you were away")
+    rows = alice.wait_for("<alice> typed offline")
+    carol.close()
+    back = rows.index("*** reconnected: back in the room as alice")
+    assert rows[back + 1] == "*** 1 missed message:"
+    assert re.fullmatch(r"\[\d\d:\d\d\] <carol> while you were away", rows[back + 2])
+    assert rows[back + 3 :] == ["*** end of missed messages", "<alice> typed offline", "alice>"]

@@ -979,6 +979,18 @@ def test_line_typed_offline_is_shown_after_the_missed_messages():
     ]
 
 
+def test_own_message_is_shown_as_the_server_relays_it():
+    """Blank runs are one space for the others (the server's rule), and so in one's own view;
+    blank fillers alone, which the server would drop without an ack, are not sent."""
+    client, server = joined("alice")
+    client.session.user_line("so     far\u3000\u3000away")
+    client.session.user_line("\u2800\u2800")
+    client.session.user_line("/me  waves   twice")
+    assert server.received() == ["so     far\u3000\u3000away", "/me  waves   twice"]
+    server.say("@id=1", "@id=2")
+    assert client.view.own == ["<alice> so far away", "* alice waves twice"]
+
+
 def test_control_characters_alone_are_not_sent():
     """A line the server would ignore (empty once cleaned) is not sent: acks stay in step."""
     client, server = joined("alice")

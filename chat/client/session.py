@@ -54,7 +54,7 @@ from chat.client.lines import (
     split_message_id,
     welcomed_nick,
 )
-from chat.text import clean, nickname_problem
+from chat.text import clean, nickname_problem, relayable
 
 log = Logger()
 
@@ -470,13 +470,19 @@ class Session:
     def _say(self, text: str) -> None:
         assert self._connection is not None and self.nick is not None
         command = command_name(text)
-        if command is None or (command == "me" and _argument(text)):
+        # What the others would see, by the server's rule; nothing for a message
+        # it would drop unseen (blanks only), which is not sent: it gets no ack.
+        said = relayable(message_text(text)) if command is None else ""
+        action = relayable(_argument(text)).strip() if command == "me" else ""
+        if command is None and not said.strip():
+            return
+        if said or action:
             if self._awaiting and self._awaiting[-1].kind is None:
                 self._send_barrier()  # the last command's answer ends before its answer
-            if command is None:
-                self._awaiting.append(_Sent(Kind.MESSAGE, message_text(text), text))
+            if said:
+                self._awaiting.append(_Sent(Kind.MESSAGE, said, text))
             else:
-                self._awaiting.append(_Sent(Kind.ACTION, _argument(text), text))
+                self._awaiting.append(_Sent(Kind.ACTION, action, text))
             self._connection.send_line(text)
             return
         if command == "nick" and self.interactive:
