@@ -10,7 +10,9 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from chat.config import DEFAULT_LISTEN, ServerConfig
+from chat.listener import endpoint_problem
 from chat.text import clean
+from chat.wire import NOTICE, encode_line
 
 
 def _at_least(name: str, minimum: float, whole: bool) -> Callable[[str], float]:
@@ -102,10 +104,14 @@ class Options(usage.Options):
 
     def opt_listen(self, description: str) -> None:
         """Where to listen, as a Twisted endpoint: tcp:PORT, tcp6:PORT, unix:PATH, ssl:PORT:privateKey=KEY.pem, systemd:domain=INET:index=0. Repeatable."""  # noqa: E501
-        try:
-            serverFromString(reactor, description)
-        except Exception as error:
-            raise usage.UsageError(f"--listen {description!r}: {error}") from None
+        problem = endpoint_problem(description)
+        if problem is None:
+            try:
+                serverFromString(reactor, description)
+            except Exception as error:
+                problem = str(error)
+        if problem is not None:
+            raise usage.UsageError(f"--listen {description!r}: {problem}")
         self["listen"].append(description)
 
     def postOptions(self) -> None:
@@ -120,6 +126,7 @@ class Options(usage.Options):
                     f"--motd {self['motd']!r}: {error.strerror or error}"
                 ) from None
             motd = tuple(clean(line) for line in text.splitlines())
+            self._check_motd_fits(motd)
         database = Path(self["db"])
         if self["db"] not in ("", ":memory:") and not database.parent.is_dir():
             raise usage.UsageError(f"--db {self['db']!r}: folder {database.parent} does not exist")
@@ -127,3 +134,12 @@ class Options(usage.Options):
             _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS
         }
         self["config"] = ServerConfig(motd=motd, db=self["db"], **fields)
+
+    def _check_motd_fits(self, motd: tuple[str, ...]) -> None:
+        """Refuse a MOTD that could fill a client's send queue on its own at connect."""
+        sent = sum(len(encode_line(NOTICE + line)) for line in motd)
+        if sent > self["sendq"] / 2:
+            raise usage.UsageError(
+                f"--motd {self['motd']!r}: {sent} bytes as sent, more than half of --sendq "
+                f"({self['sendq']} bytes); shorten it or raise --sendq"
+            )

@@ -46,6 +46,8 @@ def test_limits_reach_the_config() -> None:
         (["--handshake-timeout", "nan"], "--handshake-timeout takes a number"),
         (["--flood", "-1"], "--flood takes a number"),
         (["--listen", "carrier-pigeon:1"], "Unknown endpoint type"),
+        (["--listen", "tcp:notaport"], "--listen 'tcp:notaport': port 'notaport' is not a number"),
+        (["--listen", "unix:/no/such/folder/chat.sock"], "folder /no/such/folder does not exist"),
         (["--motd", "/no/such/file"], "No such file"),
         (["--db", "/no/such/folder/chat.db"], "does not exist"),
     ],
@@ -66,3 +68,29 @@ def test_motd_lines_are_read_and_cleaned(tmp_path: Path) -> None:
 def test_empty_db_keeps_history_in_memory_only() -> None:
     """--db '' is accepted: no database file, history lives in memory."""
     assert parse("--db", "")["config"].db == ""
+
+
+def motd_file(tmp_path: Path, sent_bytes: int) -> str:
+    """A MOTD file whose lines, as the server sends them, take ``sent_bytes`` bytes."""
+    line = "m" * 94  # "*** " + 94 letters + CRLF: 100 bytes on the wire
+    assert sent_bytes % 100 == 0
+    path = tmp_path / "motd.txt"
+    path.write_text("\n".join([line] * (sent_bytes // 100)) + "\n")
+    return str(path)
+
+
+def test_motd_larger_than_half_the_send_queue_is_refused(tmp_path: Path) -> None:
+    """A MOTD that would fill the send queue at connect is refused, with both sizes."""
+    motd = motd_file(tmp_path, 2100)
+    with pytest.raises(usage.UsageError) as raised:
+        parse("--sendq", "4096", "--motd", motd)
+    assert str(raised.value) == (
+        f"--motd {motd!r}: 2100 bytes as sent, more than half of --sendq (4096 bytes); "
+        "shorten it or raise --sendq"
+    )
+
+
+def test_motd_up_to_half_the_send_queue_is_accepted(tmp_path: Path) -> None:
+    """A MOTD of exactly half the send queue, as sent, is accepted."""
+    config = parse("--sendq", "4000", "--motd", motd_file(tmp_path, 2000))["config"]
+    assert len(config.motd) == 20
