@@ -63,6 +63,7 @@ class ListenError(SystemExit, Exception):
 
 def _parameters(description: str) -> tuple[str, dict[str, str]] | None:
     """The endpoint type (lower case) and its parameters by name, for the types above."""
+    # serverFromString's own parser: the string is read exactly as Twisted reads it.
     args, named = _parse(description)
     kind = args[0].lower() if args else ""
     if kind not in _POSITIONAL:

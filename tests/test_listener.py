@@ -150,3 +150,14 @@ def test_endpoint_problem_names_the_wrong_part(description: str, problem: str) -
 def test_endpoint_problem_is_none_for_what_it_does_not_judge(description: str) -> None:
     """Good endpoints, and types it does not know, are left to serverFromString."""
     assert endpoint_problem(description) is None
+
+
+@pytest.mark.xfail(strict=True, reason="make_service does not pass backlog=config.backlog yet")
+def test_make_service_listens_with_the_configured_backlog() -> None:
+    """--backlog (ServerConfig.backlog) is the backlog every default listener gets."""
+    from chat.service import make_service
+
+    reactor = MemoryReactor()
+    top = make_service(reactor, ["tcp:0"], ServerConfig(db="", backlog=77))
+    top.startService()
+    assert reactor.tcpServers[0][2] == 77
