@@ -135,9 +135,8 @@ def is_untrusted_certificate(reason: Failure) -> bool:
     """Whether a connection failed because the server's certificate could not be verified."""
     if isinstance(reason.value, VerificationError):
         return True
-    return describe_failure(reason).startswith("TLS: ") and "certificate verify failed" in (
-        describe_failure(reason)
-    )
+    problem = describe_failure(reason)
+    return problem.startswith("TLS: ") and "certificate verify failed" in problem
 
 
 @dataclass(frozen=True)
