@@ -58,6 +58,7 @@ _REPLACED_BYTE = {
     EOF: 0x84,  # ^D eof, in LINEMODE
     EL: 0x95,  # ^U kill
 }
+_REPLACED_BYTES = bytes(_REPLACED_BYTE.get(command, command) for command in range(256))
 
 
 def _agreement(verb: int, option: int) -> bytes:
@@ -166,9 +167,15 @@ class TelnetFilter:
                     break
                 position = found + 1
                 if position + 1 < end and chunk[position] in _NEGOTIATION:
-                    # The usual case, a whole negotiation in this chunk, in one step.
-                    self._ask_for_binary(out.reply)
-                    self._answer(chunk[position], chunk[position + 1], out.reply)
+                    # The usual case, a whole negotiation in this chunk, in one step
+                    # (inline: a flood of them costs no more than it used to).
+                    if self._binary == _UNASKED:
+                        self._ask_for_binary(out.reply)
+                    verb, option = chunk[position], chunk[position + 1]
+                    if option == BINARY:
+                        self._answer(verb, option, out.reply)
+                    else:
+                        out.reply += _ANSWERS[verb][option]
                     position += 2
                 else:
                     self._state = _COMMAND
@@ -245,7 +252,7 @@ class TelnetFilter:
         return True
 
     def _held_bytes(self) -> bytes:
-        return bytes(_REPLACED_BYTE[command] for command in self._held)
+        return bytes(self._held.translate(_REPLACED_BYTES))
 
     def _restore(self, out: _Chunk) -> None:
         out.pieces.append(self._held_bytes())
@@ -253,6 +260,8 @@ class TelnetFilter:
 
     def _last_text(self, out: _Chunk) -> bytes:
         """The last three bytes of text so far, from this chunk and before it."""
+        if out.pieces and len(out.pieces[-1]) >= 3:
+            return out.pieces[-1][-3:]
         last = b""
         for piece in reversed(out.pieces):
             last = piece[-3:] + last
