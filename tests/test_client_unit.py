@@ -785,6 +785,29 @@ def test_pipe_reports_its_own_problems_on_stderr():
     assert pipe.printed() == ""
 
 
+def test_pipe_prints_the_servers_refusal_of_a_line_as_it_came():
+    """A refused line is reported on stdout by the server's own ``!!!`` line, nothing more."""
+    pipe = PipeUnderTest()
+    pipe.server.say("*** Welcome, bot! 1 user online.")
+    pipe.pipe.dataReceived(b"x" * 3000 + b"\n")
+    pipe.server.say("!!! line too long (3000 bytes; the limit is 2048 bytes): it was not sent")
+    assert pipe.printed().splitlines()[-1] == (
+        "!!! line too long (3000 bytes; the limit is 2048 bytes): it was not sent"
+    )
+    assert pipe.errors.getvalue() == ""
+
+
+def test_user_typing_ids_sees_its_answer_and_acks_stay_in_step():
+    """The user's own /ids is a command like any: its answer is shown; the barrier's is not."""
+    client, server = joined("alice")
+    for line in ("/ids", "hello"):
+        client.session.user_line(line)
+    assert server.received() == ["/ids", "/ids", "hello"]
+    server.say(IDS_ON, IDS_ON, "@id=3")
+    assert client.view.lines.count(IDS_ON) == 1
+    assert client.view.own == ["<alice> hello"]
+
+
 def test_pipe_lets_go_of_output_nobody_reads_any_more():
     """A bot whose output reader went away can still finish (and so exit), not hang."""
     pipe = PipeUnderTest()

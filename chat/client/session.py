@@ -145,19 +145,19 @@ class _Sent:
 
     ``kind`` is MESSAGE or ACTION for something said (answered by one ack or
     one error), None for a command; ``text`` is what the others would see,
-    ``typed`` the line as sent. A ``barrier`` is the client's own ``/ids``.
+    ``typed`` the line as sent.
     """
 
     kind: Kind | None
     text: str
     typed: str
-    barrier: bool = False
 
     def shown_as(self, nick: str) -> str:
         return f"<{nick}> {self.text}" if self.kind is Kind.MESSAGE else f"* {nick} {self.text}"
 
 
-_BARRIER = _Sent(None, "", "/ids", barrier=True)
+# The client's own /ids, sent after a command to mark where its answer ends.
+_BARRIER = _Sent(None, "", "/ids")
 
 
 class Session:
@@ -526,7 +526,8 @@ class Session:
             assert self.nick is not None
             self.view.show_refused(head.shown_as(self.nick), line)
             return True
-        if said.kind is Kind.NOTICE and is_ids_answer(said.text) and _BARRIER in self._awaiting:
+        barrier_sent = any(sent is _BARRIER for sent in self._awaiting)
+        if said.kind is Kind.NOTICE and is_ids_answer(said.text) and barrier_sent:
             while self._awaiting.popleft() is not _BARRIER:
                 pass
             if self._catching_up:
