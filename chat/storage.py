@@ -65,6 +65,8 @@ ID_BLOCK = 10_000
 """Ids reserved at a time; the next block is reserved when half of one is used."""
 RETRY_FIRST, RETRY_LONGEST = 0.1, 30.0
 """Seconds before a failed write is tried again, doubling each time up to the longest."""
+READ_TIMEOUT = 0.1
+"""Seconds a read on the reactor thread may wait for a lock before it gives up."""
 PRUNE_EVERY = 60.0
 """Seconds between two rounds of pruning to the retention."""
 PRUNE_CHUNK = 5_000
@@ -179,6 +181,7 @@ class SQLiteHistoryStore:
         return StoreError(f"tcpchat: cannot use --db {self.path}: {problem}")
 
     def _acquire(self) -> None:
+        """Check the file, then lock it and connect; nothing is written to a file refused."""
         if os.path.isdir(self.path):
             raise self._error("it is a folder")
         try:
@@ -187,6 +190,8 @@ class SQLiteHistoryStore:
                     header = existing.read(len(_SQLITE_HEADER))
                 if header and header != _SQLITE_HEADER:
                     raise self._error("not an SQLite database")
+            self._reader = sqlite3.connect(self.path, timeout=READ_TIMEOUT)
+            self._check_tables(self._reader)
             self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -195,23 +200,16 @@ class SQLiteHistoryStore:
                     f"another tcpchat server is using it (it holds {self.path}.lock)"
                 ) from None
             self._ceiling = _IdCeiling(self._lock_fd)
+            _tune(self._reader)
+            self._reader.executescript(_SCHEMA)
+            self._writer_db = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, check_same_thread=False
+            )
+            _tune(self._writer_db)
         except OSError as error:
             raise self._error(error.strerror or str(error)) from None
-        try:
-            self._reader = self._connect()
-            self._check_tables(self._reader)
-            self._reader.executescript(_SCHEMA)
-            self._writer_db = self._connect(check_same_thread=False)
         except sqlite3.Error as error:
             raise self._error(str(error)) from None
-
-    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            self.path, timeout=self._busy_timeout, check_same_thread=check_same_thread
-        )
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
 
     def _check_tables(self, db: sqlite3.Connection) -> None:
         for table, columns in _COLUMNS.items():
@@ -242,7 +240,13 @@ class SQLiteHistoryStore:
             self._work.put(_Reserve(self._reserving))
         if said_id > self._ceiling.durable:
             # Rare: the writer thread has not yet made the next block durable.
-            self._ceiling.raise_to(self._reserving)
+            try:
+                self._ceiling.raise_to(self._reserving)
+            except OSError as error:
+                if said_id == self._ceiling.durable + 1:  # once, not for every id after it
+                    log.error("history: cannot reserve ids in {path}.lock: {error}; a crash"
+                              " could give ids from {id} again", path=self.path, error=error,
+                              id=said_id)
 
     def append(self, room: str, said: Said) -> None:
         """Write one entry, later and without blocking."""
@@ -478,6 +482,11 @@ class _Writer:
         )
         self.pruned += len(doomed)
         return len(doomed) == len(oldest)
+
+
+def _tune(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
 
 
 def _said(row: tuple[int, float, str, str, str]) -> Said:

@@ -1,7 +1,7 @@
 """Support for tests of the history store: a clock that threads can call back, and waiting on it.
 
-:class:`ThreadedClock` is a :class:`~twisted.internet.task.Clock` that also
-takes ``callFromThread``, as the real reactor does: the store's writer
+:class:`ThreadedClock` is a :class:`~twisted.internet.testing.MemoryReactorClock`
+that also takes ``callFromThread``, as the real reactor does: the store's writer
 thread reports back through it. :meth:`ThreadedClock.wait` runs those
 calls on the test's thread until a condition holds, as a reactor would.
 """
@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
 WAIT_TIMEOUT = 10.0
 
 
-class ThreadedClock(Clock):
+class ThreadedClock(MemoryReactorClock):
     """A clock for tests whose ``callFromThread`` calls run when the test waits."""
 
     def __init__(self) -> None:

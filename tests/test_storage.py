@@ -12,8 +12,11 @@ from typing import Any, cast
 import pytest
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
+from chat.config import ServerConfig
 from chat.events import Message
-from chat.history import RoomHistory
+from chat.history import History, RoomHistory
+from chat.history_service import HistoryService, StartUpError
+from chat.service import make_service
 from chat.storage import SQLiteHistoryStore, StoreError
 from tests.history_support import ThreadedClock
 
@@ -117,6 +120,8 @@ def test_a_database_of_another_program_is_refused_in_one_line(
     assert "history table is not tcpchat's" in refusal(path, clock)
     with sqlite3.connect(path) as foreign:
         assert foreign.execute("SELECT count(*) FROM history").fetchone() == (0,)
+        assert foreign.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert not (tmp_path / "chat.db.lock").exists()
 
 
 def test_a_second_store_on_the_same_file_is_refused(
@@ -212,3 +217,42 @@ def test_pruning_by_age_removes_old_messages_periodically(
     stores.clock.advance(1)
     stores.clock.wait(lambda: any("pruned 2 messages" in line for line in logged))
     assert [said.id for said in store.latest("a", 100).entries] == [3, 4, 5]
+
+
+def test_the_database_is_opened_when_the_server_starts_not_when_it_is_built(
+    tmp_path: Path, clock: ThreadedClock
+) -> None:
+    """twistd forks between building and starting: only the started server holds the file."""
+    path = str(tmp_path / "chat.db")
+    top = make_service(clock, [], ServerConfig(db=path))
+    SQLiteHistoryStore(path, clock).check()
+    top.startService()
+    with pytest.raises(StoreError):
+        SQLiteHistoryStore(path, clock).check()
+    clock.result(top.stopService())
+    SQLiteHistoryStore(path, clock).check()
+
+
+def test_a_database_refused_at_start_ends_twistd_with_one_line(
+    tmp_path: Path, clock: ThreadedClock, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Without a fork (twistd -n) the reason goes to stderr, alone, and the exit status is 1."""
+    path = tmp_path / "chat.db"
+    path.write_bytes(b"garbage" * 10)
+    service = HistoryService(History(), SQLiteHistoryStore(str(path), clock))
+    with pytest.raises(SystemExit) as ended:
+        service.startService()
+    assert ended.value.code == 1
+    assert capfd.readouterr().err == f"tcpchat: cannot use --db {path}: not an SQLite database\n"
+
+
+def test_a_database_refused_after_the_fork_is_reported_to_twistd(
+    tmp_path: Path, clock: ThreadedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a daemon, the reason goes to twistd, which hands it to the process that started it."""
+    path = tmp_path / "chat.db"
+    path.write_bytes(b"garbage" * 10)
+    service = HistoryService(History(), SQLiteHistoryStore(str(path), clock))
+    monkeypatch.setattr(os, "getpid", lambda: -1)
+    with pytest.raises(StartUpError, match="not an SQLite database"):
+        service.startService()
