@@ -82,7 +82,7 @@ def make_service(
     factory = ChatFactory(registry, config, reactor)
     Farewell(factory, reactor).setServiceParent(top)
     for description in listen:
-        Listener(reactor, description, factory).setServiceParent(top)
+        Listener(reactor, description, factory, backlog=config.backlog).setServiceParent(top)
     # Everything loaded at start-up lives as long as the process: keeping it
     # out of the collector's sight spares the chat tens-of-milliseconds pauses
     # of full collections over Twisted's and the standard library's objects.
