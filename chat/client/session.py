@@ -514,11 +514,14 @@ class Session:
 
     def _answered(self, said: ServerLine, line: str) -> bool:
         """Whether a line answers something sent, and has been dealt with (it is not shown)."""
-        if said.stamp is not None and self._in_doubt:
+        if said.stamp is not None and self._in_doubt and said.nick == self.nick:
             said_again = (said.kind, said.text)
             own = [sent for sent in self._in_doubt if (sent.kind, sent.text) == said_again]
-            if own and said.nick == self.nick:
-                self._in_doubt.remove(own[0])  # the server had it: the replay shows it
+            if own:
+                # The server had it: its place in the replay is its acknowledgement.
+                self._in_doubt.remove(own[0])
+                self.view.show_own_line(line)
+                return True
             return False
         head = self._awaiting[0] if self._awaiting else None
         if said.kind is Kind.ERROR and head is not None and head.kind is not None:
