@@ -192,7 +192,10 @@ class SQLiteHistoryStore:
                     raise self._error("not an SQLite database")
             self._reader = sqlite3.connect(self.path, timeout=READ_TIMEOUT)
             self._check_tables(self._reader)
-            self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise self._error(f"cannot open {self.path}.lock: {error.strerror}") from None
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
