@@ -21,6 +21,7 @@ from tests.client_process import (
     run_client,
 )
 from tests.servers import LineConnection, free_port
+from tests.silent_server import silent_server
 
 pytestmark = pytest.mark.e2e
 
@@ -86,6 +87,21 @@ def test_unreachable_server_exits_1_with_one_line_on_stderr():
     assert finished.stderr.splitlines() == [
         f"tcpchat-client: cannot connect to 127.0.0.1:{port}: Connection refused"
     ]
+
+
+def test_server_that_never_greets_exits_1_after_the_greeting_timeout():
+    """A server that accepts and says nothing ends pipe mode at start, saying so, status 1."""
+    with silent_server() as silent:
+        started = time.monotonic()
+        finished = run_client(
+            ["--nick", "bot", "--greeting-timeout", "0.5", "127.0.0.1", str(silent.port)], "hi\n"
+        )
+    assert finished.returncode == 1
+    assert time.monotonic() - started < TIMEOUT / 2
+    assert finished.stderr == (
+        f"tcpchat-client: cannot chat on 127.0.0.1:{silent.port}: "
+        f"no greeting from 127.0.0.1:{silent.port} within 0.5s\n"
+    )
 
 
 def test_unusable_endpoint_string_exits_2_saying_why():

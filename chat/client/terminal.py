@@ -152,6 +152,9 @@ class ChatTerminal(HistoricRecvLine):
 
     def close(self) -> None:
         """Take the input line away and let go of the terminal; :attr:`closed` fires after."""
+        if self._position_timer is not None and self._position_timer.active():
+            self._position_timer.cancel()
+        self._position_timer = None
         self.terminal.write(b"\r")
         self.terminal.eraseLine()
         # Not ServerProtocol.loseConnection: it resets the terminal, wiping the screen.
