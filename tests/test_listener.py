@@ -152,7 +152,6 @@ def test_endpoint_problem_is_none_for_what_it_does_not_judge(description: str) -
     assert endpoint_problem(description) is None
 
 
-@pytest.mark.xfail(strict=True, reason="make_service does not pass backlog=config.backlog yet")
 def test_make_service_listens_with_the_configured_backlog() -> None:
     """--backlog (ServerConfig.backlog) is the backlog every default listener gets."""
     from chat.service import make_service
