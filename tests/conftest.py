@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.checked import Client
-from tests.client_process import BackgroundClient
-from tests.servers import LineConnection, RunningServer, running
+from tests.support.checked import Client
+from tests.support.client_process import BackgroundClient
+from tests.support.servers import LineConnection, RunningServer, running
 
 
 @pytest.fixture

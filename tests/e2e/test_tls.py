@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.certificates import write_self_signed
-from tests.servers import HOST, RunningServer, free_port
+from tests.support.certificates import write_self_signed
+from tests.support.servers import HOST, RunningServer, free_port
 
 
 @pytest.mark.e2e

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.checked import Client
-from tests.servers import RunningServer
+from tests.support.checked import Client
+from tests.support.servers import RunningServer, run_twistd
 
 pytestmark = pytest.mark.e2e
 
@@ -45,18 +44,9 @@ def with_ids(open_client: Open, server: RunningServer, nick: str) -> Client:
 
 def refused_start(workdir: Path, *args: str) -> tuple[int, list[str]]:
     """Start ``twistd -n tcpchat`` expecting it to refuse: its exit status and what it printed."""
-    server = RunningServer(workdir, list(args))
-    process = subprocess.Popen(
-        server.command(), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=REFUSAL_TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-    return process.returncode, [line for line in output.splitlines() if line.strip()]
+    arguments = RunningServer(workdir, list(args)).arguments()
+    ended = run_twistd(workdir, arguments, timeout=REFUSAL_TIMEOUT, merge_output=True)
+    return ended.returncode, [line for line in ended.stdout.splitlines() if line.strip()]
 
 
 def test_ids_are_never_reused_after_kill_9(start_server: Start, open_client: Open) -> None:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.checked import Client, notice
-from tests.servers import LINE_TIMEOUT, RunningServer
+from tests.support.checked import Client, notice
+from tests.support.servers import LINE_TIMEOUT, RunningServer
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,14 @@
-"""The real server, really started: ``twistd -n tcpchat`` on a free loopback port.
+"""The real server, really started: ``twistd tcpchat`` from this checkout, on a free loopback port.
 
-Used by the end-to-end tests through the fixtures in ``conftest.py``;
+How twistd is started is written once, here: :func:`twistd_command` runs
+twistd with the Python running the tests, with the checkout's root first on
+``PYTHONPATH`` (:func:`checkout_environment`), so the child imports ``chat``
+and finds ``twisted/plugins/tcpchat_plugin.py`` from this checkout rather than
+from an installed copy. :func:`start_twistd` starts one that runs on,
+:func:`run_twistd` one that is expected to end by itself (a refusal, ``--help``,
+a daemon's parent); :func:`foreground` and :func:`daemonised` build their
+arguments. :class:`RunningServer` is one ``twistd -n tcpchat`` used by the
+end-to-end tests through the fixtures in ``conftest.py``;
 :class:`LineConnection` is a small blocking socket client with timeouts.
 """
 
@@ -8,29 +16,84 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 LINE_TIMEOUT = 5.0
+EXIT_TIMEOUT = 20.0
+ROOT = Path(__file__).resolve().parents[2]
+"""The checkout whose tests run: its ``chat`` and ``twisted/plugins`` are the ones started."""
+
+# What the twistd script does, named "twistd" in its usage and errors. -P keeps
+# the working directory (a test's tmp_path) off sys.path.
+_TWISTD_MAIN = (
+    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; sys.exit(run())"
+)
 
 
-def twistd() -> str:
-    """The twistd script of the Python running the tests."""
-    beside = Path(sys.executable).with_name("twistd")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("twistd")
-    if found is None:
-        raise RuntimeError("twistd is not installed: pip install -e '.[test]'")
-    return found
+def checkout_environment(root: Path = ROOT) -> dict[str, str]:
+    """A child program's environment: ``root`` first on PYTHONPATH, this Python's scripts on PATH.
+
+    twistd looks for plugins in every ``twisted/plugins`` folder on sys.path,
+    so ``root`` first also makes its plugin the one found first.
+    """
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(root), environment.get("PYTHONPATH")])
+    )
+    environment["PATH"] = os.pathsep.join(
+        filter(None, [str(Path(sys.executable).parent), environment.get("PATH")])
+    )
+    return environment
+
+
+def twistd_command(arguments: Sequence[str]) -> list[str]:
+    """The command line that runs twistd with ``arguments`` under the Python running the tests."""
+    return [sys.executable, "-P", "-c", _TWISTD_MAIN, *arguments]
+
+
+def foreground(*tcpchat_arguments: str) -> list[str]:
+    """twistd's arguments for ``twistd -n tcpchat ARGS``: in the foreground, no pidfile."""
+    return ["-n", "--pidfile=", "tcpchat", *tcpchat_arguments]
+
+
+def daemonised(pidfile: Path, logfile: Path, *tcpchat_arguments: str) -> list[str]:
+    """twistd's arguments for a daemon writing ``pidfile`` and ``logfile``."""
+    return [f"--pidfile={pidfile}", f"--logfile={logfile}", "tcpchat", *tcpchat_arguments]
+
+
+def start_twistd(
+    workdir: Path, arguments: Sequence[str], output: IO[bytes], root: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Start twistd in ``workdir``, its stdout and stderr both to ``output``; it runs on."""
+    return subprocess.Popen(
+        twistd_command(arguments), cwd=workdir, env=checkout_environment(root),
+        stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+
+
+def run_twistd(
+    workdir: Path, arguments: Sequence[str], *, timeout: float = EXIT_TIMEOUT,
+    merge_output: bool = False, root: Path = ROOT,
+) -> subprocess.CompletedProcess[str]:
+    """Run twistd in ``workdir`` until it ends by itself (killed after ``timeout`` seconds).
+
+    For a start expected to fail, ``--help``, or a daemon's parent. Its output
+    is captured, stderr into stdout when ``merge_output``.
+    """
+    return subprocess.run(
+        twistd_command(arguments), cwd=workdir, env=checkout_environment(root),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False,
+    )
 
 
 def free_port() -> int:
@@ -55,19 +118,15 @@ class RunningServer:
     def endpoint(self) -> str:
         return f"tcp:{self.host}:{self.port}"
 
-    def command(self) -> list[str]:
-        listen = f"tcp:{self.port}:interface={self.host}"
-        return [twistd(), "-n", "--pidfile=", "tcpchat", "--listen", listen, *self.args]
+    def arguments(self) -> list[str]:
+        """twistd's arguments: in the foreground, on this server's port, with its options."""
+        return foreground("--listen", f"tcp:{self.port}:interface={self.host}", *self.args)
 
     def start(self) -> RunningServer:
         """Start the server and wait until it says it is listening."""
-        log = self.log_path.open("ab")
-        already = log.tell()
-        self.process = subprocess.Popen(
-            self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
+        with self.log_path.open("ab") as log:
+            already = log.tell()
+            self.process = start_twistd(self.workdir, self.arguments(), log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if "tcpchat listening on" in self.log()[already:]:
@@ -196,12 +255,4 @@ def running(workdir: Path, *args: str) -> Iterator[RunningServer]:
             server.stop()
         finally:
             server.kill()
-
-
-def environment_with_project() -> dict[str, str]:
-    """The environment for child programs, with this Python's scripts first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.checked import Client
-from tests.servers import HOST, START_TIMEOUT, free_port, twistd
+from tests.support.checked import Client
+from tests.support.servers import HOST, START_TIMEOUT, daemonised, free_port, run_twistd
 
 pytestmark = pytest.mark.e2e
 
@@ -34,18 +34,12 @@ class Daemon:
         self.pidfile = workdir / "twistd.pid"
         self.logfile = workdir / "twistd.log"
 
-    def command(self) -> list[str]:
-        return [
-            twistd(), f"--pidfile={self.pidfile}", f"--logfile={self.logfile}",
-            "tcpchat", "--listen", f"tcp:{self.port}:interface={HOST}",
-        ]
-
     def launch(self) -> subprocess.CompletedProcess[str]:
         """Run twistd until its first process returns (the daemon runs on)."""
-        return subprocess.run(
-            self.command(), cwd=self.workdir, capture_output=True, text=True,
-            timeout=START_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+        arguments = daemonised(
+            self.pidfile, self.logfile, "--listen", f"tcp:{self.port}:interface={HOST}"
         )
+        return run_twistd(self.workdir, arguments, timeout=START_TIMEOUT)
 
     def start(self) -> None:
         """Start the daemon and wait until its log says it listens."""

@@ -14,7 +14,7 @@ from twisted.internet.testing import MemoryReactor, RaisingMemoryReactor
 
 from chat.config import ServerConfig
 from chat.listener import Listener, ListenError, describe_address, endpoint_problem, with_backlog
-from tests.certificates import self_signed
+from tests.support.certificates import self_signed
 
 
 def test_default_listener_gets_a_large_backlog() -> None:

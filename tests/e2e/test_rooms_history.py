@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.checked import Client, error, history_stamp, notice, room
-from tests.client_process import BackgroundClient
-from tests.servers import HOST, LINE_TIMEOUT, RunningServer, running
+from tests.support.checked import Client, error, history_stamp, notice, room
+from tests.support.client_process import BackgroundClient
+from tests.support.servers import HOST, LINE_TIMEOUT, RunningServer, running
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.rooms import ChatError, Registry
-from tests.fakes import RecordingClient
+from tests.support.fakes import RecordingClient
 
 
 @pytest.fixture

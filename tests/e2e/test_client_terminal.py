@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.certificates import write_self_signed
-from tests.servers import free_port
-from tests.silent_server import silent_server
+from tests.support.certificates import write_self_signed
+from tests.support.client_process import client_environment
+from tests.support.servers import ROOT, free_port
+from tests.support.silent_server import silent_server
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10.0
 TMUX = "/usr/bin/tmux"
 TIMESTAMP = re.compile(r"^\d\d:\d\d ")
@@ -42,13 +42,9 @@ class Tmux:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.socket = directory / "tmux.sock"
-        self.environment = {
-            name: value for name, value in os.environ.items() if name not in ("NO_COLOR", "TMUX")
-        }
+        self.environment = client_environment()
+        self.environment.pop("TMUX", None)
         self.environment.update(LANG="C.UTF-8", LC_ALL="C.UTF-8", TERM="xterm-256color")
-        self.environment["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
-        )
 
     def run(self, *arguments: str) -> str:
         done = subprocess.run(

@@ -9,7 +9,7 @@ import struct
 import unicodedata
 from collections.abc import Callable
 
-from tests.servers import LINE_TIMEOUT, LineConnection, RunningServer
+from tests.support.servers import LINE_TIMEOUT, LineConnection, RunningServer
 
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

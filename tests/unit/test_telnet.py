@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat.telnet import Filtered, TelnetFilter
-from tests.telnet_reference import ReferenceFilter, follow
+from tests.support.telnet_reference import ReferenceFilter, follow
 
 DO_BINARY = b"\xff\xfd\x00"
 WILL_BINARY = b"\xff\xfb\x00"

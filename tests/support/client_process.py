@@ -1,8 +1,11 @@
-"""The client program run by tests in pipe mode: once to the end, or in the background."""
+"""The client program run by tests in pipe mode: once to the end, or in the background.
+
+Like twistd (see :mod:`tests.support.servers`), it runs this checkout's
+``chat``: the checkout's root is first on its PYTHONPATH and its folder.
+"""
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -11,29 +14,31 @@ import time
 from pathlib import Path
 from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.servers import ROOT, checkout_environment
+
 CLIENT = [sys.executable, "-m", "chat.client"]
 TIMEOUT = 10.0
 
-def client_environment() -> dict[str, str]:
-    """The environment of a client process: the project importable, no NO_COLOR."""
-    environment = {name: value for name, value in os.environ.items() if name != "NO_COLOR"}
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), environment.get("PYTHONPATH")])
-    )
+
+def client_environment(root: Path = ROOT) -> dict[str, str]:
+    """The environment of a client process: the checkout ``root`` importable, no NO_COLOR."""
+    environment = checkout_environment(root)
+    environment.pop("NO_COLOR", None)
     return environment
 
 
-def run_client(arguments: list[str], given: str) -> subprocess.CompletedProcess[str]:
-    """Run the client with ``given`` piped to it until it exits."""
+def run_client(
+    arguments: list[str], given: str, root: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run the client of checkout ``root`` with ``given`` piped to it until it exits."""
     return subprocess.run(
         [*CLIENT, *arguments],
         input=given,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        cwd=ROOT,
-        env=client_environment(),
+        cwd=root,
+        env=client_environment(root),
         check=False,
     )
 

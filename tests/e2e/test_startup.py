@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import HOST, START_TIMEOUT, LineConnection, RunningServer, twistd
+from tests.support.servers import (
+    HOST,
+    START_TIMEOUT,
+    LineConnection,
+    RunningServer,
+    daemonised,
+    foreground,
+    run_twistd,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +38,9 @@ def taken_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
-def run_twistd(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_to_end(workdir: Path, arguments: list[str]) -> subprocess.CompletedProcess[str]:
     """Run twistd to its end (at most EXIT_TIMEOUT seconds), output captured."""
-    return subprocess.run(
-        [twistd(), *args], cwd=workdir, capture_output=True, text=True, timeout=EXIT_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_twistd(workdir, arguments, timeout=EXIT_TIMEOUT)
 
 
 def lines(text: str) -> list[str]:
@@ -45,7 +50,7 @@ def lines(text: str) -> list[str]:
 def test_port_in_use_in_the_foreground_is_one_line(tmp_path: Path, taken_port: int) -> None:
     """With -n, a port in use prints one line in all (stdout and stderr together), exit 1."""
     listen = f"tcp:{taken_port}:interface={HOST}"
-    done = run_twistd(tmp_path, "-n", "--pidfile=", "tcpchat", "--db", "", "--listen", listen)
+    done = run_to_end(tmp_path, foreground("--db", "", "--listen", listen))
     assert done.returncode == 1
     assert lines(done.stdout + done.stderr) == [
         f"tcpchat: cannot listen on {listen}: Address already in use"
@@ -56,8 +61,8 @@ def test_port_in_use_as_a_daemon_exits_at_once(tmp_path: Path, taken_port: int) 
     """Without -n, a port in use ends twistd within seconds, one line, and no pidfile."""
     pidfile = tmp_path / "twistd.pid"
     listen = f"tcp:{taken_port}:interface={HOST}"
-    done = run_twistd(tmp_path, f"--pidfile={pidfile}", f"--logfile={tmp_path / 'twistd.log'}",
-                      "tcpchat", "--db", "", "--listen", listen)
+    done = run_to_end(tmp_path, daemonised(pidfile, tmp_path / "twistd.log",
+                                           "--db", "", "--listen", listen))
     assert done.returncode != 0
     assert lines(done.stderr) == [f"tcpchat: cannot listen on {listen}: Address already in use"]
     assert not pidfile.exists()
@@ -74,8 +79,8 @@ def test_unix_lock_held_as_a_daemon_exits_at_once(
     path = tmp_path / "chat.sock"
     start_server("--db", "", "--listen", f"unix:{path}")
     pidfile = tmp_path / "second.pid"
-    done = run_twistd(tmp_path, f"--pidfile={pidfile}", f"--logfile={tmp_path / 'second.log'}",
-                      "tcpchat", "--db", "", "--listen", f"unix:{path}")
+    done = run_to_end(tmp_path, daemonised(pidfile, tmp_path / "second.log",
+                                           "--db", "", "--listen", f"unix:{path}"))
     assert done.returncode != 0
     assert "cannot listen on unix:" in done.stderr
     assert not pidfile.exists()
@@ -94,8 +99,8 @@ def test_daemon_serves_on_the_port_it_listened_on_before_forking(tmp_path: Path)
         probe.bind((HOST, 0))
         port = int(probe.getsockname()[1])
     pidfile = tmp_path / "twistd.pid"
-    done = run_twistd(tmp_path, f"--pidfile={pidfile}", f"--logfile={tmp_path / 'twistd.log'}",
-                      "tcpchat", "--db", "", "--listen", f"tcp:{port}:interface={HOST}")
+    done = run_to_end(tmp_path, daemonised(pidfile, tmp_path / "twistd.log",
+                                           "--db", "", "--listen", f"tcp:{port}:interface={HOST}"))
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     wait_for_file(pidfile, START_TIMEOUT)
     daemon = int(pidfile.read_text())
@@ -124,8 +129,8 @@ def motd_of(tmp_path: Path, sent_bytes: int) -> Path:
 def test_motd_too_large_for_the_send_queue_is_refused(tmp_path: Path) -> None:
     """A MOTD over half the send queue ends start-up with one line and exit 2."""
     motd = motd_of(tmp_path, 600_000)
-    done = run_twistd(tmp_path, "-n", "--pidfile=", "tcpchat", "--db", "", "--motd", str(motd),
-                      "--listen", f"tcp:0:interface={HOST}")
+    done = run_to_end(tmp_path, foreground("--db", "", "--motd", str(motd),
+                                           "--listen", f"tcp:0:interface={HOST}"))
     assert done.returncode == 2
     [line] = lines(done.stdout + done.stderr)
     assert "600000 bytes as sent, more than half of --sendq (1048576 bytes)" in line

@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.certificates import self_signed
-from tests.client_process import (
+from tests.support.certificates import self_signed
+from tests.support.client_process import (
     CLIENT,
-    ROOT,
     TIMEOUT,
     BackgroundClient,
     client_environment,
     run_client,
 )
-from tests.servers import LineConnection, free_port
-from tests.silent_server import silent_server
+from tests.support.servers import ROOT, LineConnection, free_port
+from tests.support.silent_server import silent_server
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from twisted.logger import ILogObserver, Logger, formatEvent
 
 from chat.protocol import ChatProtocol
 from chat.rooms import FLUSH_DELAY
-from tests.fakes import Chat, RecordingClient
+from tests.support.fakes import Chat, RecordingClient
 
 
 def test_greeting_ends_with_the_nickname_prompt() -> None:

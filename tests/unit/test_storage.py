@@ -18,7 +18,7 @@ from chat.history import History, RoomHistory
 from chat.history_service import HistoryService, StartUpError
 from chat.service import make_service
 from chat.storage import SQLiteHistoryStore, StoreError
-from tests.history_support import ThreadedClock
+from tests.support.history_support import ThreadedClock
 
 
 @pytest.fixture

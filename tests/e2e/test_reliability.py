@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.certificates import write_self_signed
-from tests.checked import Client
-from tests.servers import LINE_TIMEOUT, LineConnection, RunningServer, free_port
+from tests.support.certificates import write_self_signed
+from tests.support.checked import Client
+from tests.support.servers import LINE_TIMEOUT, LineConnection, RunningServer, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.servers import RunningServer
+from tests.support.servers import RunningServer
 
 pytestmark = pytest.mark.e2e
 

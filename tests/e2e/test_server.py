@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from chat.options import Options
-from tests.checked import Client, error, history_stamp, notice, received_lines, room
-from tests.servers import HOST, LINE_TIMEOUT, RunningServer, twistd
+from tests.support.checked import Client, error, history_stamp, notice, received_lines, room
+from tests.support.servers import HOST, LINE_TIMEOUT, RunningServer, foreground, run_twistd
 
 pytestmark = pytest.mark.e2e
 
@@ -54,15 +54,6 @@ def member_who_never_reads(server: RunningServer, nick: str) -> Iterator[socket.
         yield stuck
     finally:
         stuck.close()
-
-
-def run_twistd(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``twistd -n tcpchat ARGS`` to its end (it is expected to stop by itself)."""
-    return subprocess.run(
-        [twistd(), "-n", "--pidfile=", "tcpchat", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 # Chatting
@@ -811,7 +802,7 @@ def test_bad_option_is_one_line_on_stderr_and_a_failure(
     tmp_path: Path, args: list[str], named: str
 ):
     """A wrong option ends twistd non-zero with one line on stderr naming it, no traceback."""
-    assert_failed_with_one_line(run_twistd(*args, cwd=tmp_path), named)
+    assert_failed_with_one_line(run_twistd(tmp_path, foreground(*args)), named)
 
 
 def test_port_in_use_is_one_line_on_stderr_and_a_failure(tmp_path: Path):
@@ -820,7 +811,7 @@ def test_port_in_use_is_one_line_on_stderr_and_a_failure(tmp_path: Path):
         taken.bind((HOST, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        finished = run_twistd("--listen", f"tcp:{port}:interface={HOST}", cwd=tmp_path)
+        finished = run_twistd(tmp_path, foreground("--listen", f"tcp:{port}:interface={HOST}"))
     assert_failed_with_one_line(finished, str(port))
 
 
@@ -838,10 +829,7 @@ def test_motd_lines_appear_in_the_greeting(
 
 def test_help_lists_every_option(tmp_path: Path):
     """``twistd tcpchat --help`` names every option of the server."""
-    finished = subprocess.run(
-        [twistd(), "tcpchat", "--help"], cwd=tmp_path, capture_output=True, text=True,
-        timeout=20, stdin=subprocess.DEVNULL, check=False,
-    )
+    finished = run_twistd(tmp_path, ["tcpchat", "--help"])
     assert finished.returncode == 0, finished.stderr
     names = Options().longOpt
     assert "listen=" in names and "motd=" in names

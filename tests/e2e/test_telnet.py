@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.checked import Client, notice
-from tests.servers import RunningServer
-from tests.tmux import Terminal, Tmux
+from tests.support.checked import Client, notice
+from tests.support.servers import RunningServer
+from tests.support.tmux import Terminal, Tmux
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ from chat.protocol import ChatFactory, ChatProtocol
 from chat.rooms import FLUSH_DELAY, Registry
 from chat.service import Farewell
 from chat.text import fold, nickname_problem
-from tests.checked import received_lines
+from tests.support.checked import received_lines
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,

@@ -10,7 +10,7 @@ import pytest
 from chat.events import Action, Message
 from chat.history import History
 from chat.storage import SQLiteHistoryStore
-from tests.history_support import ThreadedClock
+from tests.support.history_support import ThreadedClock
 
 
 def test_ids_only_grow() -> None:

@@ -1,0 +1,1 @@
+"""Contract suites that any implementation of a port must pass (none yet)."""

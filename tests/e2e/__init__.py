@@ -1,0 +1,1 @@
+"""Tests that start the real server (``twistd tcpchat``) or real programs: client, nc, tmux."""
