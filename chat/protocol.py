@@ -1,10 +1,12 @@
 """The line protocol: an adapter between a byte stream and the chat domain.
 
 :class:`ChatProtocol` frames lines, filters telnet commands, decodes and
-cleans text, runs the nickname handshake and the commands, paces floods
-and watches its own output queue. Who receives what is decided by the
-:class:`~chat.rooms.Registry`; this module only turns lines into calls on
-it and events into lines.
+cleans text, runs the nickname handshake and the commands
+(:mod:`chat.line.commands`), paces floods and watches its own output
+queue. Who receives what is decided by the
+:class:`~chat.domain.registry.Registry`; this module only turns lines into
+calls on it, and its events and errors into lines with
+:mod:`chat.line.render`.
 """
 
 from __future__ import annotations
@@ -25,13 +27,27 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chat.commands import Commands, UsageError
 from chat.config import ServerConfig
-from chat.events import Batch
-from chat.rooms import LOBBY, ChatError, Member, Registry, room_name
+from chat.domain.errors import ChatError
+from chat.domain.events import (
+    Batch,
+    ConnectionLost,
+    LeaveReason,
+    Reconnected,
+    SendQueueExceeded,
+)
+from chat.domain.registry import LOBBY, Member, Registry, room_name
+from chat.line.commands import Commands, UsageError
+from chat.line.render import (
+    ERROR,
+    NOTICE,
+    describe_error,
+    describe_reason,
+    encode_batch,
+    encode_line,
+)
 from chat.telnet import TelnetFilter
 from chat.text import NICK_MAX, clean, decode, number, relayable
-from chat.wire import ERROR, NOTICE, encode_batch, encode_line
 
 log = Logger()
 
@@ -115,7 +131,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         self._discarding = False
         self._input_ended = False
         self._closing = False
-        self._leave_reason = "connection lost"
+        self._leave_reason: LeaveReason = ConnectionLost()
         self._tokens = float(self.config.flood_burst)
         self._tokens_at = self.clock.seconds()
         self._flood_resume: IDelayedCall | None = None
@@ -160,7 +176,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
             )
         if self.member is not None:
             log.info(
-                "{nick} left ({reason})", nick=self.member.nick, reason=self._leave_reason
+                "{nick} left ({reason})",
+                nick=self.member.nick, reason=describe_reason(self._leave_reason),
             )
             self.registry.leave(self.member, self._leave_reason)
         elif closed_by_peer:
@@ -187,14 +204,14 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
             self.config.close_timeout, self.transport.abortConnection
         )
 
-    def cut(self, reason: str) -> None:
+    def cut(self, reason: LeaveReason) -> None:
         """Drop the connection now, without waiting for output to drain."""
         self._leave_reason = reason
         self._closing = True
         self.transport.unregisterProducer()
         self.transport.abortConnection()
 
-    def quit(self, reason: str) -> None:
+    def quit(self, reason: LeaveReason) -> None:
         self._leave_reason = reason
         self.notify("Bye")
         self.close()
@@ -228,7 +245,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
             if self.queued > self.config.sendq:
                 log.info("{peer} cut off: send queue over {sendq} bytes", peer=self.peer,
                          sendq=self.config.sendq)
-                self.cut(f"send queue exceeded {self.config.sendq} bytes")
+                self.cut(SendQueueExceeded(self.config.sendq))
 
     def deliver(self, batch: Batch) -> None:
         self.write(encode_batch(batch, self.with_ids))
@@ -389,7 +406,7 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         try:
             self.member = self.registry.join(nick, self, room, after)
         except ChatError as error:
-            self.refuse(str(error))
+            self.refuse(describe_error(error))
             self.notify(PROMPT)
             return
         if self._claimed_token is not None:
@@ -413,8 +430,8 @@ class ChatProtocol(Commands, LineReceiver, TimeoutMixin):
         """Leave the chat because the same client came back on a new connection."""
         member, self.member = self.member, None
         if member is not None:
-            self.registry.leave(member, "reconnected")
-        self.cut("reconnected")
+            self.registry.leave(member, Reconnected())
+        self.cut(Reconnected())
 
     def command_ids(self, args: str) -> None:
         """/ids [on|off]: puts @id=N before each message, for programs that resume"""

@@ -4,11 +4,13 @@ Nothing a user types may reach another user's terminal as a control
 sequence, and no byte sequence may crash the server. Everything that is
 relayed passes through :func:`relayable`; what is echoed back in an error
 passes through :func:`visible`; nicknames are checked, as typed, by
-:func:`nickname_problem`; numbers are read by :func:`number`.
+:func:`nickname_fault` (what is wrong, typed) and :func:`nickname_problem`
+(the same in words); numbers are read by :func:`number`.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 
 NICK_MAX = 20
@@ -89,19 +91,44 @@ def number(text: str) -> int | None:
     return None
 
 
-def nickname_problem(nick: str) -> str | None:
-    """Say what is wrong with a nickname, exactly as typed, or return None when it is valid."""
+class NicknameFault(enum.Enum):
+    """What is wrong with a nickname."""
+
+    TOO_LONG = "too long"
+    CONTROL_CHARACTERS = "control characters"
+    SPACES = "spaces"
+    OTHER_CHARACTERS = "other characters"
+
+
+def nickname_fault(nick: str) -> NicknameFault | None:
+    """What is wrong with a nickname, exactly as typed, or None when it is valid."""
     if _NICK.fullmatch(nick):
         return None
     if len(nick) > NICK_MAX:
+        return NicknameFault.TOO_LONG
+    if visible(nick) != nick:
+        return NicknameFault.CONTROL_CHARACTERS
+    if any(char.isspace() for char in nick):
+        return NicknameFault.SPACES
+    return NicknameFault.OTHER_CHARACTERS
+
+
+def nickname_problem(nick: str) -> str | None:
+    """Say what is wrong with a nickname, exactly as typed, or return None when it is valid."""
+    fault = nickname_fault(nick)
+    return None if fault is None else describe_nickname_fault(nick, fault)
+
+
+def describe_nickname_fault(nick: str, fault: NicknameFault) -> str:
+    """What is wrong with ``nick``, in words, given its fault."""
+    if fault is NicknameFault.TOO_LONG:
         return f"nickname is {len(nick)} characters long; at most {NICK_MAX} are allowed"
     rule = f"use 1 to {NICK_MAX} letters, digits, _ or -"
-    shown = visible(nick)
-    if shown != nick:
+    if fault is NicknameFault.CONTROL_CHARACTERS:
         rule = "nicknames cannot contain control characters; " + rule
-    elif any(char.isspace() for char in nick):
+    elif fault is NicknameFault.SPACES:
         rule = "nicknames cannot contain spaces; " + rule
-    return f'nickname "{shown}" is invalid: {rule}'
+    return f'nickname "{visible(nick)}" is invalid: {rule}'
 
 
 def fold(nick: str) -> str:

@@ -24,6 +24,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from chat.config import ServerConfig
+from chat.domain.events import SendQueueExceeded
 from chat.history import History
 from chat.protocol import ChatFactory, ChatProtocol
 from chat.rooms import FLUSH_DELAY, Registry
@@ -215,6 +216,7 @@ def assert_registry_sound(harness: Harness) -> None:
         assert member.client.member is member  # type: ignore[attr-defined]
         assert member.room is not None and member.room.members.get(key) is member
         assert registry.rooms.get(member.room.key) is member.room
+        assert list(member.rooms.values()) == [member.room], "the line protocol keeps one room"
     for room in registry.rooms.values():
         for key, member in room.members.items():
             assert registry.members.get(key) is member, f"ghost {member.nick} in {room.name}"
@@ -328,7 +330,7 @@ def play(harness: Harness, steps: list[tuple[Any, ...]]) -> None:
     chats = [peer.chat for peer in harness.peers if peer.chat is not None]
     event(f"members at the end: {min(len(harness.registry), 3)}")
     event(f"rooms at the end: {min(len(harness.registry.rooms), 3)}")
-    if any(chat._leave_reason.startswith("send queue") for chat in chats):
+    if any(isinstance(chat._leave_reason, SendQueueExceeded) for chat in chats):
         event("a slow reader was cut")
     if any(chat.paused for chat in chats):
         event("a flooder was paused")

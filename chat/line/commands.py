@@ -6,14 +6,19 @@ lines. Adding a command is adding one method.
 
 Commands get their arguments as typed, so that a nickname is checked as
 typed: what a command relays it passes through :func:`~chat.text.relayable`,
-what it echoes in an error through :func:`~chat.text.visible`.
+what it echoes in an error through :func:`~chat.text.visible`. A refusal of
+the domain (:class:`~chat.domain.errors.ChatError`) is answered with its
+line from :func:`~chat.line.render.describe_error`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from chat.rooms import ChatError, Member, Registry
+from chat.domain.errors import ChatError, NotInRoomError, NotJoinedError
+from chat.domain.events import LeaveReason, Quit
+from chat.domain.registry import Member, Registry
+from chat.line.render import describe_error
 from chat.text import number, relayable, visible
 
 CommandHandler = Callable[[str], None]
@@ -46,7 +51,7 @@ class Commands:
     def refuse(self, text: str) -> None:
         raise NotImplementedError
 
-    def quit(self, reason: str) -> None:
+    def quit(self, reason: LeaveReason) -> None:
         raise NotImplementedError
 
     def charge_history(self, shown: int) -> None:
@@ -65,7 +70,7 @@ class Commands:
         except UsageError:
             self.refuse("usage: " + usage_of(handler).partition(":")[0])
         except ChatError as error:
-            self.refuse(str(error))
+            self.refuse(describe_error(error))
 
     def handler_for(self, name: str) -> CommandHandler | None:
         """The handler of command ``name`` (any case), if there is one."""
@@ -85,7 +90,7 @@ class Commands:
     def _member(self) -> Member:
         member = self.member_or_none()
         if member is None:
-            raise ChatError("choose a nickname first")
+            raise NotJoinedError()
         return member
 
     def command_help(self, args: str) -> None:
@@ -93,7 +98,8 @@ class Commands:
         if args:
             handler = self.handler_for(args.removeprefix("/"))
             if handler is None:
-                raise ChatError(f"no command is called {visible(args)}; type /help for the list")
+                self.refuse(f"no command is called {visible(args)}; type /help for the list")
+                return
             self.notify(usage_of(handler))
             return
         self.notify("Commands (type /help COMMAND for one):")
@@ -114,7 +120,7 @@ class Commands:
         member = self._member()
         room = member.room
         if room is None:
-            raise ChatError("you are not in a room")
+            raise NotInRoomError()
         nicks = room.nicks()
         people = "1 user" if len(nicks) == 1 else f"{len(nicks)} users"
         self.notify(f"{people} in {room.name}: {', '.join(nicks)}")
@@ -153,10 +159,11 @@ class Commands:
         limit = self.registry.history.keep
         count = number(args) if args else min(50, limit)
         if count is None or not 1 <= count <= limit:
-            raise ChatError(f"usage: /history [N], with N from 1 to {limit}")
+            self.refuse(f"usage: /history [N], with N from 1 to {limit}")
+            return
         self.charge_history(self.registry.show_history(self._member(), count))
 
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""
         reason = relayable(args).strip()
-        self.quit(f"quit: {reason}" if reason else "quit")
+        self.quit(Quit(reason))

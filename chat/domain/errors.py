@@ -1,0 +1,90 @@
+"""Why the chat refuses a request: typed errors with fields, no sentences.
+
+Every refusal of the domain is a :class:`ChatError`; a front end catches
+the base class and renders the subclass its own way (the line protocol in
+:func:`chat.line.render.describe_error`).
+"""
+
+from __future__ import annotations
+
+from chat.text import NicknameFault
+
+
+class ChatError(Exception):
+    """A request the chat cannot carry out; the subclass and its fields say why."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(vars(self).values())))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+    __str__ = __repr__
+
+
+class NicknameInvalidError(ChatError):
+    """``nick``, as typed, breaks the nickname rules in the way ``fault`` says."""
+
+    def __init__(self, nick: str, fault: NicknameFault) -> None:
+        super().__init__(nick, fault)
+        self.nick = nick
+        self.fault = fault
+
+
+class NicknameTakenError(ChatError):
+    """Another member holds ``nick`` (ignoring case)."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class AlreadyNamedError(ChatError):
+    """The member asked to be renamed to ``nick``, its nickname already."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class NoSuchUserError(ChatError):
+    """No member is called ``nick``."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class InvalidRoomError(ChatError):
+    """``name``, as typed, is not a room name (see :data:`chat.domain.registry.ROOM_MAX`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class AlreadyInRoomError(ChatError):
+    """The member asked to enter ``room``, where it is already."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+class NotInRoomError(ChatError):
+    """The member is in no room (``room`` None), or not in ``room``."""
+
+    def __init__(self, room: str | None = None) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+class NotJoinedError(ChatError):
+    """The connection has not chosen a nickname yet, so it is no member."""
+
+    def __init__(self) -> None:
+        super().__init__()

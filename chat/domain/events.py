@@ -1,0 +1,260 @@
+"""What members of a chat receive: facts, typed, grouped into batches.
+
+The domain (:mod:`chat.domain.registry`) speaks only in these events and
+never in sentences; each front end renders them its own way (the line
+protocol, in :mod:`chat.line.render`, as the lines of the wire contract).
+Every event is a frozen slotted dataclass whose fields are the whole fact:
+who, which room, how many, why.
+
+:class:`Notice` and :class:`Error` carry free text: they are for a front
+end's own wording (greetings, prompts, replies to commands), never made by
+the domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Something a member said to a room.
+
+    ``id`` orders every message and action of the server (0: not numbered);
+    ``time`` is when it was said, in seconds since the epoch.
+    """
+
+    sender: str
+    text: str
+    id: int = 0
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a member did (``/me``) in a room."""
+
+    sender: str
+    text: str
+    id: int = 0
+    time: float = 0.0
+
+
+Said = Message | Action
+"""What a room's history keeps."""
+
+
+@dataclass(frozen=True, slots=True)
+class Past:
+    """A message or action from a room's history, replayed, not live."""
+
+    said: Said
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The id a member's own message or action was given, told to that member."""
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    """A private message, as its addressee receives it."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateSent:
+    """The confirmation of a private message, as its sender receives it."""
+
+    recipient: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """To a member who has just chosen ``nick``: it is in ``room`` with ``others``
+    other members, and ``online`` members (itself included) are on the server."""
+
+    nick: str
+    room: str
+    others: int
+    online: int
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """``nick`` came into ``room`` (told to the others there)."""
+
+    nick: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """The member asked to leave the chat, with ``text`` as its goodbye ("" for none)."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The member's connection ended without a goodbye."""
+
+
+@dataclass(frozen=True, slots=True)
+class WentTo:
+    """The member moved on to ``room``."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendQueueExceeded:
+    """The member was cut off: more than ``limit`` bytes waited to be sent to it."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    """The same client came back on a new connection, which replaces this one."""
+
+
+LeaveReason = Quit | ConnectionLost | WentTo | SendQueueExceeded | Reconnected | str
+"""Why a member left a room; a front end may give its own reason as text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """``nick`` left ``room``, for ``reason`` (told to the others there)."""
+
+    nick: str
+    room: str
+    reason: LeaveReason
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """The member called ``old`` is now called ``new`` (told in each of its rooms,
+    to the renamed member too)."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """To a member who left its room for ``room``, where ``others`` are."""
+
+    room: str
+    others: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """To a member who joined ``room`` as well as the rooms it is in, where ``others`` are."""
+
+    room: str
+    others: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrowdJoined:
+    """In a crowded room, everyone who came in during a gathering period, in order."""
+
+    room: str
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """One member who left a crowded room, and why."""
+
+    nick: str
+    reason: LeaveReason
+
+
+@dataclass(frozen=True, slots=True)
+class CrowdLeft:
+    """In a crowded room, everyone who left during a gathering period, in order."""
+
+    room: str
+    departures: tuple[Departure, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMissed:
+    """Messages of ``room`` older than the ones that follow are no longer kept: some
+    that the member asked for (everything after an id) are missing."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStart:
+    """The next ``count`` events are :class:`Past` entries of ``room``."""
+
+    room: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEnd:
+    """The history of ``room`` that began with :class:`HistoryStart` is complete."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoHistory:
+    """History of ``room`` was asked for, and it has none."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A front end's own news for its user: a greeting, a prompt, a reply."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A front end's own refusal, and why, in its words."""
+
+    text: str
+
+
+Event = (
+    Message | Action | Past | Sent | Private | PrivateSent
+    | Welcome | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
+    | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
+    | Notice | Error
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Batch:
+    """Events delivered together, in order, to one or more members.
+
+    ``room`` is where they happened (None for what concerns only the member:
+    a welcome, private messages). A batch is shared by all its recipients,
+    so a front end can render it once for all of them (compared by identity,
+    it can key a cache). A batch made of ``parts`` holds their events, in
+    order, so that a front end can render it by joining what its parts
+    rendered: parts shared with other batches are then rendered only once.
+    """
+
+    events: tuple[Event, ...]
+    room: str | None = None
+    parts: tuple[Batch, ...] = ()
+
+    @classmethod
+    def joined(cls, parts: tuple[Batch, ...], room: str | None = None) -> Batch:
+        """One batch holding the events of ``parts``, in order."""
+        return cls(tuple(event for part in parts for event in part.events), room, parts)

@@ -1,0 +1,517 @@
+"""The chat domain: who is online, in which rooms, and who receives what.
+
+Nothing here knows about sockets, lines or wording. A front end (the line
+protocol, or a test) implements :class:`Client`, drives the
+:class:`Registry` and renders the :mod:`~chat.domain.events` it is given;
+refusals are the typed :mod:`~chat.domain.errors`.
+
+A member may be in several rooms (:attr:`Member.rooms`, in the order it
+entered them) and hears each of them; the one it entered last is its
+current room (:attr:`Member.room`), where :meth:`Registry.say` speaks when
+no room is named. The line protocol keeps one room per member by moving
+(:meth:`Registry.move`) rather than joining more.
+
+Fan-out is batched: what is said in a room within :data:`FLUSH_DELAY` is
+delivered to each member as one :class:`~chat.domain.events.Batch` (one
+write per member, however many messages), then or as soon as anything
+else is delivered, whichever comes first. Every recipient therefore sees
+every event in the one order in which the registry handled them: a member
+in several rooms too, because the events of a room with such members are
+not gathered past those of another room. Without a clock,
+:meth:`Registry.flush` delivers.
+
+In a crowded room (more than ``crowd`` members) join and leave events are
+gathered for ``crowd_delay`` seconds and told together
+(:class:`~chat.domain.events.CrowdJoined`, :class:`~chat.domain.events.CrowdLeft`),
+so that a thousand people arriving cost a few events, not a million.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from chat.domain.errors import (
+    AlreadyInRoomError,
+    AlreadyNamedError,
+    InvalidRoomError,
+    NicknameInvalidError,
+    NicknameTakenError,
+    NoSuchUserError,
+    NotInRoomError,
+)
+from chat.domain.events import (
+    Action,
+    Batch,
+    CrowdJoined,
+    CrowdLeft,
+    Departure,
+    Entered,
+    Event,
+    HistoryEnd,
+    HistoryMissed,
+    HistoryStart,
+    Joined,
+    LeaveReason,
+    Left,
+    Message,
+    Moved,
+    NoHistory,
+    Past,
+    Private,
+    PrivateSent,
+    Renamed,
+    Said,
+    Sent,
+    Welcome,
+    WentTo,
+)
+from chat.history import History
+from chat.text import fold, nickname_fault
+
+LOBBY = "lobby"
+
+FLUSH_DELAY = 0.0005
+"""Seconds what is said waits, gathered, before it is sent: half a millisecond
+turns many small writes per member into one, for a delay no one sees."""
+ROOM_MAX = 32
+_ROOM_NAME = re.compile(rf"#?([A-Za-z0-9_-]{{1,{ROOM_MAX}}})")
+
+log = Logger()
+
+
+class Client(Protocol):
+    """The front end of one member: where that member's events go."""
+
+    def deliver(self, batch: Batch) -> None:
+        """Show the events of ``batch`` to the member, in order."""
+
+
+class Member:
+    """One user who has chosen a nickname."""
+
+    __slots__ = ("client", "key", "nick", "room", "rooms")
+
+    def __init__(self, nick: str, client: Client) -> None:
+        self.nick = nick
+        self.key = fold(nick)
+        self.client = client
+        self.rooms: dict[str, Room] = {}
+        """The rooms the member is in, by key, in the order it entered them."""
+        self.room: Room | None = None
+        """The room it entered last, of those it is still in."""
+
+    def __repr__(self) -> str:
+        return f"<Member {self.nick}>"
+
+
+class Room:
+    """Members who receive each other's messages."""
+
+    __slots__ = ("arrived", "departed", "key", "members", "name", "pending_notice", "shared")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = fold(name)
+        self.members: dict[str, Member] = {}
+        self.shared = 0
+        """How many of the members are in other rooms too."""
+        self.arrived: list[str] = []
+        self.departed: list[Departure] = []
+        self.pending_notice: IDelayedCall | None = None
+
+    def nicks(self) -> list[str]:
+        """Nicknames of the members, in the order they came in."""
+        return [member.nick for member in self.members.values()]
+
+
+def room_name(text: str) -> str:
+    """The room name in ``text`` (a leading ``#`` is allowed), or :class:`InvalidRoomError`."""
+    match = _ROOM_NAME.fullmatch(text)
+    if match is None:
+        raise InvalidRoomError(text)
+    return match.group(1)
+
+
+def _as_seen_by(member: Member, sender: Member | None, event: Event) -> Event | None:
+    """What ``member`` gets of ``event``: of its own messages only their ids."""
+    if sender is not member:
+        return event
+    if isinstance(event, Message | Action):
+        return Sent(event.id)
+    return None
+
+
+class Registry:
+    """Every member and room of one chat server."""
+
+    def __init__(
+        self,
+        history: History | None = None,
+        clock: IReactorTime | None = None,
+        *,
+        replay: int = 20,
+        crowd: int = 100,
+        crowd_delay: float = 1.0,
+    ) -> None:
+        self.members: dict[str, Member] = {}
+        self.rooms: dict[str, Room] = {}
+        self.history = history if history is not None else History()
+        self.clock = clock
+        self.replay = replay
+        self.crowd = crowd if clock is not None else 0
+        self.crowd_delay = crowd_delay
+        self._pending: dict[Room, list[tuple[Member | None, Event]]] = {}
+        self._last_pending: Room | None = None
+        self._flush_call: IDelayedCall | None = None
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def _now(self) -> float:
+        return self.clock.seconds() if self.clock is not None else time.time()
+
+    def find(self, nick: str) -> Member | None:
+        """The member with this nickname, ignoring case, if any."""
+        return self.members.get(fold(nick))
+
+    def join(
+        self, nick: str, client: Client, room: str = LOBBY, after: int | None = None
+    ) -> Member:
+        """Make ``client`` a member under ``nick`` and put it in ``room``.
+
+        The new member gets :class:`Welcome`, then the room's recent history,
+        or everything after message ``after`` when it is given; the others
+        there get :class:`Joined`.
+        """
+        self._claim(nick)
+        target = self._room(room)
+        member = Member(nick, client)
+        self.members[member.key] = member
+        client.deliver(Batch((Welcome(nick, target.name, len(target.members), len(self.members)),)))
+        self._enter(member, target, after)
+        return member
+
+    def rename(self, member: Member, nick: str) -> None:
+        """Change a member's nickname; each of its rooms, and the member, get :class:`Renamed`."""
+        if nick == member.nick:
+            raise AlreadyNamedError(nick)
+        self._claim(nick, allow=member)
+        old = member.nick
+        log.info("{old} is now known as {new}", old=old, new=nick)
+        del self.members[member.key]
+        member.nick, member.key = nick, fold(nick)
+        self.members[member.key] = member
+        renamed = Renamed(old, nick)
+        for room in member.rooms.values():
+            del room.members[fold(old)]
+            room.members[member.key] = member
+            self._publish(room, None, renamed)
+        if not member.rooms:
+            self.flush()
+            member.client.deliver(Batch((renamed,)))
+
+    def leave(self, member: Member, reason: LeaveReason) -> None:
+        """Remove a member from the chat; each of its rooms gets :class:`Left`."""
+        if self.members.get(member.key) is not member:
+            return
+        del self.members[member.key]
+        for room in list(member.rooms.values()):
+            self._exit(member, room, reason)
+
+    def join_room(self, member: Member, room: str, after: int | None = None) -> int:
+        """Put a member in one more room, which becomes its current one.
+
+        The member gets :class:`Entered` and the room's history (everything
+        after message ``after`` if given); the others there get :class:`Joined`.
+        Already in the room, it is only shown what came after ``after``, or
+        refused (:class:`AlreadyInRoomError`) if that is not given. Returns how
+        many history entries the member was shown.
+        """
+        target = self._room(room)
+        if target.key in member.rooms:
+            return self._replay_again(member, target, after)
+        self.flush()
+        member.client.deliver(Batch((Entered(target.name, len(target.members)),)))
+        return self._enter(member, target, after)
+
+    def part_room(self, member: Member, room: str, reason: LeaveReason) -> None:
+        """Take a member out of one of its rooms; the others there get :class:`Left`."""
+        target = self.rooms.get(fold(room_name(room)))
+        if target is None or member.rooms.get(target.key) is not target:
+            raise NotInRoomError(room_name(room))
+        self._exit(member, target, reason)
+
+    def move(self, member: Member, room: str, after: int | None = None) -> int:
+        """Take a member out of every room it is in and into ``room`` instead.
+
+        The rooms it leaves get :class:`Left` for :class:`WentTo`; the member
+        gets :class:`Moved`, then the history of ``room``; the others there
+        get :class:`Joined`. Moving to its only room shows what came after
+        ``after``, or is refused when that is not given. Returns how many
+        history entries the member was shown.
+        """
+        target = self._room(room)
+        staying = target.key in member.rooms
+        if staying and len(member.rooms) == 1:
+            return self._replay_again(member, target, after)
+        went = WentTo(target.name)
+        for old in list(member.rooms.values()):
+            if old is not target:
+                self._exit(member, old, went)
+        self.flush()
+        others = len(target.members) - staying
+        member.client.deliver(Batch((Moved(target.name, others),)))
+        if staying:
+            member.room = target
+            return self._replay(member, target, after)
+        return self._enter(member, target, after)
+
+    def room_list(self) -> list[tuple[str, int]]:
+        """Every room with its member count, the lobby first, then by name."""
+        rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
+        return [(room.name, len(room.members)) for room in rooms]
+
+    def show_history(self, member: Member, count: int, room: str | None = None) -> int:
+        """Show a member the last ``count`` entries of ``room`` (by default its current
+        one), or :class:`NoHistory`; returns how many entries there were."""
+        target = self._room_of(member, room)
+        self.flush()
+        entries = self.history.recent(target.key, count)
+        if not entries:
+            member.client.deliver(Batch((NoHistory(target.name),), target.name))
+            return 0
+        self._send_history(member, target, entries, dropped=False)
+        return len(entries)
+
+    def clear(self) -> None:
+        """Forget every member and room at once, telling no one (the server stops)."""
+        self.flush()
+        for room in self.rooms.values():
+            if room.pending_notice is not None and room.pending_notice.active():
+                room.pending_notice.cancel()
+        for member in self.members.values():
+            member.rooms.clear()
+            member.room = None
+        self.members.clear()
+        self.rooms.clear()
+
+    def say(self, member: Member, text: str, room: str | None = None) -> None:
+        """Send a :class:`Message` to every other member of ``room`` (by default the
+        member's current room); the member gets its id as :class:`Sent`."""
+        target = self._room_of(member, room)
+        said = Message(member.nick, text, self.history.next_id(), self._now())
+        self.history.record(target.key, said)
+        self._publish(target, member, said)
+
+    def act(self, member: Member, text: str, room: str | None = None) -> None:
+        """Send an :class:`Action` (``/me``) to every other member of ``room``, as
+        :meth:`say` does."""
+        target = self._room_of(member, room)
+        said = Action(member.nick, text, self.history.next_id(), self._now())
+        self.history.record(target.key, said)
+        self._publish(target, member, said)
+
+    def whisper(self, member: Member, nick: str, text: str) -> None:
+        """Send a :class:`Private` message to one member, in any room; the sender
+        gets :class:`PrivateSent`, or :class:`NoSuchUserError` is raised."""
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUserError(nick)
+        self.flush()
+        target.client.deliver(Batch((Private(member.nick, text),)))
+        member.client.deliver(Batch((PrivateSent(target.nick, text),)))
+
+    def flush(self) -> None:
+        """Deliver the events collected so far.
+
+        Each member receives one batch per room: everything said there since
+        the last flush, less what the member said itself.
+        """
+        if self._flush_call is not None:
+            if self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush_call = None
+        pending, self._pending = self._pending, {}
+        self._last_pending = None
+        for room, said in pending.items():
+            everything = Batch(tuple(event for _, event in said), room.name)
+            senders = {sender for sender, _ in said if sender is not None}
+            for member in room.members.values():
+                if member not in senders:
+                    member.client.deliver(everything)
+            if senders:
+                self._deliver_to_senders(room, said, senders)
+
+    @staticmethod
+    def _deliver_to_senders(
+        room: Room, said: list[tuple[Member | None, Event]], senders: set[Member]
+    ) -> None:
+        """Give each sender what others said, and only the ids of what it said.
+
+        The events are cut into runs by sender; each run is one batch shared
+        by every sender's view, so it is rendered once however many senders
+        there are.
+        """
+        runs: list[tuple[Member | None, Batch, Batch | None]] = []
+        start = 0
+        for end in range(1, len(said) + 1):
+            if end == len(said) or said[end][0] is not said[start][0]:
+                sender = said[start][0]
+                events = tuple(event for _, event in said[start:end])
+                acks = None
+                if sender is not None:
+                    seen = (_as_seen_by(sender, sender, event) for event in events)
+                    acks = Batch(tuple(event for event in seen if event is not None), room.name)
+                runs.append((sender, Batch(events, room.name), acks))
+                start = end
+        for member in senders:
+            if room.members.get(member.key) is not member:
+                continue
+            parts: list[Batch] = []
+            for who, run, acks in runs:
+                if who is not member:
+                    parts.append(run)
+                elif acks is not None and acks.events:
+                    parts.append(acks)
+            if parts:
+                member.client.deliver(Batch.joined(tuple(parts), room.name))
+
+    def _claim(self, nick: str, allow: Member | None = None) -> None:
+        fault = nickname_fault(nick)
+        if fault is not None:
+            raise NicknameInvalidError(nick, fault)
+        holder = self.members.get(fold(nick))
+        if holder is not None and holder is not allow:
+            raise NicknameTakenError(nick)
+
+    def _room(self, name: str) -> Room:
+        name = room_name(name)
+        room = self.rooms.get(fold(name))
+        if room is None:
+            room = self.rooms[fold(name)] = Room(name)
+        return room
+
+    @staticmethod
+    def _room_of(member: Member, name: str | None = None) -> Room:
+        """The member's current room, or the one of its rooms called ``name``."""
+        if name is None:
+            if member.room is None:
+                raise NotInRoomError()
+            return member.room
+        room = member.rooms.get(fold(room_name(name)))
+        if room is None:
+            raise NotInRoomError(room_name(name))
+        return room
+
+    def _enter(self, member: Member, room: Room, after: int | None) -> int:
+        self.flush()
+        room.members[member.key] = member
+        member.rooms[room.key] = member.room = room
+        if len(member.rooms) > 1:
+            room.shared += 1
+            if len(member.rooms) == 2:
+                for other in member.rooms.values():
+                    if other is not room:
+                        other.shared += 1
+        self._announce(room, member, None)
+        return self._replay(member, room, after)
+
+    def _exit(self, member: Member, room: Room, reason: LeaveReason) -> None:
+        self.flush()
+        del room.members[member.key]
+        del member.rooms[room.key]
+        if member.rooms:
+            room.shared -= 1
+            if len(member.rooms) == 1:
+                for other in member.rooms.values():
+                    other.shared -= 1
+        if member.room is room:
+            member.room = next(reversed(member.rooms.values()), None)
+        self._announce(room, member, reason)
+        if not room.members and room.key != LOBBY and room.pending_notice is None:
+            del self.rooms[room.key]
+
+    def _replay_again(self, member: Member, room: Room, after: int | None) -> int:
+        """A member asked to enter a room it is in: only a catch-up makes sense."""
+        if after is None:
+            raise AlreadyInRoomError(room.name)
+        return self._replay(member, room, after)
+
+    def _replay(self, member: Member, room: Room, after: int | None) -> int:
+        if after is None:
+            entries, dropped = self.history.recent(room.key, self.replay), False
+        else:
+            entries, dropped = self.history.since(room.key, after)
+        if entries or dropped:
+            self._send_history(member, room, entries, dropped)
+        return len(entries)
+
+    @staticmethod
+    def _send_history(member: Member, room: Room, entries: list[Said], dropped: bool) -> None:
+        events: list[Event] = []
+        if dropped:
+            events.append(HistoryMissed(room.name))
+        if entries:
+            events.append(HistoryStart(room.name, len(entries)))
+            events.extend(Past(said) for said in entries)
+            events.append(HistoryEnd(room.name))
+        member.client.deliver(Batch(tuple(events), room.name))
+
+    def _announce(self, room: Room, member: Member, reason: LeaveReason | None) -> None:
+        """Tell the room that ``member`` came in (``reason`` None) or left."""
+        if self.crowd and len(room.members) > self.crowd:
+            if reason is None:
+                room.arrived.append(member.nick)
+            else:
+                room.departed.append(Departure(member.nick, reason))
+            if room.pending_notice is None:
+                assert self.clock is not None
+                room.pending_notice = self.clock.callLater(
+                    self.crowd_delay, self._announce_gathered, room
+                )
+            return
+        event = Joined(member.nick, room.name) if reason is None else Left(
+            member.nick, room.name, reason
+        )
+        self._publish(room, member, event)
+
+    def _announce_gathered(self, room: Room) -> None:
+        room.pending_notice = None
+        arrived, departed = room.arrived, room.departed
+        room.arrived, room.departed = [], []
+        if arrived:
+            self._publish(room, None, CrowdJoined(room.name, tuple(arrived)))
+        if departed:
+            self._publish(room, None, CrowdLeft(room.name, tuple(departed)))
+        self.flush()
+        if not room.members and room.key != LOBBY and self.rooms.get(room.key) is room:
+            del self.rooms[room.key]
+
+    def _publish(self, room: Room, sender: Member | None, event: Event) -> None:
+        said = self._pending.get(room)
+        if said is None or (room.shared and room is not self._last_pending):
+            said = self._pending_list(room)
+        said.append((sender, event))
+
+    def _pending_list(self, room: Room) -> list[tuple[Member | None, Event]]:
+        """Where the next event of ``room`` is gathered.
+
+        A room with members who are in other rooms too is gathered only
+        while it is the last room that got an event: otherwise what is
+        pending is delivered first, so that those members see both rooms'
+        events in the order they happened.
+        """
+        if room.shared and self._pending and room is not self._last_pending:
+            self.flush()
+        said = self._pending.get(room)
+        if said is None:
+            said = self._pending[room] = []
+            if self._flush_call is None and self.clock is not None:
+                self._flush_call = self.clock.callLater(FLUSH_DELAY, self.flush)
+        self._last_pending = room
+        return said
