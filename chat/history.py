@@ -1,11 +1,21 @@
 """Room history: what was said in each room, numbered, kept for replay.
 
-:class:`History` keeps the recent messages and actions of at most
-``cache`` rooms in memory, the least recently used pushed out first, so
-that replaying them never waits on a disk. With a :class:`HistoryStore`
-(see :mod:`chat.storage`) history outlives the process, and a room that is
-not in memory is read from the store when it is asked for; without one, a
-room pushed out of memory has lost its history.
+:class:`History` is the default :class:`~chat.ports.HistoryStore`. It keeps
+the recent messages and actions of at most ``cache`` rooms in memory, the
+least recently used pushed out first, so that replaying them never waits
+on a disk. With an :class:`Archive` (:class:`chat.storage.SQLiteHistoryStore`,
+``--db``) history outlives the process, and a room that is not in memory is
+read from the archive when it is asked for; without one, a room pushed out
+of memory has lost its history.
+
+Recording is synchronous; the port's reads (:meth:`History.read_recent`,
+:meth:`History.read_since`) return Deferreds that have already fired, as
+this store answers from memory or by one indexed SQLite query. The same
+reads are offered synchronously (:meth:`History.recent`,
+:meth:`History.since`) for the domain of today, which calls them so, and
+:meth:`History.next_id` hands out ids from its
+:class:`~chat.ports.Sequencer` (:attr:`History.sequencer`); both go once the
+domain reads through the port and takes its ids from the sequencer itself.
 """
 
 from __future__ import annotations
@@ -18,6 +28,9 @@ from typing import Protocol
 from twisted.internet import defer
 
 from chat.events import Said
+from chat.local.sequencer import LocalSequencer
+from chat.ports.history import CatchUp
+from chat.ports.sequencer import Sequencer
 
 
 @dataclass(slots=True)
@@ -37,14 +50,8 @@ class _Cached:
     forgotten: int = 0
 
 
-class HistoryStore(Protocol):
+class Archive(Protocol):
     """Where history is written so that it survives a restart."""
-
-    last_id: int
-    """The highest id that may have been handed out before this start."""
-
-    def reserve(self, said_id: int) -> None:
-        """Make sure ``said_id`` is never handed out again, whatever the crash."""
 
     def append(self, room: str, said: Said) -> None:
         """Write one entry, later and without blocking."""
@@ -59,23 +66,25 @@ class HistoryStore(Protocol):
 class History:
     """The recent messages and actions of rooms, by room key."""
 
-    def __init__(
-        self, keep: int = 1000, store: HistoryStore | None = None, cache: int = 100
-    ) -> None:
+    def __init__(self, keep: int = 1000, cache: int = 100) -> None:
         self.keep = keep
         self.cache = cache
-        self.store: HistoryStore | None = None
-        self.last_id = 0
+        self.store: Archive | None = None
+        self.sequencer: Sequencer = LocalSequencer()
         self._rooms: OrderedDict[str, _Cached] = OrderedDict()
         self._lost = 0
         """Without a store: the newest id of the rooms pushed out of memory."""
-        if store is not None:
-            self.use(store)
 
-    def use(self, store: HistoryStore) -> None:
-        """Keep history in ``store`` from now on (the server has just started)."""
+    def use(self, store: Archive, sequencer: Sequencer) -> None:
+        """Keep history in ``store`` and take ids from ``sequencer`` from now on
+        (the server has just started)."""
         self.store = store
-        self.last_id = max(self.last_id, store.last_id)
+        self.sequencer = sequencer
+
+    @property
+    def last_id(self) -> int:
+        """The highest id handed out so far (see :attr:`Sequencer.last_id`)."""
+        return self.sequencer.last_id
 
     @property
     def cached(self) -> int:
@@ -83,11 +92,8 @@ class History:
         return len(self._rooms)
 
     def next_id(self) -> int:
-        """A new id, higher than every id given before, across restarts."""
-        self.last_id += 1
-        if self.store is not None:
-            self.store.reserve(self.last_id)
-        return self.last_id
+        """A new id from :attr:`sequencer` (higher than every id given before)."""
+        return self.sequencer.next_id()
 
     def record(self, room: str, said: Said) -> None:
         """Keep ``said`` as the newest entry of ``room``."""
@@ -109,14 +115,22 @@ class History:
         entries = self._room(room).entries
         return list(entries)[-count:]
 
-    def since(self, room: str, after: int) -> tuple[list[Said], bool]:
+    def since(self, room: str, after: int) -> CatchUp:
         """Entries of ``room`` with an id above ``after``, oldest first.
 
         The flag says whether entries after ``after`` were already dropped
         (the gap is larger than what is kept).
         """
         cached = self._room(room)
-        return _after(cached.entries, after), cached.forgotten > after
+        return CatchUp(_after(cached.entries, after), cached.forgotten > after)
+
+    def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
+        """:meth:`recent`, as the port reads it."""
+        return defer.execute(self.recent, room, count)
+
+    def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
+        """:meth:`since`, as the port reads it."""
+        return defer.execute(self.since, room, after)
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending and stop the store; fires when it has stopped."""

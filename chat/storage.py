@@ -1,4 +1,9 @@
-"""SQLite storage of room history, written off the reactor thread.
+"""SQLite storage of room history, written off the reactor thread, and ids reserved durably.
+
+:class:`SQLiteHistoryStore` is the :class:`~chat.history.Archive` behind
+:class:`~chat.history.History` with ``--db`` (together they are the SQLite
+:class:`~chat.ports.HistoryStore`); :class:`SQLiteSequencer` is the
+:class:`~chat.ports.Sequencer` that takes its ids from the same store.
 
 Entries are gathered for up to 50 ms and handed, as one batch, to a
 writer thread that stores each batch in one transaction: the reactor never
@@ -110,6 +115,25 @@ class _IdCeiling:
         os.pwrite(self._fd, f"{ceiling:<20d}\n".encode(), 0)
         os.fdatasync(self._fd)
         self.durable = ceiling
+
+
+class SQLiteSequencer:
+    """Ids that no crash can make be given twice: each is below the ceiling in ``<db>.lock``.
+
+    ``store`` must be open; ids go on from the highest one it may have
+    handed out before (or from ``after``, if higher).
+    """
+
+    def __init__(self, store: SQLiteHistoryStore, after: int = 0) -> None:
+        self._store = store
+        self.last_id = max(store.last_id, after)
+        """The last id handed out, or the highest one that may have been before this start."""
+
+    def next_id(self) -> int:
+        """The id after the last one, reserved on disk before it is returned."""
+        self.last_id += 1
+        self._store.reserve(self.last_id)
+        return self.last_id
 
 
 class SQLiteHistoryStore:

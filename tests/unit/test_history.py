@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twisted.internet import defer
 
-from chat.events import Action, Message
-from chat.history import History
-from chat.storage import SQLiteHistoryStore
+from chat.events import Action, Message, Said
+from chat.history import History, RoomHistory
+from chat.local import LocalSequencer
+from chat.storage import SQLiteHistoryStore, SQLiteSequencer
+from tests.support.contract import fired
 from tests.support.history_support import ThreadedClock
 
 
@@ -53,7 +56,7 @@ class Opened:
         store = SQLiteHistoryStore(self.path, self.clock, **store_options)  # type: ignore[arg-type]
         store.open()
         history = History(keep, cache=cache)
-        history.use(store)
+        history.use(store, SQLiteSequencer(store))
         self._open.append(history)
         return history
 
@@ -206,3 +209,35 @@ def test_a_gap_is_known_after_a_restart(opened: Opened) -> None:
     reopened = opened.history(keep=3)
     assert reopened.since("lobby", 2)[1]
     assert not reopened.since("lobby", 7)[1]
+
+
+class _Unreadable:
+    """An archive whose reads fail as a broken disk would make them."""
+
+    def append(self, room: str, said: Said) -> None:
+        pass
+
+    def latest(self, room: str, count: int) -> RoomHistory:
+        raise OSError("disk gone")
+
+    def close(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
+
+def test_a_read_that_raises_fails_its_deferred() -> None:
+    """The port's reads report a failure through their Deferred, not by raising at the caller."""
+    history = History()
+    history.use(_Unreadable(), LocalSequencer())
+    with pytest.raises(OSError, match="disk gone"):
+        fired(history.read_recent("lobby", 5))
+    with pytest.raises(OSError, match="disk gone"):
+        fired(history.read_since("lobby", 0))
+
+
+def test_ids_come_from_the_sequencer_in_use() -> None:
+    """History.next_id hands out the ids of the sequencer it was last given."""
+    history = History()
+    assert history.next_id() == 1
+    history.use(_Unreadable(), LocalSequencer(after=41))
+    assert history.next_id() == 42
+    assert history.last_id == 42

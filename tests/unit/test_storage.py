@@ -256,3 +256,18 @@ def test_a_database_refused_in_a_daemon_is_reported_to_twistd(
     with pytest.raises(Exception, match="not an SQLite database") as refused:
         service.startService()
     assert isinstance(refused.value, StartUpError)
+
+
+def test_a_started_server_numbers_messages_above_its_last_run(
+    tmp_path: Path, clock: ThreadedClock
+) -> None:
+    """The server make_service builds takes its ids from the database: a restart goes on above."""
+    path = str(tmp_path / "chat.db")
+    given: list[list[int]] = []
+    for _ in range(2):
+        top = make_service(clock, [], ServerConfig(db=path))
+        top.startService()
+        history = next(part for part in top if isinstance(part, HistoryService)).history
+        given.append([history.next_id() for _ in range(3)])
+        clock.result(top.stopService())
+    assert min(given[1]) > max(given[0])
