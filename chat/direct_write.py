@@ -1,0 +1,63 @@
+"""Sending to a plain TCP socket at once while Twisted has nothing buffered.
+
+``transport.write`` only queues: the bytes go out when the reactor next
+finds the socket writable, one reactor round trip per write. A chat server
+writes many small lines, each wanted at once, so :func:`direct_sender`
+gives, for a plain TCP transport, a function that hands the bytes to the
+socket itself and returns what the socket did not take, which the caller
+passes to ``transport.write`` at once::
+
+    rest = send_now(data)
+    if rest:
+        transport.write(rest)
+
+Why the order holds: bytes go to the socket directly only while Twisted's
+buffers (``dataBuffer`` and the list counted by ``_tempDataLen``) hold
+nothing, so nothing written before can be overtaken; once the rest is
+queued, every later call returns its bytes whole, to be queued behind it,
+until the reactor has sent it all. A failed send returns the bytes whole
+and leaves the error to the transport, which meets it when it writes them
+and reports the connection lost.
+
+There is no direct sending (:func:`direct_sender` gives None, or the
+function returns the bytes whole) for:
+
+- TLS, whether the transport is a TLS wrapper (``ssl:`` endpoints) or TLS
+  is started on the TCP connection later (checked at every call);
+- unix sockets, whose bytes may carry file descriptors queued with
+  ``sendFileDescriptor``;
+- any other transport (tests' ``StringTransport``, a future front end's),
+  and a Twisted whose TCP transport has lost the private state read here,
+  which ``tests/unit/test_direct_write.py`` would show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import tcp
+
+_PRIVATE_STATE = ("socket", "dataBuffer", "_tempDataLen", "TLS")
+"""What the direct sending reads of a Twisted TCP transport."""
+
+
+def direct_sender(transport: Any) -> Callable[[bytes], bytes] | None:
+    """For a plain TCP transport, a function that sends bytes to its socket at once when
+    that keeps the order and returns what is left for ``transport.write``; else None."""
+    if type(transport) not in (tcp.Server, tcp.Client) or not all(
+        hasattr(transport, name) for name in _PRIVATE_STATE
+    ):
+        return None
+    send = transport.socket.send
+
+    def send_now(data: bytes) -> bytes:
+        if transport.dataBuffer or transport._tempDataLen or transport.TLS:
+            return data
+        try:
+            sent = send(data)
+        except OSError:
+            return data
+        return data[sent:] if sent else data
+
+    return send_now
