@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
 from chat.config import DEFAULT_LISTEN, ServerConfig
@@ -107,7 +107,11 @@ class Options(usage.Options):
         problem = endpoint_problem(description)
         if problem is None:
             try:
-                serverFromString(reactor, description)
+                # Built only to be checked, never listened on. A reactor that
+                # never runs stands in for the real one, which parsing options
+                # must not import: that would install the default reactor,
+                # and the choice is twistd's (--reactor).
+                serverFromString(MemoryReactor(), description)
             except Exception as error:
                 problem = str(error)
         if problem is not None:

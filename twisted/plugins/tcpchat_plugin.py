@@ -4,6 +4,10 @@ The service it makes has already listened: twistd calls ``makeService``
 before it logs its start-up lines and before it daemonises, so a port in
 use ends twistd there with one line and exit status 1, and a daemon's
 parent does not wait for a child that cannot serve.
+
+Importing this module (twistd imports every plugin to list them) and
+parsing the options import no reactor: twistd installs the one its
+``--reactor`` names, and only ``makeService`` takes it.
 """
 
 from __future__ import annotations
