@@ -52,8 +52,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.checked import unsafe_characters  # noqa: E402
-from tests.servers import HOST, RunningServer  # noqa: E402
+from tests.support.checked import unsafe_characters  # noqa: E402
+from tests.support.servers import HOST, RunningServer  # noqa: E402
 
 PER_ADDRESS = 6
 """Clients sharing one source address (the server allows 16 by default)."""
