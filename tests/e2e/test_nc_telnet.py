@@ -125,21 +125,6 @@ def programs() -> Iterator[Callable[..., Program]]:
         program.stop()
 
 
-@pytest.fixture
-def peers(server: RunningServer) -> Iterator[Callable[[str], Client]]:
-    """Members of the room on plain sockets; they quit at the end of the test."""
-    opened: list[Client] = []
-
-    def join(nick: str) -> Client:
-        opened.append(Client(server.host, server.port))
-        opened[-1].join(nick)
-        return opened[-1]
-
-    yield join
-    for peer in opened:
-        peer.leave()
-
-
 def address(server: RunningServer) -> list[str]:
     return [server.host, str(server.port)]
 

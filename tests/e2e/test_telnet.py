@@ -65,18 +65,9 @@ def telnet_user(tmux: Tmux, server: RunningServer) -> Callable[[str], Terminal]:
 
 
 @pytest.fixture
-def member(server: RunningServer) -> Iterator[Callable[[str], Client]]:
-    """Members of the room on plain sockets; they quit at the end of the test."""
-    opened: list[Client] = []
-
-    def join(nick: str) -> Client:
-        opened.append(Client(server.host, server.port))
-        opened[-1].join(nick)
-        return opened[-1]
-
-    yield join
-    for client in opened:
-        client.leave()
+def member(peers: Callable[[str], Client]) -> Callable[[str], Client]:
+    """Members of the room on plain sockets (the shared ``peers`` fixture)."""
+    return peers
 
 
 def test_japanese_and_chinese_typed_in_telnet_arrive_intact(
