@@ -27,7 +27,7 @@ from typing import Protocol
 
 from twisted.internet import defer
 
-from chat.events import Said
+from chat.domain.events import Said
 from chat.local.sequencer import LocalSequencer
 from chat.ports.history import CatchUp
 from chat.ports.sequencer import Sequencer

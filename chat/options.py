@@ -10,9 +10,9 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
 from chat.config import DEFAULT_LISTEN, ServerConfig
+from chat.line.render import NOTICE, encode_line
 from chat.listener import endpoint_problem
 from chat.text import clean
-from chat.wire import NOTICE, encode_line
 
 
 def _at_least(name: str, minimum: float, whole: bool) -> Callable[[str], float]:

@@ -19,11 +19,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chat.config import ServerConfig
+from chat.domain.registry import Registry
 from chat.history import History
 from chat.history_service import HistoryService, check_before_start
 from chat.listener import Listener
 from chat.protocol import ChatFactory
-from chat.rooms import Registry
 from chat.storage import SQLiteHistoryStore
 
 log = Logger()

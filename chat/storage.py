@@ -36,7 +36,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from chat.events import Action, Message, Said
+from chat.domain.events import Action, Message, Said
 from chat.history import RoomHistory
 
 log = Logger()

@@ -10,7 +10,7 @@ domain reaches them only through these interfaces, one module each:
 
 Each is a :class:`typing.Protocol`: an implementation conforms by its shape,
 checked by mypy where it is handed to the domain, and imports nothing from
-here (as the domain's :class:`~chat.rooms.Client` port already works). zope
+here (as the domain's :class:`~chat.domain.registry.Client` port already works). zope
 interfaces, which the project uses for Twisted's own (``IPushProducer``),
 would add run-time declarations and adaptation that nothing here needs.
 

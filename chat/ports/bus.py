@@ -1,7 +1,7 @@
 """The bus port: fan-out of what happens in a room to everyone subscribed to it.
 
 A :class:`Bus` carries events (of a type the caller chooses, e.g.
-:class:`chat.events.Batch`) by room key. Each subscriber receives every
+:class:`chat.domain.events.Batch`) by room key. Each subscriber receives every
 event published to a room it is subscribed to, once, with the room key, in
 the order in which events were published to that room. A subscriber is subscribed to a room at most
 once, however often it subscribes; it may be subscribed to many rooms.

@@ -1,7 +1,7 @@
 """The history store port: what was said in each room, read back for replay and catch-up.
 
 A :class:`HistoryStore` keeps, per room key, the messages and actions said
-there (:data:`chat.events.Said`), each with its id from the
+there (:data:`chat.domain.events.Said`), each with its id from the
 :class:`~chat.ports.sequencer.Sequencer`. Ids are shared by all rooms, so
 the ids of one room have gaps; only :attr:`CatchUp.missed` says whether
 entries of *this* room are gone.
@@ -21,7 +21,7 @@ from typing import NamedTuple, Protocol
 
 from twisted.internet import defer
 
-from chat.events import Said
+from chat.domain.events import Said
 
 
 class CatchUp(NamedTuple):

@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 from twisted.internet import defer
 
-from chat.events import Action, Message, Said
+from chat.domain.events import Action, Message, Said
 from chat.history import History
 from chat.ports import CatchUp, HistoryStore
 from chat.storage import SQLiteHistoryStore, SQLiteSequencer

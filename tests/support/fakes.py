@@ -7,10 +7,10 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from chat.config import ServerConfig
-from chat.events import Batch
+from chat.domain.events import Batch
+from chat.domain.registry import FLUSH_DELAY, Registry
+from chat.line.render import render
 from chat.protocol import ChatFactory, ChatProtocol
-from chat.rooms import FLUSH_DELAY, Registry
-from chat.wire import render
 
 
 class RecordingClient:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from twisted.internet import defer
 
-from chat.events import Action, Message, Said
+from chat.domain.events import Action, Message, Said
 from chat.history import History, RoomHistory
 from chat.local import LocalSequencer
 from chat.storage import SQLiteHistoryStore, SQLiteSequencer

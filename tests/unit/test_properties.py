@@ -25,9 +25,9 @@ from twisted.python.failure import Failure
 
 from chat.config import ServerConfig
 from chat.domain.events import SendQueueExceeded
+from chat.domain.registry import FLUSH_DELAY, Registry
 from chat.history import History
 from chat.protocol import ChatFactory, ChatProtocol
-from chat.rooms import FLUSH_DELAY, Registry
 from chat.service import Farewell
 from chat.text import fold, nickname_problem
 from tests.support.checked import received_lines

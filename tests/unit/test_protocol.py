@@ -7,8 +7,8 @@ from typing import Any, cast
 import pytest
 from twisted.logger import ILogObserver, Logger, formatEvent
 
+from chat.domain.registry import FLUSH_DELAY
 from chat.protocol import ChatProtocol
-from chat.rooms import FLUSH_DELAY
 from tests.support.fakes import Chat, RecordingClient
 
 

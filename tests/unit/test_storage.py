@@ -13,7 +13,7 @@ import pytest
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
 from chat.config import ServerConfig
-from chat.events import Message
+from chat.domain.events import Message
 from chat.history import History, RoomHistory
 from chat.history_service import HistoryService, StartUpError
 from chat.service import make_service
