@@ -19,7 +19,7 @@ from twisted.internet import defer
 from chat.domain.events import Action, Message, Said
 from chat.history import History
 from chat.ports import CatchUp, HistoryStore
-from chat.storage import SQLiteHistoryStore, SQLiteSequencer
+from chat.storage import SQLiteHistoryStore
 from tests.support.contract import fired
 from tests.support.history_support import ThreadedClock
 
@@ -183,7 +183,7 @@ class TestSQLiteHistory(DurableHistoryStoreContract):
         self.store = SQLiteHistoryStore(self.path, self.clock)
         self.store.open()
         self.history = History(keep, cache=1)
-        self.history.use(self.store, SQLiteSequencer(self.store))
+        self.history.use(self.store)
         return self.history
 
     def reopen(self, keep: int) -> HistoryStore:

@@ -16,8 +16,8 @@ from chat.config import ServerConfig
 from chat.domain.events import Message
 from chat.history import History, RoomHistory
 from chat.history_service import HistoryService, StartUpError
-from chat.service import make_service
-from chat.storage import SQLiteHistoryStore, StoreError
+from chat.service import Farewell, make_service
+from chat.storage import SQLiteHistoryStore, SQLiteSequencer, StoreError
 from tests.support.history_support import ThreadedClock
 
 
@@ -48,8 +48,14 @@ class Stores:
         self.path = str(path)
         self._open: list[SQLiteHistoryStore] = []
 
-    def open(self, **options: Any) -> SQLiteHistoryStore:
-        store = SQLiteHistoryStore(self.path, self.clock, **options)
+    def new(self, **options: Any) -> SQLiteHistoryStore:
+        """A store on the file, not opened yet (as make_service makes it before twistd forks)."""
+        return SQLiteHistoryStore(self.path, self.clock, **options)
+
+    def open(self, store: SQLiteHistoryStore | None = None, **options: Any) -> SQLiteHistoryStore:
+        """Open ``store``, or a new one made with ``options``; it is closed at the end."""
+        if store is None:
+            store = self.new(**options)
         store.open()
         self._open.append(store)
         return store
@@ -261,13 +267,38 @@ def test_a_database_refused_in_a_daemon_is_reported_to_twistd(
 def test_a_started_server_numbers_messages_above_its_last_run(
     tmp_path: Path, clock: ThreadedClock
 ) -> None:
-    """The server make_service builds takes its ids from the database: a restart goes on above."""
+    """The Registry make_service builds takes its ids from the database: a restart goes on above."""
     path = str(tmp_path / "chat.db")
     given: list[list[int]] = []
     for _ in range(2):
         top = make_service(clock, [], ServerConfig(db=path))
         top.startService()
-        history = next(part for part in top if isinstance(part, HistoryService)).history
-        given.append([history.next_id() for _ in range(3)])
+        farewell = next(part for part in top if isinstance(part, Farewell))
+        sequencer = farewell.server.registry.sequencer
+        given.append([sequencer.next_id() for _ in range(3)])
         clock.result(top.stopService())
     assert min(given[1]) > max(given[0])
+
+
+def test_a_sequencer_made_before_its_store_is_opened_goes_on_above_the_last_run(
+    stores: Stores,
+) -> None:
+    """make_service makes the sequencer before twistd forks; its first id is read on first use."""
+    first_run = stores.open()
+    write(first_run, "lobby", range(1, 8))
+    stores.close(first_run)
+    store = stores.new()
+    sequencer = SQLiteSequencer(store)
+    stores.open(store)
+    assert sequencer.last_id >= 7
+    assert sequencer.next_id() > 7
+
+
+def test_a_sequencer_goes_on_from_after_when_that_is_higher(stores: Stores) -> None:
+    """SQLiteSequencer(store, after=N) gives no id at or below N, whatever the store holds."""
+    store = stores.open()
+    write(store, "lobby", range(1, 4))
+    sequencer = SQLiteSequencer(store, after=1000)
+    assert sequencer.last_id == 1000
+    assert sequencer.next_id() == 1001
+    assert sequencer.last_id == 1001
