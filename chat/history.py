@@ -10,12 +10,7 @@ of memory has lost its history.
 
 Recording is synchronous; the port's reads (:meth:`History.read_recent`,
 :meth:`History.read_since`) return Deferreds that have already fired, as
-this store answers from memory or by one indexed SQLite query. The same
-reads are offered synchronously (:meth:`History.recent`,
-:meth:`History.since`) for the domain of today, which calls them so, and
-:meth:`History.next_id` hands out ids from its
-:class:`~chat.ports.Sequencer` (:attr:`History.sequencer`); both go once the
-domain reads through the port and takes its ids from the sequencer itself.
+this store answers from memory or by one indexed SQLite query.
 """
 
 from __future__ import annotations
@@ -28,9 +23,7 @@ from typing import Protocol
 from twisted.internet import defer
 
 from chat.domain.events import Said
-from chat.local.sequencer import LocalSequencer
 from chat.ports.history import CatchUp
-from chat.ports.sequencer import Sequencer
 
 
 @dataclass(slots=True)
@@ -70,30 +63,18 @@ class History:
         self.keep = keep
         self.cache = cache
         self.store: Archive | None = None
-        self.sequencer: Sequencer = LocalSequencer()
         self._rooms: OrderedDict[str, _Cached] = OrderedDict()
         self._lost = 0
         """Without a store: the newest id of the rooms pushed out of memory."""
 
-    def use(self, store: Archive, sequencer: Sequencer) -> None:
-        """Keep history in ``store`` and take ids from ``sequencer`` from now on
-        (the server has just started)."""
+    def use(self, store: Archive) -> None:
+        """Keep history in ``store`` from now on (the server has just started)."""
         self.store = store
-        self.sequencer = sequencer
-
-    @property
-    def last_id(self) -> int:
-        """The highest id handed out so far (see :attr:`Sequencer.last_id`)."""
-        return self.sequencer.last_id
 
     @property
     def cached(self) -> int:
         """Rooms whose history is in memory now."""
         return len(self._rooms)
-
-    def next_id(self) -> int:
-        """A new id from :attr:`sequencer` (higher than every id given before)."""
-        return self.sequencer.next_id()
 
     def record(self, room: str, said: Said) -> None:
         """Keep ``said`` as the newest entry of ``room``."""
@@ -108,29 +89,23 @@ class History:
         if self.store is not None:
             self.store.append(room, said)
 
-    def recent(self, room: str, count: int) -> list[Said]:
-        """The last ``count`` entries of ``room``, oldest first."""
-        if count <= 0:
-            return []
-        entries = self._room(room).entries
-        return list(entries)[-count:]
-
-    def since(self, room: str, after: int) -> CatchUp:
-        """Entries of ``room`` with an id above ``after``, oldest first.
-
-        The flag says whether entries after ``after`` were already dropped
-        (the gap is larger than what is kept).
-        """
-        cached = self._room(room)
-        return CatchUp(_after(cached.entries, after), cached.forgotten > after)
-
     def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
-        """:meth:`recent`, as the port reads it."""
-        return defer.execute(self.recent, room, count)
+        """The last ``count`` entries of ``room``, oldest first."""
+        return defer.execute(self._recent, room, count)
 
     def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
-        """:meth:`since`, as the port reads it."""
-        return defer.execute(self.since, room, after)
+        """Entries of ``room`` with an id above ``after``, oldest first, and whether
+        entries after ``after`` were already dropped (the gap is larger than what is kept)."""
+        return defer.execute(self._since, room, after)
+
+    def _recent(self, room: str, count: int) -> list[Said]:
+        if count <= 0:
+            return []
+        return list(self._room(room).entries)[-count:]
+
+    def _since(self, room: str, after: int) -> CatchUp:
+        cached = self._room(room)
+        return CatchUp(_after(cached.entries, after), cached.forgotten > after)
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending and stop the store; fires when it has stopped."""

@@ -18,7 +18,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from chat.history import History
-from chat.storage import SQLiteHistoryStore, SQLiteSequencer, StoreError
+from chat.storage import SQLiteHistoryStore, StoreError
 
 log = Logger()
 
@@ -56,7 +56,7 @@ def check_before_start(store: SQLiteHistoryStore) -> None:
 
 
 class HistoryService(Service):
-    """Gives ``history`` its store, and ids from that store, while the server runs."""
+    """Gives ``history`` its store while the server runs."""
 
     def __init__(self, history: History, store: SQLiteHistoryStore) -> None:
         self.history = history
@@ -68,7 +68,7 @@ class HistoryService(Service):
         except StoreError as error:
             log.critical("{message}", message=str(error))
             raise _refuse(error) from None
-        self.history.use(self.store, SQLiteSequencer(self.store, after=self.history.last_id))
+        self.history.use(self.store)
         super().startService()
 
     def stopService(self) -> defer.Deferred[None]:

@@ -3,7 +3,8 @@
 :func:`make_service` builds what ``twistd tcpchat`` runs: a
 :class:`~chat.history_service.HistoryService` that opens the database
 first and closes it last, one :class:`Listener` per ``--listen`` endpoint
-around one shared :class:`~chat.protocol.ChatFactory`, and a
+around one :class:`~chat.line.protocol.LineFactory` of one
+:class:`~chat.session.server.ChatServer`, and a
 :class:`Farewell` that, when the server stops, tells everyone, lets output
 drain for a bounded time, then closes what is left.
 """
@@ -22,9 +23,12 @@ from chat.config import ServerConfig
 from chat.domain.registry import Registry
 from chat.history import History
 from chat.history_service import HistoryService, check_before_start
+from chat.line.protocol import LineFactory
 from chat.listener import Listener
-from chat.protocol import ChatFactory
-from chat.storage import SQLiteHistoryStore
+from chat.local.sequencer import LocalSequencer
+from chat.ports.sequencer import Sequencer
+from chat.session.server import ChatServer
+from chat.storage import SQLiteHistoryStore, SQLiteSequencer
 
 log = Logger()
 
@@ -32,34 +36,34 @@ log = Logger()
 class Farewell(Service):
     """Says goodbye to every connection when the server stops."""
 
-    def __init__(self, factory: ChatFactory, clock: IReactorTime) -> None:
-        self.factory = factory
+    def __init__(self, server: ChatServer, clock: IReactorTime) -> None:
+        self.server = server
         self.clock = clock
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
-        connections = list(self.factory.connections)
+        connections = list(self.server.connections)
         log.info(
             "shutting down: saying goodbye to {count} connections", count=len(connections)
         )
-        self.factory.registry.clear()
-        drained = [protocol.on_lost for protocol in connections]
-        for protocol in connections:
-            protocol.shut_down()
-        grace = self.factory.config.shutdown_grace
+        self.server.registry.clear()
+        drained = [connection.on_lost for connection in connections]
+        for connection in connections:
+            connection.shut_down()
+        grace = self.server.config.shutdown_grace
         all_closed = defer.DeferredList(drained).addCallback(lambda _: None)
         timer = self.clock.callLater(grace, self._abort_the_rest, grace)
         all_closed.addBoth(lambda result: timer.cancel() if timer.active() else None)
         return all_closed
 
     def _abort_the_rest(self, grace: float) -> None:
-        stuck = list(self.factory.connections)
+        stuck = list(self.server.connections)
         log.info(
             "{count} connections still open after {grace}s; closing them",
             count=len(stuck), grace=grace,
         )
-        for protocol in stuck:
-            protocol.cut("server shut down")
+        for connection in stuck:
+            connection.cut("server shut down")
 
 
 def make_service(
@@ -68,19 +72,23 @@ def make_service(
     """Everything a tcpchat server runs, ready to start."""
     top = MultiService()
     history = History(config.history_keep, cache=config.history_cache)
+    sequencer: Sequencer = LocalSequencer()
     if config.db not in ("", ":memory:"):
         store = SQLiteHistoryStore(
             config.db, reactor,
             retain_messages=config.retain_messages, retain_days=config.retain_days,
         )
         check_before_start(store)
+        sequencer = SQLiteSequencer(store)
         # Started first, stopped last: by then Farewell has emptied every room.
         HistoryService(history, store).setServiceParent(top)
     registry = Registry(
-        history, reactor, replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay
+        history, reactor, sequencer=sequencer,
+        replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
-    factory = ChatFactory(registry, config, reactor)
-    Farewell(factory, reactor).setServiceParent(top)
+    server = ChatServer(registry, config, reactor)
+    Farewell(server, reactor).setServiceParent(top)
+    factory = LineFactory(server)
     for description in listen:
         Listener(reactor, description, factory, backlog=config.backlog).setServiceParent(top)
     # Everything loaded at start-up lives as long as the process: keeping it

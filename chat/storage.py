@@ -120,20 +120,28 @@ class _IdCeiling:
 class SQLiteSequencer:
     """Ids that no crash can make be given twice: each is below the ceiling in ``<db>.lock``.
 
-    ``store`` must be open; ids go on from the highest one it may have
-    handed out before (or from ``after``, if higher).
+    It may be made before ``store`` is opened (the server opens it once
+    running, after twistd forks); ids go on from the highest one the store
+    may have handed out before (or from ``after``, if higher).
     """
 
     def __init__(self, store: SQLiteHistoryStore, after: int = 0) -> None:
         self._store = store
-        self.last_id = max(store.last_id, after)
+        self._after = after
+        self._last: int | None = None
+
+    @property
+    def last_id(self) -> int:
         """The last id handed out, or the highest one that may have been before this start."""
+        if self._last is None:
+            return max(self._store.last_id, self._after)
+        return self._last
 
     def next_id(self) -> int:
         """The id after the last one, reserved on disk before it is returned."""
-        self.last_id += 1
-        self._store.reserve(self.last_id)
-        return self.last_id
+        said_id = self._last = self.last_id + 1
+        self._store.reserve(said_id)
+        return said_id
 
 
 class SQLiteHistoryStore:

@@ -1,9 +1,20 @@
 """The chat domain: who is online, in which rooms, and who receives what.
 
 Nothing here knows about sockets, lines or wording. A front end (the line
-protocol, or a test) implements :class:`Client`, drives the
-:class:`Registry` and renders the :mod:`~chat.domain.events` it is given;
-refusals are the typed :mod:`~chat.domain.errors`.
+protocol, or a test) implements :class:`~chat.domain.outbox.Client`, drives
+the :class:`Registry` and renders the :mod:`~chat.domain.events` it is
+given; refusals are the typed :mod:`~chat.domain.errors`. Everything a
+member is shown goes through its :class:`~chat.domain.outbox.Outbox`, in
+order.
+
+What a cluster of servers would share is reached through the ports of
+:mod:`chat.ports`: message ids from a :class:`~chat.ports.Sequencer`,
+history in a :class:`~chat.ports.HistoryStore` (read with Deferreds: the
+history a member is shown keeps its place in the outbox until it is read),
+and a room's events through a :class:`~chat.ports.Bus`, to which the
+registry subscribes each room that has members here. Nickname claims (the
+:class:`~chat.ports.Directory`) are made before a member is created, by
+:mod:`chat.session.login`; the registry only keeps its own members apart.
 
 A member may be in several rooms (:attr:`Member.rooms`, in the order it
 entered them) and hears each of them; the one it entered last is its
@@ -28,12 +39,14 @@ so that a thousand people arriving cost a few events, not a million.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from typing import Protocol
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from chat.domain.errors import (
     AlreadyInRoomError,
@@ -70,7 +83,13 @@ from chat.domain.events import (
     Welcome,
     WentTo,
 )
+from chat.domain.outbox import Client, Outbox, Reservation
 from chat.history import History
+from chat.local.bus import LocalBus
+from chat.local.sequencer import LocalSequencer
+from chat.ports.bus import Bus
+from chat.ports.history import CatchUp, HistoryStore
+from chat.ports.sequencer import Sequencer
 from chat.text import fold, nickname_fault
 
 LOBBY = "lobby"
@@ -84,26 +103,32 @@ _ROOM_NAME = re.compile(rf"#?([A-Za-z0-9_-]{{1,{ROOM_MAX}}})")
 log = Logger()
 
 
-class Client(Protocol):
-    """The front end of one member: where that member's events go."""
+RoomEvent = tuple[str | None, Event]
+"""What goes over the bus: the id of the member who said it (None: nobody), and the event."""
 
-    def deliver(self, batch: Batch) -> None:
-        """Show the events of ``batch`` to the member, in order."""
+_member_ids = itertools.count(1)
 
 
 class Member:
     """One user who has chosen a nickname."""
 
-    __slots__ = ("client", "key", "nick", "room", "rooms")
+    __slots__ = ("id", "key", "nick", "outbox", "room", "rooms")
 
-    def __init__(self, nick: str, client: Client) -> None:
+    def __init__(self, nick: str, outbox: Outbox) -> None:
+        self.id = f"m{next(_member_ids)}"
+        """Unique among the members this process ever had."""
         self.nick = nick
         self.key = fold(nick)
-        self.client = client
+        self.outbox = outbox
         self.rooms: dict[str, Room] = {}
         """The rooms the member is in, by key, in the order it entered them."""
         self.room: Room | None = None
         """The room it entered last, of those it is still in."""
+
+    @property
+    def client(self) -> Client:
+        """The member's front end."""
+        return self.outbox.client
 
     def __repr__(self) -> str:
         return f"<Member {self.nick}>"
@@ -151,20 +176,25 @@ class Registry:
 
     def __init__(
         self,
-        history: History | None = None,
+        history: HistoryStore | None = None,
         clock: IReactorTime | None = None,
         *,
+        sequencer: Sequencer | None = None,
+        bus: Bus[RoomEvent] | None = None,
         replay: int = 20,
         crowd: int = 100,
         crowd_delay: float = 1.0,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.rooms: dict[str, Room] = {}
-        self.history = history if history is not None else History()
+        self.history: HistoryStore = history if history is not None else History()
+        self.sequencer: Sequencer = sequencer if sequencer is not None else LocalSequencer()
+        self.bus: Bus[RoomEvent] = bus if bus is not None else LocalBus()
         self.clock = clock
         self.replay = replay
         self.crowd = crowd if clock is not None else 0
         self.crowd_delay = crowd_delay
+        self._by_id: dict[str, Member] = {}
         self._pending: dict[Room, list[tuple[Member | None, Event]]] = {}
         self._last_pending: Room | None = None
         self._flush_call: IDelayedCall | None = None
@@ -179,6 +209,15 @@ class Registry:
         """The member with this nickname, ignoring case, if any."""
         return self.members.get(fold(nick))
 
+    def check_nickname(self, nick: str, allow: Member | None = None) -> None:
+        """Refuse ``nick`` if it is not well formed or another member here has it."""
+        fault = nickname_fault(nick)
+        if fault is not None:
+            raise NicknameInvalidError(nick, fault)
+        holder = self.members.get(fold(nick))
+        if holder is not None and holder is not allow:
+            raise NicknameTakenError(nick)
+
     def join(
         self, nick: str, client: Client, room: str = LOBBY, after: int | None = None
     ) -> Member:
@@ -188,11 +227,14 @@ class Registry:
         or everything after message ``after`` when it is given; the others
         there get :class:`Joined`.
         """
-        self._claim(nick)
+        self.check_nickname(nick)
         target = self._room(room)
-        member = Member(nick, client)
+        member = Member(nick, Outbox(client, self.flush))
         self.members[member.key] = member
-        client.deliver(Batch((Welcome(nick, target.name, len(target.members), len(self.members)),)))
+        self._by_id[member.id] = member
+        member.outbox.put(
+            Batch((Welcome(nick, target.name, len(target.members), len(self.members)),))
+        )
         self._enter(member, target, after)
         return member
 
@@ -200,7 +242,7 @@ class Registry:
         """Change a member's nickname; each of its rooms, and the member, get :class:`Renamed`."""
         if nick == member.nick:
             raise AlreadyNamedError(nick)
-        self._claim(nick, allow=member)
+        self.check_nickname(nick, allow=member)
         old = member.nick
         log.info("{old} is now known as {new}", old=old, new=nick)
         del self.members[member.key]
@@ -212,31 +254,30 @@ class Registry:
             room.members[member.key] = member
             self._publish(room, None, renamed)
         if not member.rooms:
-            self.flush()
-            member.client.deliver(Batch((renamed,)))
+            member.outbox.put(Batch((renamed,)))
 
     def leave(self, member: Member, reason: LeaveReason) -> None:
         """Remove a member from the chat; each of its rooms gets :class:`Left`."""
         if self.members.get(member.key) is not member:
             return
         del self.members[member.key]
+        del self._by_id[member.id]
         for room in list(member.rooms.values()):
             self._exit(member, room, reason)
 
-    def join_room(self, member: Member, room: str, after: int | None = None) -> int:
+    def join_room(self, member: Member, room: str, after: int | None = None) -> defer.Deferred[int]:
         """Put a member in one more room, which becomes its current one.
 
         The member gets :class:`Entered` and the room's history (everything
         after message ``after`` if given); the others there get :class:`Joined`.
         Already in the room, it is only shown what came after ``after``, or
-        refused (:class:`AlreadyInRoomError`) if that is not given. Returns how
-        many history entries the member was shown.
+        refused (:class:`AlreadyInRoomError`) if that is not given. Fires with
+        how many history entries the member was shown.
         """
         target = self._room(room)
         if target.key in member.rooms:
             return self._replay_again(member, target, after)
-        self.flush()
-        member.client.deliver(Batch((Entered(target.name, len(target.members)),)))
+        member.outbox.put(Batch((Entered(target.name, len(target.members)),)))
         return self._enter(member, target, after)
 
     def part_room(self, member: Member, room: str, reason: LeaveReason) -> None:
@@ -246,13 +287,13 @@ class Registry:
             raise NotInRoomError(room_name(room))
         self._exit(member, target, reason)
 
-    def move(self, member: Member, room: str, after: int | None = None) -> int:
+    def move(self, member: Member, room: str, after: int | None = None) -> defer.Deferred[int]:
         """Take a member out of every room it is in and into ``room`` instead.
 
         The rooms it leaves get :class:`Left` for :class:`WentTo`; the member
         gets :class:`Moved`, then the history of ``room``; the others there
         get :class:`Joined`. Moving to its only room shows what came after
-        ``after``, or is refused when that is not given. Returns how many
+        ``after``, or is refused when that is not given. Fires with how many
         history entries the member was shown.
         """
         target = self._room(room)
@@ -263,9 +304,8 @@ class Registry:
         for old in list(member.rooms.values()):
             if old is not target:
                 self._exit(member, old, went)
-        self.flush()
         others = len(target.members) - staying
-        member.client.deliver(Batch((Moved(target.name, others),)))
+        member.outbox.put(Batch((Moved(target.name, others),)))
         if staying:
             member.room = target
             return self._replay(member, target, after)
@@ -276,17 +316,32 @@ class Registry:
         rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
         return [(room.name, len(room.members)) for room in rooms]
 
-    def show_history(self, member: Member, count: int, room: str | None = None) -> int:
+    def show_history(
+        self, member: Member, count: int, room: str | None = None
+    ) -> defer.Deferred[int]:
         """Show a member the last ``count`` entries of ``room`` (by default its current
-        one), or :class:`NoHistory`; returns how many entries there were."""
+        one), or :class:`NoHistory`; fires with how many entries there were."""
         target = self._room_of(member, room)
-        self.flush()
-        entries = self.history.recent(target.key, count)
+        place = member.outbox.reserve()
+        return self.history.read_recent(target.key, count).addCallbacks(
+            self._show_entries, self._show_nothing,
+            callbackArgs=(member, target, place), errbackArgs=(member, place),
+        )
+
+    def _show_entries(
+        self, entries: list[Said], member: Member, room: Room, place: Reservation
+    ) -> int:
         if not entries:
-            member.client.deliver(Batch((NoHistory(target.name),), target.name))
+            member.outbox.fill(place, Batch((NoHistory(room.name),), room.name))
             return 0
-        self._send_history(member, target, entries, dropped=False)
+        member.outbox.fill(place, _history_batch(room, CatchUp(entries, False)))
         return len(entries)
+
+    @staticmethod
+    def _show_nothing(failure: Failure, member: Member, place: Reservation) -> Failure:
+        """A read failed: what waits behind it goes on, and the caller hears why."""
+        member.outbox.fill(place, None)
+        return failure
 
     def clear(self) -> None:
         """Forget every member and room at once, telling no one (the server stops)."""
@@ -294,27 +349,29 @@ class Registry:
         for room in self.rooms.values():
             if room.pending_notice is not None and room.pending_notice.active():
                 room.pending_notice.cancel()
+            self.bus.unsubscribe(room.key, self._heard)
         for member in self.members.values():
             member.rooms.clear()
             member.room = None
         self.members.clear()
+        self._by_id.clear()
         self.rooms.clear()
 
     def say(self, member: Member, text: str, room: str | None = None) -> None:
         """Send a :class:`Message` to every other member of ``room`` (by default the
         member's current room); the member gets its id as :class:`Sent`."""
         target = self._room_of(member, room)
-        said = Message(member.nick, text, self.history.next_id(), self._now())
+        said = Message(member.nick, text, self.sequencer.next_id(), self._now())
         self.history.record(target.key, said)
-        self._publish(target, member, said)
+        self.bus.publish(target.key, (member.id, said))
 
     def act(self, member: Member, text: str, room: str | None = None) -> None:
         """Send an :class:`Action` (``/me``) to every other member of ``room``, as
         :meth:`say` does."""
         target = self._room_of(member, room)
-        said = Action(member.nick, text, self.history.next_id(), self._now())
+        said = Action(member.nick, text, self.sequencer.next_id(), self._now())
         self.history.record(target.key, said)
-        self._publish(target, member, said)
+        self.bus.publish(target.key, (member.id, said))
 
     def whisper(self, member: Member, nick: str, text: str) -> None:
         """Send a :class:`Private` message to one member, in any room; the sender
@@ -322,9 +379,8 @@ class Registry:
         target = self.find(nick)
         if target is None:
             raise NoSuchUserError(nick)
-        self.flush()
-        target.client.deliver(Batch((Private(member.nick, text),)))
-        member.client.deliver(Batch((PrivateSent(target.nick, text),)))
+        target.outbox.put(Batch((Private(member.nick, text),)))
+        member.outbox.put(Batch((PrivateSent(target.nick, text),)))
 
     def flush(self) -> None:
         """Deliver the events collected so far.
@@ -336,6 +392,8 @@ class Registry:
             if self._flush_call.active():
                 self._flush_call.cancel()
             self._flush_call = None
+        if not self._pending:
+            return
         pending, self._pending = self._pending, {}
         self._last_pending = None
         for room, said in pending.items():
@@ -343,7 +401,7 @@ class Registry:
             senders = {sender for sender, _ in said if sender is not None}
             for member in room.members.values():
                 if member not in senders:
-                    member.client.deliver(everything)
+                    member.outbox.deliver(everything)
             if senders:
                 self._deliver_to_senders(room, said, senders)
 
@@ -379,22 +437,21 @@ class Registry:
                 elif acks is not None and acks.events:
                     parts.append(acks)
             if parts:
-                member.client.deliver(Batch.joined(tuple(parts), room.name))
-
-    def _claim(self, nick: str, allow: Member | None = None) -> None:
-        fault = nickname_fault(nick)
-        if fault is not None:
-            raise NicknameInvalidError(nick, fault)
-        holder = self.members.get(fold(nick))
-        if holder is not None and holder is not allow:
-            raise NicknameTakenError(nick)
+                member.outbox.deliver(Batch.joined(tuple(parts), room.name))
 
     def _room(self, name: str) -> Room:
         name = room_name(name)
         room = self.rooms.get(fold(name))
         if room is None:
             room = self.rooms[fold(name)] = Room(name)
+            self.bus.subscribe(room.key, self._heard)
         return room
+
+    def _drop_room(self, room: Room) -> None:
+        """Forget a room nobody here is in any more (the lobby stays)."""
+        if room.key != LOBBY and self.rooms.get(room.key) is room:
+            del self.rooms[room.key]
+            self.bus.unsubscribe(room.key, self._heard)
 
     @staticmethod
     def _room_of(member: Member, name: str | None = None) -> Room:
@@ -408,7 +465,7 @@ class Registry:
             raise NotInRoomError(room_name(name))
         return room
 
-    def _enter(self, member: Member, room: Room, after: int | None) -> int:
+    def _enter(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
         self.flush()
         room.members[member.key] = member
         member.rooms[room.key] = member.room = room
@@ -433,34 +490,35 @@ class Registry:
         if member.room is room:
             member.room = next(reversed(member.rooms.values()), None)
         self._announce(room, member, reason)
-        if not room.members and room.key != LOBBY and room.pending_notice is None:
-            del self.rooms[room.key]
+        if not room.members and room.pending_notice is None:
+            self._drop_room(room)
 
-    def _replay_again(self, member: Member, room: Room, after: int | None) -> int:
+    def _replay_again(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
         """A member asked to enter a room it is in: only a catch-up makes sense."""
         if after is None:
             raise AlreadyInRoomError(room.name)
         return self._replay(member, room, after)
 
-    def _replay(self, member: Member, room: Room, after: int | None) -> int:
+    def _replay(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
+        """Show the member the room's recent history, or what came after ``after``,
+        in its place: before anything said in the room from now on."""
+        place = member.outbox.reserve()
         if after is None:
-            entries, dropped = self.history.recent(room.key, self.replay), False
+            read = self.history.read_recent(room.key, self.replay).addCallback(CatchUp, False)
         else:
-            entries, dropped = self.history.since(room.key, after)
-        if entries or dropped:
-            self._send_history(member, room, entries, dropped)
-        return len(entries)
+            read = self.history.read_since(room.key, after)
+        return read.addCallbacks(
+            self._show_catch_up, self._show_nothing,
+            callbackArgs=(member, room, place), errbackArgs=(member, place),
+        )
 
     @staticmethod
-    def _send_history(member: Member, room: Room, entries: list[Said], dropped: bool) -> None:
-        events: list[Event] = []
-        if dropped:
-            events.append(HistoryMissed(room.name))
-        if entries:
-            events.append(HistoryStart(room.name, len(entries)))
-            events.extend(Past(said) for said in entries)
-            events.append(HistoryEnd(room.name))
-        member.client.deliver(Batch(tuple(events), room.name))
+    def _show_catch_up(
+        catch_up: CatchUp, member: Member, room: Room, place: Reservation
+    ) -> int:
+        shown = catch_up.entries or catch_up.missed
+        member.outbox.fill(place, _history_batch(room, catch_up) if shown else None)
+        return len(catch_up.entries)
 
     def _announce(self, room: Room, member: Member, reason: LeaveReason | None) -> None:
         """Tell the room that ``member`` came in (``reason`` None) or left."""
@@ -489,10 +547,20 @@ class Registry:
         if departed:
             self._publish(room, None, CrowdLeft(room.name, tuple(departed)))
         self.flush()
-        if not room.members and room.key != LOBBY and self.rooms.get(room.key) is room:
-            del self.rooms[room.key]
+        if not room.members:
+            self._drop_room(room)
 
     def _publish(self, room: Room, sender: Member | None, event: Event) -> None:
+        """Put ``event`` on the bus for everyone in ``room``, here and elsewhere."""
+        self.bus.publish(room.key, (None if sender is None else sender.id, event))
+
+    def _heard(self, room_key: str, published: RoomEvent) -> None:
+        """What the bus carries for a room with members here: gathered for them."""
+        room = self.rooms.get(room_key)
+        if room is None:
+            return
+        origin, event = published
+        sender = None if origin is None else self._by_id.get(origin)
         said = self._pending.get(room)
         if said is None or (room.shared and room is not self._last_pending):
             said = self._pending_list(room)
@@ -515,3 +583,15 @@ class Registry:
                 self._flush_call = self.clock.callLater(FLUSH_DELAY, self.flush)
         self._last_pending = room
         return said
+
+
+def _history_batch(room: Room, catch_up: CatchUp) -> Batch:
+    """The entries of ``catch_up`` as a member is shown them, after a gap if one was missed."""
+    events: list[Event] = []
+    if catch_up.missed:
+        events.append(HistoryMissed(room.name))
+    if catch_up.entries:
+        events.append(HistoryStart(room.name, len(catch_up.entries)))
+        events.extend(Past(said) for said in catch_up.entries)
+        events.append(HistoryEnd(room.name))
+    return Batch(tuple(events), room.name)

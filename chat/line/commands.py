@@ -14,14 +14,20 @@ line from :func:`~chat.line.render.describe_error`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from chat.domain.errors import ChatError, NotInRoomError, NotJoinedError
 from chat.domain.events import LeaveReason, Quit
 from chat.domain.registry import Member, Registry
 from chat.line.render import describe_error
+from chat.session.connection import Connection
 from chat.text import number, relayable, visible
 
-CommandHandler = Callable[[str], None]
+CommandHandler = Callable[[str], "Deferred[Any] | None"]
+"""A command: done when it returns, or when the Deferred it returns fires."""
 
 
 class UsageError(Exception):
@@ -36,11 +42,14 @@ def usage_of(handler: CommandHandler) -> str:
 class Commands:
     """Commands of one member's session, for a front end to mix in.
 
-    The front end provides the member, the registry, the four ways of
-    answering below and the pacing of what a command costs.
+    The front end provides the member, the registry, its connection, the
+    four ways of answering below and the pacing of what a command costs.
+    A command whose work waits (a nickname claim, a history read) returns
+    a Deferred; its refusal is answered when it comes.
     """
 
     registry: Registry
+    connection: Connection
 
     def member_or_none(self) -> Member | None:
         raise NotImplementedError
@@ -66,11 +75,20 @@ class Commands:
             self.refuse(f"unknown command /{visible(name)}; type /help for the list of commands")
             return
         try:
-            handler(args.strip())
+            done = handler(args.strip())
         except UsageError:
             self.refuse("usage: " + usage_of(handler).partition(":")[0])
         except ChatError as error:
             self.refuse(describe_error(error))
+        else:
+            if done is not None:
+                done.addErrback(self._refused)
+
+    def _refused(self, failure: Failure) -> None:
+        if failure.check(ChatError):
+            self.refuse(describe_error(failure.value))  # type: ignore[arg-type]
+        else:
+            self.connection.internal_error(failure)
 
     def handler_for(self, name: str) -> CommandHandler | None:
         """The handler of command ``name`` (any case), if there is one."""
@@ -79,11 +97,12 @@ class Commands:
         handler: CommandHandler | None = getattr(self, "command_" + name.lower(), None)
         return handler
 
-    def known_commands(self) -> list[str]:
+    @classmethod
+    def known_commands(cls) -> list[str]:
         """Every command's name, in alphabetical order."""
         return sorted(
             attribute.removeprefix("command_")
-            for attribute in dir(self)
+            for attribute in dir(cls)
             if attribute.startswith("command_")
         )
 
@@ -107,11 +126,14 @@ class Commands:
             self.notify("  " + usage_of(self.handler_for(name)))  # type: ignore[arg-type]
         self.notify("Anything else you type is sent to the room; start it with // to send /.")
 
-    def command_nick(self, args: str) -> None:
+    def command_nick(self, args: str) -> Deferred[None]:
         """/nick NEW: changes your nickname"""
         if not args:
             raise UsageError
-        self.registry.rename(self._member(), args)
+        session = self.connection.session
+        if session is None:
+            raise NotJoinedError()
+        return session.rename(args)
 
     def command_who(self, args: str) -> None:
         """/who: lists the members of your room"""
@@ -140,11 +162,11 @@ class Commands:
             raise UsageError
         self.registry.whisper(self._member(), nick, text)
 
-    def command_join(self, args: str) -> None:
+    def command_join(self, args: str) -> Deferred[None]:
         """/join ROOM: moves you to ROOM, creating it if nobody is there"""
         if not args or " " in args:
             raise UsageError
-        self.charge_history(self.registry.move(self._member(), args))
+        return self.registry.move(self._member(), args).addCallback(self.charge_history)
 
     def command_rooms(self, args: str) -> None:
         """/rooms: lists the rooms and how many are in each"""
@@ -154,14 +176,14 @@ class Commands:
         listed = ", ".join(f"{name} ({count})" for name, count in rooms)
         self.notify(f"{len(rooms)} rooms: {listed}" if len(rooms) != 1 else f"1 room: {listed}")
 
-    def command_history(self, args: str) -> None:
+    def command_history(self, args: str) -> Deferred[None] | None:
         """/history [N]: shows the last N messages of your room (default 50)"""
         limit = self.registry.history.keep
         count = number(args) if args else min(50, limit)
         if count is None or not 1 <= count <= limit:
             self.refuse(f"usage: /history [N], with N from 1 to {limit}")
-            return
-        self.charge_history(self.registry.show_history(self._member(), count))
+            return None
+        return self.registry.show_history(self._member(), count).addCallback(self.charge_history)
 
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""

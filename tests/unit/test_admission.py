@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat.admission import LOCAL, Admission, ServerFull, Ticket, TooManyFromAddress
+from chat.session.admission import LOCAL, Admission, ServerFull, Ticket, TooManyFromAddress
 
 
 def _ticket(decision: object) -> Ticket:

@@ -28,9 +28,9 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
-from chat.direct_write import direct_sender
+from chat.session.direct_write import direct_sender
+from chat.testing import Chat
 from tests.support.certificates import write_self_signed
-from tests.support.fakes import Chat
 
 SMALL_BUFFER = 4096
 """Kernel buffer sizes, in bytes, that one large write overflows."""

@@ -1,8 +1,8 @@
 """Properties of the line protocol under arbitrary input, driven in memory.
 
 Hypothesis feeds arbitrary bytes, commands, slow readers, resets and clock
-ticks into :class:`~chat.protocol.ChatProtocol` connections built by a real
-:class:`~chat.protocol.ChatFactory` on ``StringTransport`` and ``task.Clock``:
+ticks into :class:`~chat.line.protocol.LineProtocol` connections built by a real
+:class:`~chat.line.protocol.LineFactory` on ``StringTransport`` and ``task.Clock``:
 no sockets, no sleeps. After every step no exception has escaped, every line
 any client received is valid UTF-8 without control characters, and the
 registry holds one live connection per nickname and no ghost members.
@@ -27,8 +27,9 @@ from chat.config import ServerConfig
 from chat.domain.events import SendQueueExceeded
 from chat.domain.registry import FLUSH_DELAY, Registry
 from chat.history import History
-from chat.protocol import ChatFactory, ChatProtocol
+from chat.line.protocol import LineFactory, LineProtocol
 from chat.service import Farewell
+from chat.session.server import ChatServer
 from chat.text import fold, nickname_problem
 from tests.support.checked import received_lines
 
@@ -96,8 +97,8 @@ class Peer:
     received: bytearray = field(default_factory=bytearray)
 
     @property
-    def chat(self) -> ChatProtocol | None:
-        return self.protocol if isinstance(self.protocol, ChatProtocol) else None
+    def chat(self) -> LineProtocol | None:
+        return self.protocol if isinstance(self.protocol, LineProtocol) else None
 
 
 class Harness:
@@ -109,7 +110,8 @@ class Harness:
             History(config.history_keep), self.clock, replay=config.history, crowd=crowd,
             crowd_delay=0.5,
         )
-        self.factory = ChatFactory(self.registry, config, self.clock)
+        self.server = ChatServer(self.registry, config, self.clock)
+        self.factory = LineFactory(self.server)
         self.window = window
         self.peers: list[Peer] = []
 
@@ -205,7 +207,7 @@ def assert_clean_output(data: bytes) -> None:
 
 def assert_registry_sound(harness: Harness) -> None:
     """One live connection per nickname, valid nicknames, no ghosts anywhere."""
-    registry, factory = harness.registry, harness.factory
+    registry, server = harness.registry, harness.server
     live = {id(peer.protocol): peer for peer in harness.live()}
     clients = [member.client for member in registry.members.values()]
     assert len({id(client) for client in clients}) == len(clients)
@@ -213,7 +215,7 @@ def assert_registry_sound(harness: Harness) -> None:
         assert key == fold(member.nick)
         assert nickname_problem(member.nick) is None, member.nick
         assert id(member.client) in live, f"ghost member {member.nick}"
-        assert member.client.member is member  # type: ignore[attr-defined]
+        assert member.client.connection.member is member  # type: ignore[attr-defined]
         assert member.room is not None and member.room.members.get(key) is member
         assert registry.rooms.get(member.room.key) is member.room
         assert list(member.rooms.values()) == [member.room], "the line protocol keeps one room"
@@ -221,12 +223,13 @@ def assert_registry_sound(harness: Harness) -> None:
         for key, member in room.members.items():
             assert registry.members.get(key) is member, f"ghost {member.nick} in {room.name}"
     for peer in live.values():
-        member = peer.protocol.member
-        if member is not None and not peer.protocol._closing:
+        member = peer.protocol.connection.member
+        if member is not None and not peer.protocol.connection.closing:
             assert registry.members.get(member.key) is member
-    assert {id(protocol) for protocol in factory.connections} == set(live)
-    assert sum(factory.per_address.values()) == len(factory.connections)
-    assert all(count > 0 for count in factory.per_address.values())
+    assert {id(connection.front) for connection in server.connections} == set(live)
+    assert server.admission.served == len(server.connections)
+    assert sum(server.admission.per_address.values()) == len(server.connections)
+    assert all(count > 0 for count in server.admission.per_address.values())
 
 
 # Strategies
@@ -330,7 +333,7 @@ def play(harness: Harness, steps: list[tuple[Any, ...]]) -> None:
     chats = [peer.chat for peer in harness.peers if peer.chat is not None]
     event(f"members at the end: {min(len(harness.registry), 3)}")
     event(f"rooms at the end: {min(len(harness.registry.rooms), 3)}")
-    if any(isinstance(chat._leave_reason, SendQueueExceeded) for chat in chats):
+    if any(isinstance(chat.connection.leave_reason, SendQueueExceeded) for chat in chats):
         event("a slow reader was cut")
     if any(chat.paused for chat in chats):
         event("a flooder was paused")
@@ -349,12 +352,12 @@ def test_shutdown_closes_every_connection_within_the_grace_period(config, crowd,
     """Whatever state the clients are in, stopping the server closes them all in time."""
     harness = Harness(config, crowd=crowd)
     play(harness, steps)
-    stopped = Farewell(harness.factory, harness.clock).stopService()
+    stopped = Farewell(harness.server, harness.clock).stopService()
     done: list[object] = []
     stopped.addBoth(done.append)
-    harness.advance(harness.factory.config.shutdown_grace + 0.01)
+    harness.advance(harness.server.config.shutdown_grace + 0.01)
     assert done == [None]
-    assert not harness.factory.connections
+    assert not harness.server.connections
     assert not harness.registry.members
     for peer in harness.peers:
         assert_clean_output(peer.transport.value())
@@ -506,7 +509,7 @@ def test_cut_reason_reaches_a_crowded_room():
 
 
 COMMAND_NAMES = sorted(
-    name for name in ChatProtocol(Harness(ServerConfig()).factory).known_commands()
+    name for name in LineProtocol.known_commands()
     if name != "quit"
 )
 argument_words = st.one_of(

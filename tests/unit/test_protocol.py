@@ -8,8 +8,8 @@ import pytest
 from twisted.logger import ILogObserver, Logger, formatEvent
 
 from chat.domain.registry import FLUSH_DELAY
-from chat.protocol import ChatProtocol
-from tests.support.fakes import Chat, RecordingClient
+from chat.line.protocol import LineProtocol
+from chat.testing import Chat, RecordingClient
 
 
 def test_greeting_ends_with_the_nickname_prompt() -> None:
@@ -437,10 +437,10 @@ def test_an_exception_in_a_command_is_an_internal_error_and_the_connection_stays
     alice, bob = chat.connect("alice"), chat.connect("bob")
     alice.received()
 
-    def broken(self: ChatProtocol, args: str) -> None:
+    def broken(self: LineProtocol, args: str) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ChatProtocol, "command_who", broken)
+    monkeypatch.setattr(LineProtocol, "command_who", broken)
     bob.type("/who", "still here")
     [answer] = bob.received()
     assert answer.startswith("!!! internal error")
@@ -455,12 +455,12 @@ def test_internal_errors_are_logged_one_line_a_minute_per_connection(
     counted, and said in one line."""
     events: list[dict[str, Any]] = []
     observer = cast(ILogObserver, events.append)
-    monkeypatch.setattr("chat.protocol.log", Logger(observer=observer))
+    monkeypatch.setattr("chat.session.connection.log", Logger(observer=observer))
 
-    def broken(self: ChatProtocol, args: str) -> None:
+    def broken(self: LineProtocol, args: str) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ChatProtocol, "command_who", broken)
+    monkeypatch.setattr(LineProtocol, "command_who", broken)
     server = Chat(flood_rate=0)
     bob = server.connect("bob")
     events.clear()
@@ -627,7 +627,7 @@ def test_a_closing_connection_is_aborted_after_the_close_timeout() -> None:
     chat.clock.advance(2)
     assert silent.transport.disconnected
     silent.lose()
-    assert not chat.factory.connections and not chat.clock.getDelayedCalls()
+    assert not chat.server.connections and not chat.clock.getDelayedCalls()
 
 
 def test_a_refused_connection_is_aborted_after_the_close_timeout() -> None:

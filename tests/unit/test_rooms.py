@@ -6,7 +6,8 @@ import pytest
 
 from chat.domain.errors import InvalidRoomError, NicknameTakenError, NoSuchUserError
 from chat.domain.registry import Registry
-from tests.support.fakes import RecordingClient
+from chat.testing import RecordingClient
+from tests.support.contract import fired
 
 
 @pytest.fixture
@@ -244,7 +245,7 @@ def test_resume_replays_exactly_what_was_missed(registry: Registry) -> None:
     """Rejoining after message N shows every later message once, in order."""
     alice = registry.join("alice", RecordingClient())
     registry.say(alice, "seen")
-    last_seen = registry.history.last_id
+    last_seen = registry.sequencer.last_id
     for number in range(3):
         registry.say(alice, f"missed {number}")
     returning = RecordingClient()
@@ -278,7 +279,7 @@ def test_history_shown_is_counted_for_the_pacing_of_its_asker(registry: Registry
     for number in range(30):
         registry.say(writer, f"message {number}")
     reader = registry.join("reader", RecordingClient())
-    assert registry.show_history(reader, 25) == 25
-    assert registry.move(reader, "dev") == 0
-    assert registry.move(reader, "lobby", after=0) == 30
-    assert registry.move(reader, "lobby", after=28) == 2
+    assert fired(registry.show_history(reader, 25)) == 25
+    assert fired(registry.move(reader, "dev")) == 0
+    assert fired(registry.move(reader, "lobby", after=0)) == 30
+    assert fired(registry.move(reader, "lobby", after=28)) == 2

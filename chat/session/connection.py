@@ -1,0 +1,275 @@
+"""One connection, whatever its front end: what the line protocol and the front ends to come share.
+
+A front end's protocol frames, parses and renders; its :class:`Connection`
+does the rest, the same way for every front end:
+
+- admission: it holds the connection's
+  :class:`~chat.session.admission.Ticket` and gives it back at the end;
+- the handshake: a deadline (``--handshake-timeout``) and the login, through
+  the server's portal (:mod:`chat.session.login`), to a
+  :class:`~chat.session.login.ChatSession`; a client that comes back with its
+  resume token takes over its old session, whose connection is
+  :meth:`displaced <Connection.displace>`;
+- output: bytes are written by an :class:`~chat.session.output.Output`,
+  at once where possible, and the connection is cut when more than
+  ``--sendq`` bytes wait for a peer that does not read; what the member is
+  told goes through its outbox (:meth:`Connection.tell`), in order;
+- flood pacing (:class:`~chat.session.pacing.FloodPacing`), for the front
+  end to ask before each line;
+- closing, bounded by ``--close-timeout``, and the goodbye when the server
+  stops;
+- internal errors: the user is told, the log gets one line with where it
+  happened, then at most one a minute for this connection.
+
+The front end implements :class:`FrontEnd`: the member's
+:class:`~chat.domain.outbox.Client` plus its wording for what this module
+decides.
+"""
+
+from __future__ import annotations
+
+import secrets
+import traceback
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.internet import interfaces
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, SendQueueExceeded
+from chat.domain.outbox import Client
+from chat.domain.registry import LOBBY, Member
+from chat.line.render import describe_reason
+from chat.session.admission import Ticket
+from chat.session.login import Arrival, ChatSession, Guest, IChatSession
+from chat.session.output import Output
+from chat.session.pacing import FloodPacing
+from chat.session.server import ChatServer
+
+log = Logger()
+
+ERROR_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about internal errors of one connection."""
+
+
+class FrontEnd(Client, Protocol):
+    """A front end's side of a connection: the member's client, and its own wording."""
+
+    def handshake_expired(self, seconds: float) -> None:
+        """Say that no login came within ``seconds`` (the connection closes next)."""
+
+    def internal_error(self) -> None:
+        """Say that the server could not carry out what was just asked, and carries on."""
+
+    def stopping(self) -> None:
+        """Say goodbye: the server stops (the connection closes next)."""
+
+
+def one_line_traceback(failure: Failure) -> str:
+    """The error and where it happened, innermost call last, on one line."""
+    frames = traceback.extract_tb(failure.getTracebackObject())
+    where = " > ".join(
+        f"{frame.name} at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in frames
+    )
+    return f"{failure.value.__class__.__name__}: {failure.getErrorMessage()} (in {where})"
+
+
+class Connection:
+    """The life of one connection, from admission to its end."""
+
+    def __init__(self, server: ChatServer, front: FrontEnd, ticket: Ticket) -> None:
+        self.server = server
+        self.front = front
+        self.ticket = ticket
+        self.config = server.config
+        self.clock = server.clock
+        self.peer = ticket.address
+        self.session: ChatSession | None = None
+        self.pacing = FloodPacing(self.config.flood_rate, self.config.flood_burst, self.clock)
+        self.output: Output | None = None
+        self.transport: Any = None
+        self.closing = False
+        self.leave_reason: LeaveReason = ConnectionLost()
+        self.on_lost: Deferred[None] = Deferred()
+        """Fires once the connection is gone."""
+        self.keep_token: str | None = None
+        self._handshake: IDelayedCall | None = None
+        self._flood_wake: IDelayedCall | None = None
+        self._close_deadline: IDelayedCall | None = None
+        self._errors_logged_at: float | None = None
+        self._errors_not_logged = 0
+
+    @property
+    def member(self) -> Member | None:
+        return None if self.session is None else self.session.member
+
+    # Life
+
+    def start(self, transport: Any) -> None:
+        """The connection is made: count it, watch its output, start the handshake clock."""
+        self.transport = transport
+        self.server.connections.add(self)
+        if interfaces.ITCPTransport.providedBy(transport):
+            transport.setTcpKeepAlive(True)
+            # Chat lines are small and wanted at once: no Nagle delay.
+            transport.setTcpNoDelay(True)
+        self.output = Output(transport, self.config.sendq, self._overflowed)
+        self._handshake = self.clock.callLater(self.config.handshake_timeout, self._expired)
+
+    def lost(self) -> None:
+        """The connection is gone: leave the chat, give the ticket back."""
+        closed_by_peer, self.closing = not self.closing, True
+        for call in (self._handshake, self._flood_wake, self._close_deadline):
+            if call is not None and call.active():
+                call.cancel()
+        if self._errors_not_logged:
+            log.error(
+                "{peer}: {count} more internal errors, not logged one by one",
+                peer=self.peer, count=self._errors_not_logged,
+            )
+        session, self.session = self.session, None
+        if session is not None and not session.ended:
+            log.info(
+                "{nick} left ({reason})",
+                nick=session.member.nick, reason=describe_reason(self.leave_reason),
+            )
+            session.leave(self.leave_reason)
+        elif session is None and closed_by_peer:
+            log.info("{peer} left without choosing a nickname", peer=self.peer)
+        self.server.connections.discard(self)
+        self.server.admission.release(self.ticket)
+        self.on_lost.callback(None)
+
+    def _expired(self) -> None:
+        self._handshake = None
+        self.front.handshake_expired(self.config.handshake_timeout)
+        log.info("{peer} timed out in the handshake", peer=self.peer)
+        self.close()
+
+    # Logging in
+
+    def log_in(
+        self, nick: str, room: str = LOBBY, after: int | None = None,
+        resume_token: str | None = None,
+    ) -> Deferred[ChatSession]:
+        """Join the chat as ``nick``; fails with the domain's refusal
+        (:class:`~chat.domain.errors.ChatError`) if it cannot."""
+        arrival = Arrival(self.front, room, after, resume_token, self.keep_token)
+        login: Deferred[Any] = self.server.portal.login(Guest(nick), arrival, IChatSession)
+        return login.addCallback(self._logged_in)
+
+    def _logged_in(self, result: tuple[Any, ChatSession, Callable[[], None]]) -> ChatSession:
+        session = result[1]
+        if self.closing:
+            session.leave(ConnectionLost())
+            return session
+        self.session = session
+        if self._handshake is not None and self._handshake.active():
+            self._handshake.cancel()
+        self._handshake = None
+        log.info("{nick} joined from {peer}", nick=session.member.nick, peer=self.peer)
+        return session
+
+    def token(self) -> str:
+        """The resume token of this client: its session's, or one kept for the login."""
+        if self.session is not None:
+            return self.session.token()
+        if self.keep_token is None:
+            self.keep_token = secrets.token_urlsafe(12)
+        return self.keep_token
+
+    # Output
+
+    def write(self, data: bytes) -> None:
+        """Send bytes (nothing once closing)."""
+        if self.closing or not data or self.output is None:
+            return
+        self.output.write(data)
+
+    def tell(self, batch: Batch) -> None:
+        """Show ``batch`` to the user after everything the chat told it before."""
+        member = self.member
+        if member is None:
+            self.front.deliver(batch)
+        else:
+            member.outbox.put(batch)
+
+    def _overflowed(self) -> None:
+        log.info("{peer} cut off: send queue over {sendq} bytes", peer=self.peer,
+                 sendq=self.config.sendq)
+        self.cut(SendQueueExceeded(self.config.sendq))
+
+    # Pacing
+
+    def wake_after_flood(self, resume: Callable[[], None]) -> None:
+        """Call ``resume`` once the pacing has a token again, unless the connection closes."""
+        if self._flood_wake is None:
+            self._flood_wake = self.clock.callLater(self.pacing.wait(), self._woken, resume)
+
+    def _woken(self, resume: Callable[[], None]) -> None:
+        self._flood_wake = None
+        if not self.closing:
+            resume()
+
+    # Ending
+
+    def close(self) -> None:
+        """Close once everything written so far has been sent, or abort after
+        ``close_timeout`` seconds (a peer that does not read, or a TLS handshake
+        that never comes, would otherwise hold the connection for ever)."""
+        if self.closing:
+            return
+        self.closing = True
+        self._stop_output()
+        self.transport.loseConnection()
+        self._close_deadline = self.clock.callLater(
+            self.config.close_timeout, self.transport.abortConnection
+        )
+
+    def cut(self, reason: LeaveReason) -> None:
+        """Drop the connection now, without waiting for output to drain."""
+        self.leave_reason = reason
+        self.closing = True
+        self._stop_output()
+        self.transport.abortConnection()
+
+    def quit(self, reason: LeaveReason) -> None:
+        """Leave for ``reason`` (the front end has said goodbye), then close."""
+        self.leave_reason = reason
+        self.close()
+
+    def displace(self) -> None:
+        """Leave the chat because the same client came back on a new connection."""
+        if self.session is not None:
+            self.session.leave(Reconnected())
+        self.cut(Reconnected())
+
+    def shut_down(self) -> None:
+        """Say goodbye because the server stops, then close."""
+        self.front.stopping()
+        self.close()
+
+    def _stop_output(self) -> None:
+        if self.output is not None:
+            self.output.stop()
+
+    # Errors
+
+    def internal_error(self, failure: Failure) -> None:
+        """Tell the user, and log it: the first time with where it happened, then at
+        most once a minute for this connection, with how many were not logged."""
+        self.front.internal_error()
+        now = self.clock.seconds()
+        if self._errors_logged_at is not None and now - self._errors_logged_at < ERROR_LOG_INTERVAL:
+            self._errors_not_logged += 1
+            return
+        count = self._errors_not_logged
+        log.error(
+            "{peer}: internal error on a line{not_logged}: {error}",
+            peer=self.peer, error=one_line_traceback(failure),
+            not_logged=f" ({count} more since the last one logged)" if count else "",
+        )
+        self._errors_logged_at, self._errors_not_logged = now, 0

@@ -1,0 +1,66 @@
+"""A connection's output: sent at once where possible, and bounded for a peer that does not read.
+
+:class:`Output` writes a connection's bytes: straight to a plain TCP
+socket while nothing waits in Twisted's buffer
+(:func:`~chat.session.direct_write.direct_sender`), else through the
+transport. It registers itself as the transport's streaming producer, so
+the transport tells it when its buffer fills (``pauseProducing``) and when
+it has drained (``resumeProducing``); what is written in between is
+counted, and once that passes ``limit`` bytes (``--sendq``) ``overflowed``
+is called: the connection is cut rather than let a reader that has stopped
+make the server hold its output without end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import interfaces
+from zope.interface import implementer
+
+from chat.session.direct_write import direct_sender
+
+
+@implementer(interfaces.IPushProducer)
+class Output:
+    """Writes one connection's bytes and watches how many wait."""
+
+    __slots__ = ("_overflowed", "_send_now", "blocked", "limit", "queued", "transport")
+
+    def __init__(self, transport: Any, limit: int, overflowed: Callable[[], None]) -> None:
+        self.transport = transport
+        self.limit = limit
+        self._overflowed = overflowed
+        self.blocked = False
+        """The transport's buffer is full: the peer reads slower than it is written to."""
+        self.queued = 0
+        """Bytes written since the buffer last filled, while it has not drained."""
+        self._send_now = direct_sender(transport)
+        transport.registerProducer(self, True)
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` after everything written before it."""
+        if self._send_now is not None:
+            data = self._send_now(data)
+            if not data:
+                return
+        self.transport.write(data)
+        if self.blocked:
+            self.queued += len(data)
+            if self.queued > self.limit:
+                self._overflowed()
+
+    def stop(self) -> None:
+        """Write no more through the transport's producer link (the connection closes)."""
+        self.transport.unregisterProducer()
+
+    def pauseProducing(self) -> None:
+        self.blocked = True
+
+    def resumeProducing(self) -> None:
+        self.blocked = False
+        self.queued = 0
+
+    def stopProducing(self) -> None:
+        self.blocked = False

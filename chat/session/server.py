@@ -1,0 +1,68 @@
+"""What every listener and front end of one server shares.
+
+A :class:`ChatServer` holds the chat (the
+:class:`~chat.domain.registry.Registry`), the way in (a
+:class:`~twisted.cred.portal.Portal` over a
+:class:`~chat.session.login.ChatRealm`), the admission limits, counted
+across all listeners and front ends, and the open connections, which the
+server says goodbye to when it stops. A front end's factory takes one and
+builds, for each admitted connection, a protocol that owns a
+:class:`~chat.session.connection.Connection`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.cred.portal import Portal
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.logger import Logger
+
+from chat.config import ServerConfig
+from chat.domain.registry import Registry
+from chat.local.directory import LocalDirectory
+from chat.ports.directory import Directory
+from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
+from chat.session.login import ChatRealm, guest_portal
+
+if TYPE_CHECKING:
+    from chat.session.connection import Connection
+
+log = Logger()
+
+
+def describe_peer(address: IAddress | None) -> str:
+    """A short form of a peer address for logs and per-address limits."""
+    host = getattr(address, "host", None)
+    return LOCAL if host is None else str(host)
+
+
+class ChatServer:
+    """One chat, its way in, its limits and its connections."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        config: ServerConfig,
+        clock: IReactorTime,
+        directory: Directory[str] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.config = config
+        self.clock = clock
+        self.realm = ChatRealm(registry, directory if directory is not None else LocalDirectory())
+        self.portal: Portal = guest_portal(self.realm)
+        self.admission = Admission(config.max_clients, config.max_per_ip)
+        self.connections: set[Connection] = set()
+
+    def admit(self, address: IAddress | None) -> Ticket | Refusal:
+        """A ticket for a new connection from ``address``, or why it is refused (logged)."""
+        answer = self.admission.admit(describe_peer(address))
+        if isinstance(answer, ServerFull):
+            log.warn("refused a connection: {limit} clients already", limit=answer.limit)
+        elif not isinstance(answer, Ticket):
+            log.warn(
+                "refused {peer}: {limit} connections already",
+                peer=answer.address, limit=answer.limit,
+            )
+        return answer

@@ -1,0 +1,145 @@
+"""An in-memory tcpchat for tests: no sockets, no real time.
+
+In the manner of ``treq.testing``, this is part of the product, for the
+project's own tests and for anyone writing a front end or a port:
+
+- :class:`Chat` is a whole server in memory: the real
+  :class:`~chat.domain.registry.Registry`, :class:`~chat.session.server.ChatServer`
+  and line front end (:class:`~chat.line.protocol.LineFactory`), on a
+  :class:`~twisted.internet.task.Clock` that only moves when the test
+  says so;
+- :meth:`Chat.open` and :meth:`Chat.connect` give a :class:`TypedConnection`,
+  a line connection on a ``StringTransport``, typed into and read from as
+  a person on ``nc`` would;
+- :class:`RecordingClient` is a member's front end for driving the
+  registry directly, keeping the lines it would show.
+
+A test of the domain::
+
+    chat = Chat()
+    alice, bob = RecordingClient(), RecordingClient()
+    chat.registry.join("alice", alice)
+    member = chat.registry.join("bob", bob)
+    chat.registry.say(member, "hello")
+    chat.registry.flush()
+    assert alice.take()[-1] == "<bob> hello"
+
+and of the line protocol::
+
+    chat = Chat(flood_rate=0)
+    alice = chat.connect("alice")
+    bob = chat.connect("bob")
+    bob.type("hello")
+    assert alice.received() == ["<bob> hello"]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from chat.config import ServerConfig
+from chat.domain.events import Batch, Event
+from chat.domain.registry import FLUSH_DELAY, Registry
+from chat.line.protocol import LineFactory
+from chat.line.render import render
+from chat.session.server import ChatServer
+
+__all__ = ["Chat", "RecordingClient", "TypedConnection"]
+
+
+class RecordingClient:
+    """A member's front end that keeps the lines it was sent."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.batches: list[Batch] = []
+        self.displaced = False
+
+    def deliver(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        self.lines.extend(line for line in map(render, batch.events) if line)
+
+    def displace(self) -> None:
+        self.displaced = True
+
+    def take(self) -> list[str]:
+        """The lines sent since the last call (of this or :meth:`take_events`)."""
+        lines, self.lines, self.batches = self.lines, [], []
+        return lines
+
+    def take_events(self) -> list[tuple[str | None, Event]]:
+        """Each event sent since the last call, with the room of its batch."""
+        events = [(batch.room, event) for batch in self.batches for event in batch.events]
+        self.lines, self.batches = [], []
+        return events
+
+
+class TypedConnection:
+    """A line connection on a StringTransport, with helpers to type and read."""
+
+    def __init__(
+        self, factory: LineFactory, clock: Clock, port: int, host: str = "127.0.0.1"
+    ) -> None:
+        self.clock = clock
+        address = IPv4Address("TCP", host, port)
+        self.transport = StringTransport(peerAddress=address)
+        # A refused connection gets a protocol that only says why.
+        self.protocol: Any = factory.buildProtocol(address)
+        self.protocol.makeConnection(self.transport)
+
+    def type(self, *lines: str) -> None:
+        """Send ``lines``, each with a line feed, in one read."""
+        self.protocol.dataReceived("".join(line + "\n" for line in lines).encode())
+
+    def received(self) -> list[str]:
+        """Lines the server sent since the last call, once the reactor turn is over."""
+        self.clock.advance(FLUSH_DELAY)
+        data = self.transport.value()
+        self.transport.clear()
+        assert data == b"" or data.endswith(b"\r\n"), data
+        return [line.decode() for line in data.split(b"\r\n")[:-1]]
+
+    def fill_socket_buffer(self) -> None:
+        """Act as the transport does when the peer stops reading."""
+        assert self.transport.producer is not None
+        self.transport.producer.pauseProducing()
+
+    def drain_socket_buffer(self) -> None:
+        """Act as the transport does when everything queued has been sent."""
+        assert self.transport.producer is not None
+        self.transport.producer.resumeProducing()
+
+    def lose(self) -> None:
+        """The connection drops."""
+        self.protocol.connectionLost()
+
+
+class Chat:
+    """A server in memory: its registry, its server, a line front end and a clock.
+
+    ``limits`` are :class:`~chat.config.ServerConfig` fields.
+    """
+
+    def __init__(self, **limits: Any) -> None:
+        self.clock = Clock()
+        self.registry = Registry(clock=self.clock)
+        self.config = ServerConfig(**limits)
+        self.server = ChatServer(self.registry, self.config, self.clock)
+        self.factory = LineFactory(self.server)
+        self._ports = iter(range(40000, 60000))
+
+    def open(self, host: str = "127.0.0.1") -> TypedConnection:
+        """A new connection, with nothing read yet."""
+        return TypedConnection(self.factory, self.clock, next(self._ports), host)
+
+    def connect(self, nick: str | None = None, host: str = "127.0.0.1") -> TypedConnection:
+        """A new connection past its greeting, joined as ``nick`` if given."""
+        connection = self.open(host)
+        if nick is not None:
+            connection.type(nick)
+        connection.received()
+        return connection
