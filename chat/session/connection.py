@@ -42,7 +42,6 @@ from twisted.python.failure import Failure
 from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, SendQueueExceeded
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member
-from chat.line.render import describe_reason
 from chat.session.admission import Ticket
 from chat.session.login import Arrival, ChatSession, Guest, IChatSession
 from chat.session.output import Output
@@ -132,10 +131,7 @@ class Connection:
             )
         session, self.session = self.session, None
         if session is not None and not session.ended:
-            log.info(
-                "{nick} left ({reason})",
-                nick=session.member.nick, reason=describe_reason(self.leave_reason),
-            )
+            log.info("{nick} left: {reason!r}", nick=session.member.nick, reason=self.leave_reason)
             session.leave(self.leave_reason)
         elif session is None and closed_by_peer:
             log.info("{peer} left without choosing a nickname", peer=self.peer)

@@ -12,23 +12,36 @@ builds, for each admitted connection, a protocol that owns a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from twisted.cred.portal import Portal
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.logger import Logger
 
 from chat.config import ServerConfig
+from chat.domain.events import LeaveReason
 from chat.domain.registry import Registry
 from chat.local.directory import LocalDirectory
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
 from chat.session.login import ChatRealm, guest_portal
 
-if TYPE_CHECKING:
-    from chat.session.connection import Connection
-
 log = Logger()
+
+
+class OpenConnection(Protocol):
+    """What the server needs of each of its connections when it stops
+    (:class:`~chat.session.connection.Connection` is one)."""
+
+    on_lost: Deferred[None]
+    """Fires once the connection is gone."""
+
+    def shut_down(self) -> None:
+        """Say goodbye, then close."""
+
+    def cut(self, reason: LeaveReason) -> None:
+        """Drop the connection now."""
 
 
 def describe_peer(address: IAddress | None) -> str:
@@ -53,7 +66,7 @@ class ChatServer:
         self.realm = ChatRealm(registry, directory if directory is not None else LocalDirectory())
         self.portal: Portal = guest_portal(self.realm)
         self.admission = Admission(config.max_clients, config.max_per_ip)
-        self.connections: set[Connection] = set()
+        self.connections: set[OpenConnection] = set()
 
     def admit(self, address: IAddress | None) -> Ticket | Refusal:
         """A ticket for a new connection from ``address``, or why it is refused (logged)."""

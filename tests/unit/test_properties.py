@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -29,6 +29,7 @@ from chat.domain.registry import FLUSH_DELAY, Registry
 from chat.history import History
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.service import Farewell
+from chat.session.connection import Connection
 from chat.session.server import ChatServer
 from chat.text import fold, nickname_problem
 from tests.support.checked import received_lines
@@ -226,7 +227,8 @@ def assert_registry_sound(harness: Harness) -> None:
         member = peer.protocol.connection.member
         if member is not None and not peer.protocol.connection.closing:
             assert registry.members.get(member.key) is member
-    assert {id(connection.front) for connection in server.connections} == set(live)
+    fronts = {id(cast(Connection, connection).front) for connection in server.connections}
+    assert fronts == set(live)
     assert server.admission.served == len(server.connections)
     assert sum(server.admission.per_address.values()) == len(server.connections)
     assert all(count > 0 for count in server.admission.per_address.values())
