@@ -62,7 +62,6 @@ class LineProtocol(Commands, LineReceiver):
         self._input_ended = False
         self._resume: tuple[str, int] | None = None
         self._claimed_token: str | None = None
-        self._write = self.connection.write
 
     def member_or_none(self) -> Member | None:
         return self.connection.member
@@ -72,7 +71,7 @@ class LineProtocol(Commands, LineReceiver):
     def connectionMade(self) -> None:
         self.connection.start(self.transport)
         greeting = (GREETING, *self.config.motd, PROMPT)
-        self._write(b"".join(encode_line(NOTICE + line) for line in greeting))
+        self.connection.write(b"".join(encode_line(NOTICE + line) for line in greeting))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connection.lost()
@@ -80,7 +79,7 @@ class LineProtocol(Commands, LineReceiver):
     # The member's client
 
     def deliver(self, batch: Batch) -> None:
-        self._write(encode_batch(batch, self.with_ids))
+        self.connection.write(encode_batch(batch, self.with_ids))
 
     def displace(self) -> None:
         self.connection.displace()
@@ -90,7 +89,7 @@ class LineProtocol(Commands, LineReceiver):
 
     def internal_error(self) -> None:
         # Written straight, not through the chat, which may be what failed.
-        self._write(encode_line(ERROR + INTERNAL_ERROR))
+        self.connection.write(encode_line(ERROR + INTERNAL_ERROR))
 
     def stopping(self) -> None:
         self.notify(SHUTDOWN_NOTICE)
@@ -111,7 +110,7 @@ class LineProtocol(Commands, LineReceiver):
 
     def dataReceived(self, data: bytes) -> None:
         filtered = self._telnet.feed(data)
-        self._write(filtered.reply)
+        self.connection.write(filtered.reply)
         if filtered.interrupted:
             # Ctrl-C drops the line being typed; complete lines waiting for
             # the flood pacing were sent before it and stay.

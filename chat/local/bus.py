@@ -32,11 +32,12 @@ class LocalBus(Generic[Event]):
 
     def publish(self, room: str, event: Event) -> None:
         """Deliver ``event`` to the subscribers of ``room``, before returning."""
-        self._waiting.append((room, event))
         if self._delivering:
+            self._waiting.append((room, event))
             return
         self._delivering = True
         try:
+            self._deliver(room, event)
             while self._waiting:
                 self._deliver(*self._waiting.popleft())
         finally:
@@ -58,10 +59,17 @@ class LocalBus(Generic[Event]):
         subscribers = self._rooms.get(room)
         if not subscribers:
             return
+        if len(subscribers) == 1:
+            for subscriber in subscribers:
+                self._call(subscriber, room, event)
+            return
         for subscriber in list(subscribers):
-            if subscriber not in subscribers:
-                continue
-            try:
-                subscriber(room, event)
-            except Exception:
-                log.failure("bus: a subscriber of {room} failed", room=room)
+            if subscriber in subscribers:
+                self._call(subscriber, room, event)
+
+    @staticmethod
+    def _call(subscriber: Subscriber[Event], room: str, event: Event) -> None:
+        try:
+            subscriber(room, event)
+        except Exception:
+            log.failure("bus: a subscriber of {room} failed", room=room)

@@ -76,6 +76,10 @@ def one_line_traceback(failure: Failure) -> str:
     return f"{failure.value.__class__.__name__}: {failure.getErrorMessage()} (in {where})"
 
 
+def _discard(data: bytes) -> None:
+    """What a connection that is not open does with bytes written to it."""
+
+
 class Connection:
     """The life of one connection, from admission to its end."""
 
@@ -89,6 +93,9 @@ class Connection:
         self.session: ChatSession | None = None
         self.pacing = FloodPacing(self.config.flood_rate, self.config.flood_burst, self.clock)
         self.output: Output | None = None
+        self.write: Callable[[bytes], None] = _discard
+        """Send bytes after everything written before: :meth:`Output.write` while the
+        connection is open, nothing before it starts or once it closes."""
         self.transport: Any = None
         self.closing = False
         self.leave_reason: LeaveReason = ConnectionLost()
@@ -116,11 +123,13 @@ class Connection:
             # Chat lines are small and wanted at once: no Nagle delay.
             transport.setTcpNoDelay(True)
         self.output = Output(transport, self.config.sendq, self._overflowed)
+        self.write = self.output.write
         self._handshake = self.clock.callLater(self.config.handshake_timeout, self._expired)
 
     def lost(self) -> None:
         """The connection is gone: leave the chat, give the ticket back."""
         closed_by_peer, self.closing = not self.closing, True
+        self.write = _discard
         for call in (self._handshake, self._flood_wake, self._close_deadline):
             if call is not None and call.active():
                 call.cancel()
@@ -179,11 +188,6 @@ class Connection:
 
     # Output
 
-    def write(self, data: bytes) -> None:
-        """Send bytes (nothing once closing)."""
-        if self.closing or not data or self.output is None:
-            return
-        self.output.write(data)
 
     def tell(self, batch: Batch) -> None:
         """Show ``batch`` to the user after everything the chat told it before."""
@@ -249,6 +253,7 @@ class Connection:
         self.close()
 
     def _stop_output(self) -> None:
+        self.write = _discard
         if self.output is not None:
             self.output.stop()
 

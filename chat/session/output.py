@@ -41,6 +41,8 @@ class Output:
 
     def write(self, data: bytes) -> None:
         """Send ``data`` after everything written before it."""
+        if not data:
+            return
         if self._send_now is not None:
             data = self._send_now(data)
             if not data:
