@@ -60,8 +60,8 @@ class LocalBus(Generic[Event]):
         if not subscribers:
             return
         if len(subscribers) == 1:
-            for subscriber in subscribers:
-                self._call(subscriber, room, event)
+            (only,) = subscribers
+            self._call(only, room, event)
             return
         for subscriber in list(subscribers):
             if subscriber in subscribers:
