@@ -1,16 +1,13 @@
 """The client's terminal UI in real pseudo-terminals (tmux), against the real server.
 
-Each user is a ``tcpchat-client`` in its own tmux session: keys are typed
-with ``send-keys`` and the screen is read with ``capture-pane``, as a
-person would type and read.
+Each user is a ``tcpchat-client`` in its own terminal of a private tmux
+server (:mod:`tests.support.tmux`): keys are typed with ``send-keys`` and
+the screen is read with ``capture-pane``, as a person would type and read.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,126 +20,47 @@ from tests.support.certificates import write_self_signed
 from tests.support.client_process import client_environment
 from tests.support.servers import ROOT, free_port
 from tests.support.silent_server import silent_server
+from tests.support.tmux import TIMEOUT, WIDTH, Terminal, Tmux, tmux_program
 
-TIMEOUT = 10.0
-TMUX = "/usr/bin/tmux"
 TIMESTAMP = re.compile(r"^\d\d:\d\d ")
 CONTINUATION = " " * 6
-WIDTH = 80
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(TMUX), reason="needs tmux"),
-]
-
-
-class Tmux:
-    """A private tmux server, in which each user's terminal is one session."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.socket = directory / "tmux.sock"
-        self.environment = client_environment()
-        self.environment.pop("TMUX", None)
-        self.environment.update(LANG="C.UTF-8", LC_ALL="C.UTF-8", TERM="xterm-256color")
-
-    def run(self, *arguments: str) -> str:
-        done = subprocess.run(
-            [TMUX, "-u", "-f", "/dev/null", "-S", str(self.socket), *arguments],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            env=self.environment,
-            check=True,
-        )
-        return done.stdout
-
-    def terminal(self, name: str, arguments: list[str], environment: str = "") -> Terminal:
-        """Start the client in a new 80x20 terminal, in a shell that reports how it ended.
-
-        When the client exits, the shell prints its exit status and whether
-        the terminal modes are the same as before, then waits.
-        """
-        client = shlex.join([sys.executable, "-m", "chat.client", *arguments])
-        modes = self.directory / f"{name}.modes"
-        script = (
-            f"stty -g > {modes}; cd {shlex.quote(str(ROOT))}; {environment} {client}; "
-            f'echo "exit status $?"; '
-            f'if [ "$(stty -g)" = "$(cat {modes})" ]; then echo "terminal restored"; fi; '
-            "sleep 60"
-        )
-        self.run(
-            "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", "20", "sh", "-c", script
-        )
-        return Terminal(self, name)
-
-    def stop(self) -> None:
-        subprocess.run(
-            [TMUX, "-S", str(self.socket), "kill-server"], capture_output=True, timeout=TIMEOUT
-        )
-
-
-class Terminal:
-    """One user's terminal: type into it, read its screen."""
-
-    def __init__(self, tmux: Tmux, name: str) -> None:
-        self.tmux = tmux
-        self.name = name
-
-    def type(self, text: str) -> None:
-        """Type text as it is, character by character."""
-        self.tmux.run("send-keys", "-t", self.name, "-l", text)
-
-    def press(self, *keys: str) -> None:
-        """Press named keys: Enter, Left, Home, C-d, C-c..."""
-        self.tmux.run("send-keys", "-t", self.name, *keys)
-
-    def screen(self, colours: bool = False) -> list[str]:
-        """The rows of the screen, without trailing blanks."""
-        options = ["-e"] if colours else []
-        captured = self.tmux.run("capture-pane", "-p", *options, "-t", self.name)
-        return [row.rstrip() for row in captured.splitlines()]
-
-    def rows(self) -> list[str]:
-        """The non-empty rows, without their HH:MM timestamps."""
-        return [TIMESTAMP.sub("", row) for row in self.screen() if row]
-
-    def lines(self) -> list[str]:
-        """The lines shown, each with its indented continuation rows joined to it."""
-        lines: list[str] = []
-        previous = ""
-        for row in filter(None, self.screen()):
-            if lines and row.startswith(CONTINUATION):
-                # A row cut within a word fills the width; one cut at a space does not.
-                joint = "" if len(previous) == WIDTH else " "
-                lines[-1] += joint + row.removeprefix(CONTINUATION)
-            else:
-                lines.append(TIMESTAMP.sub("", row))
-            previous = row
-        return lines
-
-    def wait_for(self, text: str) -> list[str]:
-        """Wait until some row contains ``text``; return the rows then."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            rows = self.rows()
-            if any(text in row for row in rows):
-                return rows
-            assert time.monotonic() < deadline, f"{text!r} not on screen:\n" + "\n".join(rows)
-            time.sleep(0.05)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     """A private tmux server, killed with everything in it at the end of the test."""
-    private = Tmux(tmp_path)
+    private = Tmux(tmux_program(), tmp_path, client_environment())
     yield private
     private.stop()
 
 
+def client(tmux: Tmux, name: str, arguments: list[str], *environment: str) -> Terminal:
+    """``tcpchat-client ARGUMENTS`` in a new terminal, with ``NAME=VALUE`` ``environment``;
+    its rows are read without their HH:MM times."""
+    command = ["env", *environment, sys.executable, "-m", "chat.client", *arguments]
+    return tmux.terminal(name, command, cwd=ROOT, row_prefix=TIMESTAMP)
+
+
+def lines(terminal: Terminal) -> list[str]:
+    """The lines shown, each with its indented continuation rows shown to it."""
+    shown: list[str] = []
+    previous = ""
+    for row in filter(None, terminal.screen()):
+        if shown and row.startswith(CONTINUATION):
+            # A row cut within a word fills the width; one cut at a space does not.
+            joint = "" if len(previous) == WIDTH else " "
+            shown[-1] += joint + row.removeprefix(CONTINUATION)
+        else:
+            shown.append(TIMESTAMP.sub("", row))
+        previous = row
+    return shown
+
+
 def joined(tmux: Tmux, server: Any, nick: str) -> Terminal:
     """A user in the room, started with --nick."""
-    terminal = tmux.terminal(nick, ["--nick", nick, server.host, str(server.port)])
+    terminal = client(tmux, nick, ["--nick", nick, server.host, str(server.port)])
     terminal.wait_for(f"*** Welcome, {nick}!")
     return terminal
 
@@ -193,7 +111,7 @@ def test_ctrl_d_leaves_others_see_it_and_terminal_is_restored(tmux, server):
 def test_taken_nickname_is_explained_and_asked_again(tmux, server):
     """Without --nick the client asks; a taken nickname is explained, then asked again."""
     joined(tmux, server, "bob")
-    carol = tmux.terminal("carol", [server.host, str(server.port)])
+    carol = client(tmux, "carol", [server.host, str(server.port)])
     carol.wait_for("nickname:")
     carol.type("Bob")
     carol.press("Enter")
@@ -207,7 +125,7 @@ def test_taken_nickname_is_explained_and_asked_again(tmux, server):
 def test_ctrl_c_stops_retrying_an_unreachable_server(tmux):
     """With nothing listening the retries are shown, and Ctrl-C ends them and the client."""
     port = free_port()
-    alice = tmux.terminal("alice", ["--nick", "alice", "127.0.0.1", str(port)])
+    alice = client(tmux, "alice", ["--nick", "alice", "127.0.0.1", str(port)])
     alice.wait_for("(Connection refused); retrying in")
     alice.press("C-c")
     assert alice.wait_for("terminal restored")[-2] == "exit status 0"
@@ -216,9 +134,7 @@ def test_ctrl_c_stops_retrying_an_unreachable_server(tmux):
 def test_lines_are_coloured_unless_no_color_is_set(tmux, server):
     """Lines are coloured by default; NO_COLOR=1 turns colours off."""
     coloured = joined(tmux, server, "alice")
-    plain = tmux.terminal(
-        "plain", ["--nick", "plain", server.host, str(server.port)], environment="NO_COLOR=1"
-    )
+    plain = client(tmux, "plain", ["--nick", "plain", server.host, str(server.port)], "NO_COLOR=1")
     plain.wait_for("*** Welcome, plain!")
     assert "\x1b[" in "".join(coloured.screen(colours=True))
     assert "\x1b[" not in "".join(plain.screen(colours=True))
@@ -261,8 +177,8 @@ def test_resizing_leaves_no_fragments_of_the_input_line(tmux, server):
     draft = "draft " + "".join(f"{number:02d}abcdefgh" for number in range(6))
     alice.type(draft)
     alice.wait_for(draft)
-    for width in ("40", "25", "80", "33"):
-        tmux.run("resize-window", "-t", "alice", "-x", width, "-y", "20")
+    for width in (40, 25, 80, 33):
+        alice.resize(width)
         time.sleep(0.3)
         rows = alice.rows()
         assert rows[-1].startswith("alice> ")
@@ -296,18 +212,19 @@ def first_retry_delays(terminal: Terminal, news: str) -> tuple[int, int]:
     """The delays (seconds) of the first two lines that start with ``news`` and end with one."""
     deadline = time.monotonic() + TIMEOUT
     while True:
-        delays = [line.removeprefix(news) for line in terminal.lines() if line.startswith(news)]
+        delays = [line.removeprefix(news) for line in lines(terminal) if line.startswith(news)]
         if len(delays) >= 2:
             return int(delays[0].removesuffix("s")), int(delays[1].removesuffix("s"))
-        assert time.monotonic() < deadline, "\n".join(terminal.lines())
+        assert time.monotonic() < deadline, "\n".join(lines(terminal))
         time.sleep(0.05)
 
 
 def test_a_server_that_never_greets_is_given_up_and_retried_with_backoff(tmux):
     """A server that accepts and says nothing: the client says so, and tries again later."""
     with silent_server() as silent:
-        alice = tmux.terminal(
-            "alice", ["--nick", "alice", "--greeting-timeout", "0.5", "127.0.0.1", str(silent.port)]
+        alice = client(
+            tmux, "alice",
+            ["--nick", "alice", "--greeting-timeout", "0.5", "127.0.0.1", str(silent.port)],
         )
         first, second = first_retry_delays(
             alice, f"*** no greeting from 127.0.0.1:{silent.port} within 0.5s; retrying in "
@@ -324,13 +241,13 @@ def test_untrusted_certificate_is_explained_and_retried_less_and_less_often(tmux
     pem = write_self_signed(tmp_path, "127.0.0.1")
     port = free_port()
     start_server("--listen", f"ssl:{port}:interface=127.0.0.1:privateKey={pem}")
-    alice = tmux.terminal("alice", ["--nick", "alice", "--tls", "127.0.0.1", str(port)])
+    alice = client(tmux, "alice", ["--nick", "alice", "--tls", "127.0.0.1", str(port)])
     problem = "(TLS: certificate verify failed)"
     first, second = first_retry_delays(
         alice, f"*** cannot connect to 127.0.0.1:{port} {problem}; retrying in "
     )
     assert first < second
-    screen = " ".join(alice.lines())
+    screen = " ".join(lines(alice))
     assert "--tls-no-verify" in screen and "trustRoots=" in screen
     alice.press("C-c")
     assert alice.wait_for("terminal restored")[-2] == "exit status 0"

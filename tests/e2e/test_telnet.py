@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.checked import Client, notice
 from tests.support.servers import RunningServer
-from tests.support.tmux import Terminal, Tmux
+from tests.support.tmux import Terminal, Tmux, tmux_program
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def server(quiet_server: RunningServer) -> RunningServer:
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     """A private tmux server, killed with everything in it at the end of the test."""
-    private = Tmux(installed("tmux", "tmux"), tmp_path)
+    private = Tmux(tmux_program(), tmp_path)
     yield private
     private.stop()
 
