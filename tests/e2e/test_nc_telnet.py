@@ -15,7 +15,6 @@ import queue
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -29,9 +28,6 @@ from tests.support.servers import LINE_TIMEOUT, RunningServer
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 10.0
-IAC_IP = b"\xff\xf4"
-IAC_DO_TIMING_MARK = b"\xff\xfd\x06"
-IAC_WILL_TIMING_MARK = b"\xff\xfb\x06"
 # Sent with the reply to a peer's first telnet command: the server asks for 8-bit input.
 IAC_DO_BINARY = b"\xff\xfd\x00"
 
@@ -229,40 +225,6 @@ def read_raw_until(peer: Client, wanted: bytes) -> bytes:
         peer.buffer += chunk
     before, _, peer.buffer = peer.buffer.partition(wanted)
     return before + wanted
-
-
-def test_telnet_interrupt_is_answered_and_the_session_goes_on(
-    server: RunningServer, peers: Callable[[str], Client]
-):
-    """Ctrl-C in telnet (IAC IP, DO TIMING-MARK) drops the typed line, is answered, chat goes on."""
-    alice = peers("alice")
-    bob = peers("bob")
-    alice.expect(notice("bob", "joined"))
-    alice.send(b"half typed" + IAC_IP + IAC_DO_TIMING_MARK)
-    assert read_raw_until(alice, IAC_WILL_TIMING_MARK) == IAC_DO_BINARY + IAC_WILL_TIMING_MARK
-    alice.send_line("still here")
-    assert bob.read_line() == "<alice> still here"
-    bob.send_line("welcome back")
-    assert alice.read_line() == "<bob> welcome back"
-
-
-def test_telnet_negotiation_is_refused_and_never_relayed(
-    server: RunningServer, peers: Callable[[str], Client]
-):
-    """Telnet options asked for are refused, and no IAC byte reaches anyone."""
-    alice = peers("alice")
-    bob = peers("bob")
-    alice.expect(notice("bob", "joined"))
-    alice.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    pieces = [b"he\xff\xfd\x01l\xff\xfb\x1f", b"l\xff\xfa\x18\x01xterm\xff\xf0o", b" \xff", b"\xfd",
-              b"\x03world\n"]
-    for piece in pieces:
-        alice.send(piece)
-        time.sleep(0.02)
-    assert read_raw_until(alice, b"\xff\xfc\x03") == (
-        IAC_DO_BINARY + b"\xff\xfc\x01\xff\xfe\x1f\xff\xfc\x03"
-    )
-    assert bob.read_line() == "<alice> hello world"
 
 
 def test_telnet_are_you_there_is_answered(

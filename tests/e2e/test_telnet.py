@@ -12,7 +12,6 @@ when one is missing.
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,9 +22,6 @@ from tests.support.servers import RunningServer
 from tests.support.tmux import Terminal, Tmux, tmux_program
 
 pytestmark = pytest.mark.e2e
-
-IAC = b"\xff"
-IAC_IP = b"\xff\xf4"
 
 
 def installed(name: str, apt_package: str) -> str:
@@ -105,33 +101,3 @@ def test_ctrl_c_in_telnet_after_binary_is_agreed_still_drops_the_half_typed_line
     assert osaka.read_line() == "<tokyo> また本"
     osaka.send_line("はい")
     tokyo.wait_for("<osaka> はい")
-
-
-def test_an_nc_user_typing_the_same_text_is_never_sent_a_telnet_byte(
-    server: RunningServer, member: Callable[[str], Client]
-) -> None:
-    """UTF-8 full of bytes telnet would take for controls: relayed, and nothing but lines back."""
-    osaka = member("osaka")
-    nagoya = Client(server.host, server.port)
-    nagoya.join("nagoya")
-    osaka.expect(notice("nagoya", "joined"))
-    nagoya.send_line("テスト 本 中文 々〝ッ")
-    assert osaka.read_line() == "<nagoya> テスト 本 中文 々〝ッ"
-    nagoya.send_line("/quit")
-    everything = nagoya.read_until_closed()
-    nagoya.close()
-    assert IAC not in everything
-
-
-def test_interrupt_after_complete_lines_in_one_packet_relays_them(
-    member: Callable[[str], Client]
-) -> None:
-    """``line1\\nline2\\n`` + IAC IP arriving together: both lines are relayed, nothing lost."""
-    osaka = member("osaka")
-    kyoto = member("kyoto")
-    osaka.expect(notice("kyoto", "joined"))
-    kyoto.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    kyoto.send(b"line1\nline2\nhalf typed" + IAC_IP)
-    kyoto.send_line("after")
-    assert [osaka.read_line() for _ in range(3)] == ["<kyoto> line1", "<kyoto> line2",
-                                                     "<kyoto> after"]
