@@ -154,6 +154,7 @@ def test_telnet_negotiation_from_a_peer_that_never_reads_is_cut(start_server):
         grown = rss_kib(server) - baseline
     assert_no_traceback(server)
     assert cut, f"still connected after {sent} bytes of requests; server grew {grown} KiB"
+    assert grown < 4 * 1024, f"server grew {grown} KiB answering {sent} bytes of requests"
 
 
 # Floods

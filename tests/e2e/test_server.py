@@ -274,7 +274,8 @@ def test_sigterm_says_goodbye_to_everyone_and_exits(start_server: Start, open_cl
     clients.append(newcomer)
     started = time.monotonic()
     status = server.stop(timeout=EXIT_TIMEOUT)
-    assert time.monotonic() - started < EXIT_TIMEOUT
+    # Members who read hold nothing up: the exit does not wait out the grace (3 s by default).
+    assert time.monotonic() - started < 1.5
     assert status in TERMINATED
     for client in clients:
         lines = received_lines(client.read_until_closed())

@@ -14,6 +14,15 @@ from tests.support.certificates import write_self_signed
 from tests.support.servers import HOST, RunningServer, free_port
 
 
+def receive_until(tls: ssl.SSLSocket, wanted: bytes, received: bytes = b"") -> bytes:
+    """What ``tls`` receives after ``received``, read until it holds ``wanted``; fails at EOF."""
+    while wanted not in received:
+        chunk = tls.recv(4096)
+        assert chunk, f"closed before {wanted!r}: {received!r}"
+        received += chunk
+    return received
+
+
 @pytest.mark.e2e
 def test_chat_over_tls(tmp_path: Path, start_server: Callable[..., RunningServer]) -> None:
     """A client speaking TLS is greeted and can join."""
@@ -26,13 +35,10 @@ def test_chat_over_tls(tmp_path: Path, start_server: Callable[..., RunningServer
         socket.create_connection((HOST, port), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
-        received = b""
-        while b"nickname" not in received:
-            received += tls.recv(4096)
+        greeting = receive_until(tls, b"nickname")
+        assert greeting.startswith(b"*** Welcome to tcpchat.\r\n"), greeting
         tls.sendall(b"alice\n")
-        while b"Welcome, alice!" not in received:
-            received += tls.recv(4096)
-        assert tls.version() is not None
+        receive_until(tls, b"\r\n*** Welcome, alice!", greeting)
 
 
 def wait_listening(server: RunningServer, port: int) -> None:
@@ -83,9 +89,4 @@ def test_a_connection_that_never_starts_tls_is_closed_and_its_slot_freed(
         socket.create_connection((HOST, port), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
-        received = b""
-        while b"nickname" not in received:
-            chunk = tls.recv(4096)
-            assert chunk, received
-            received += chunk
-        assert b"too many connections" not in received
+        assert b"too many connections" not in receive_until(tls, b"nickname")
