@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 import time
 
 from twisted.internet import defer
@@ -114,9 +115,9 @@ class Member:
 
     __slots__ = ("id", "key", "nick", "outbox", "room", "rooms")
 
-    def __init__(self, nick: str, outbox: Outbox) -> None:
-        self.id = f"m{next(_member_ids)}"
-        """Unique among the members this process ever had."""
+    def __init__(self, member_id: str, nick: str, outbox: Outbox) -> None:
+        self.id = member_id
+        """Unique among the members of every registry on the same bus, ever."""
         self.nick = nick
         self.key = fold(nick)
         self.outbox = outbox
@@ -195,6 +196,8 @@ class Registry:
         self.crowd = crowd if clock is not None else 0
         self.crowd_delay = crowd_delay
         self._by_id: dict[str, Member] = {}
+        self._origin = secrets.token_hex(8)
+        """Makes this registry's member ids differ from those of other processes."""
         self._pending: dict[Room, list[tuple[Member | None, Event]]] = {}
         self._last_pending: Room | None = None
         self._flush_call: IDelayedCall | None = None
@@ -229,13 +232,13 @@ class Registry:
         """
         self.check_nickname(nick)
         target = self._room(room)
-        member = Member(nick, Outbox(client, self.flush))
+        member = Member(f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self.flush))
         self.members[member.key] = member
         self._by_id[member.id] = member
         member.outbox.put(
             Batch((Welcome(nick, target.name, len(target.members), len(self.members)),))
         )
-        self._enter(member, target, after)
+        self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member
 
     def rename(self, member: Member, nick: str) -> None:
@@ -322,15 +325,21 @@ class Registry:
         """Show a member the last ``count`` entries of ``room`` (by default its current
         one), or :class:`NoHistory`; fires with how many entries there were."""
         target = self._room_of(member, room)
-        place = member.outbox.reserve()
+        place, upto = member.outbox.reserve(), self.sequencer.last_id
         return self.history.read_recent(target.key, count).addCallbacks(
             self._show_entries, self._show_nothing,
-            callbackArgs=(member, target, place), errbackArgs=(member, place),
+            callbackArgs=(member, target, place, upto), errbackArgs=(member, place),
         )
 
+    @staticmethod
+    def _replay_failed(failure: Failure, member: Member) -> None:
+        log.failure("history of {nick}'s room could not be read", failure, nick=member.nick)
+
+    @staticmethod
     def _show_entries(
-        self, entries: list[Said], member: Member, room: Room, place: Reservation
+        entries: list[Said], member: Member, room: Room, place: Reservation, upto: int
     ) -> int:
+        entries = _said_by(entries, upto)
         if not entries:
             member.outbox.fill(place, Batch((NoHistory(room.name),), room.name))
             return 0
@@ -502,20 +511,21 @@ class Registry:
     def _replay(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
         """Show the member the room's recent history, or what came after ``after``,
         in its place: before anything said in the room from now on."""
-        place = member.outbox.reserve()
+        place, upto = member.outbox.reserve(), self.sequencer.last_id
         if after is None:
             read = self.history.read_recent(room.key, self.replay).addCallback(CatchUp, False)
         else:
             read = self.history.read_since(room.key, after)
         return read.addCallbacks(
             self._show_catch_up, self._show_nothing,
-            callbackArgs=(member, room, place), errbackArgs=(member, place),
+            callbackArgs=(member, room, place, upto), errbackArgs=(member, place),
         )
 
     @staticmethod
     def _show_catch_up(
-        catch_up: CatchUp, member: Member, room: Room, place: Reservation
+        catch_up: CatchUp, member: Member, room: Room, place: Reservation, upto: int
     ) -> int:
+        catch_up = CatchUp(_said_by(catch_up.entries, upto), catch_up.missed)
         shown = catch_up.entries or catch_up.missed
         member.outbox.fill(place, _history_batch(room, catch_up) if shown else None)
         return len(catch_up.entries)
@@ -595,3 +605,11 @@ def _history_batch(room: Room, catch_up: CatchUp) -> Batch:
         events.extend(Past(said) for said in catch_up.entries)
         events.append(HistoryEnd(room.name))
     return Batch(tuple(events), room.name)
+
+
+def _said_by(entries: list[Said], upto: int) -> list[Said]:
+    """The entries numbered up to ``upto``: those after it reach the member live, as
+    it is in the room by then (a store may answer after later messages were recorded)."""
+    if not entries or entries[-1].id <= upto:
+        return entries
+    return [said for said in entries if said.id <= upto]

@@ -102,6 +102,8 @@ class ChatSession:
         self.position = (member.room.name if member.room else arrival.room, arrival.after)
         """The room joined and the message id the member was caught up from."""
         self.ended = False
+        self.released: defer.Deferred[None] | None = None
+        """Fires once the nickname is free again, after :meth:`leave`."""
 
     @property
     def client(self) -> Client:
@@ -139,7 +141,7 @@ class ChatSession:
         if self.ended:
             return
         self.ended = True
-        self.realm.ended(self, reason)
+        self.released = self.realm.ended(self, reason)
 
 
 @implementer(portal.IRealm)
@@ -162,9 +164,11 @@ class ChatRealm:
         fault = nickname_fault(nick)
         if fault is not None:
             return defer.fail(NicknameInvalidError(nick, fault))
-        self._take_over(nick, arrival)
         owner = f"s{next(_session_ids)}"
-        return self.claim(nick, owner).addCallback(self._join, nick, arrival)
+        taken_over = self._take_over(nick, arrival)
+        return taken_over.addCallback(lambda _: self.claim(nick, owner)).addCallback(
+            self._join, nick, arrival
+        )
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Claim ``nick`` for ``owner``; a nickname held by another fails as taken."""
@@ -187,22 +191,24 @@ class ChatRealm:
         self.sessions[member.id] = session
         return IChatSession, session, lambda: None
 
-    def _take_over(self, nick: str, arrival: Arrival) -> None:
+    def _take_over(self, nick: str, arrival: Arrival) -> defer.Deferred[None]:
         """Replace the session of this nickname that the server still holds (its peer
         dropped without the server noticing), if the newcomer proves, by its resume
-        token, that it is the same client."""
+        token, that it is the same client; fires once its nickname is free."""
         member = self.registry.find(nick)
         if member is None or arrival.resume_token is None:
-            return
+            return defer.succeed(None)
         session = self.sessions.get(member.id)
-        if session is not None and session.resume_token == arrival.resume_token:
-            log.info("{nick} resumes on a new connection", nick=member.nick)
-            session.client.displace()
+        if session is None or session.resume_token != arrival.resume_token:
+            return defer.succeed(None)
+        log.info("{nick} resumes on a new connection", nick=member.nick)
+        session.client.displace()
+        return session.released if session.released is not None else defer.succeed(None)
 
-    def ended(self, session: ChatSession, reason: LeaveReason) -> None:
+    def ended(self, session: ChatSession, reason: LeaveReason) -> defer.Deferred[None]:
         self.sessions.pop(session.member.id, None)
         self.registry.leave(session.member, reason)
-        self.directory.release(session.claim)
+        return self.directory.release(session.claim)
 
 
 def guest_portal(realm: ChatRealm) -> portal.Portal:

@@ -43,8 +43,11 @@ class FloodPacing:
             self._tokens -= tokens
 
     def wait(self) -> float:
-        """Seconds until the next token, at least a millisecond: a float shortfall of
-        1e-17 tokens must not schedule a wake-up at the very same instant, over and over."""
+        """Seconds until the next token, at least a millisecond (a float shortfall of
+        1e-17 tokens must not schedule a wake-up at the very same instant, over and
+        over); 0 with pacing off."""
+        if self.rate <= 0:
+            return 0.0
         return max((1 - self._tokens) / self.rate, 0.001)
 
     def _refill(self) -> None:

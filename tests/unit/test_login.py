@@ -215,12 +215,6 @@ class LaterReleaseDirectory(LocalDirectory[str]):
             super().release(claim).chainDeferred(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the realm claims the nickname for the resuming client without waiting for the "
-    "displaced session's release: with a Directory that answers later, the old connection "
-    "is cut and the new one refused as taken",
-)
 def test_a_resume_waits_for_the_old_claim_to_be_released() -> None:
     """Coming back with the token works with a Directory whose release answers later."""
     chat = Chat(flood_rate=0)

@@ -208,11 +208,6 @@ def test_a_failed_history_read_lets_later_messages_through(
         fired(moved)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the registry shows every entry a read returns: a store whose read runs after "
-    "a message was recorded shows that message in the history and again live",
-)
 def test_a_message_is_not_shown_twice_when_the_store_reads_after_it_was_said() -> None:
     """A message said while the history is read is shown once, however late the store reads."""
     store = LaterHistory(as_of_answer=True)
@@ -284,12 +279,6 @@ def test_the_sender_gets_only_its_ack_in_its_own_process(one: Registry, two: Reg
     assert alice.take_events() == [("lobby", Sent(1))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="member ids (m1, m2, ...) are counted per process, and the bus carries them as "
-    "the sender: another process's member with the same id is taken for the sender and "
-    "gets only the ack",
-)
 def test_a_member_with_the_same_id_in_the_other_process_still_hears_the_message(
     one: Registry, two: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
