@@ -115,6 +115,11 @@ class LineStyle:
             return f"{stamp} {text}"
         return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette)}"
 
+    def password_prompt(self) -> tuple[str, str]:
+        """The prompt before the hidden input of a password, as plain text and as shown."""
+        plain = "password: "
+        return plain, _paint(_BOLD, plain) if self.colour else plain
+
     def prompt(self, nick: str | None) -> tuple[str, str]:
         """The prompt before the input line, as plain text and as shown."""
         if nick is None:

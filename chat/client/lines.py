@@ -55,6 +55,13 @@ _RESUME_TOKEN = re.compile(r"resume token (?P<token>\S+)")
 _HISTORY_STAMP = re.compile(r"\[(?P<stamp>[0-9: -]+Z)\] (?P<line>.*)", re.DOTALL)
 _HISTORY_HEADER = re.compile(r"history of \S+, last (?:(?P<count>[0-9]+) messages|message):")
 _IDS_ON = "message ids on"
+_ASKS_FOR_PASSWORD = re.compile(r"\bpassword\b", re.IGNORECASE)
+_ASKS_FOR_NICKNAME = re.compile(r"\bnickname\b", re.IGNORECASE)
+
+# Commands whose arguments are passwords: never kept in the input history
+# nor shown with their arguments.
+PASSWORD_COMMANDS = frozenset({"register", "password", "unregister"})
+MASK = "********"
 
 
 def split_stamp(line: str) -> tuple[str | None, str]:
@@ -131,3 +138,26 @@ def mentions(text: str, name: str) -> bool:
 def message_text(text: str) -> str:
     """The text of a message as the others receive it (``//`` stands for ``/``)."""
     return text[1:] if text.startswith("//") else text
+
+
+def asks_for_nickname(text: str) -> bool:
+    """Whether a notice's text asks for a nickname (the greeting's last line, or a prompt again)."""
+    return _ASKS_FOR_NICKNAME.search(text) is not None
+
+
+def asks_for_password(text: str) -> bool:
+    """Whether a notice's text, after the nickname was sent, asks for the nickname's password."""
+    return _ASKS_FOR_PASSWORD.search(text) is not None
+
+
+def holds_password(text: str) -> bool:
+    """Whether a typed line is a command whose arguments are passwords (``/register PASSWORD``)."""
+    return command_name(text) in PASSWORD_COMMANDS
+
+
+def masked(text: str) -> str:
+    """A typed line as it may be shown or logged: a password command's arguments as ``********``."""
+    if not holds_password(text):
+        return text
+    name, _, arguments = text.partition(" ")
+    return f"{name} {MASK}" if arguments.strip() else name

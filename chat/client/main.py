@@ -76,6 +76,7 @@ async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClien
         nick=options.nick,
         interactive=False,
         greeting_timeout=options.greeting_timeout,
+        password=options.password,
     )
     pipe.session = session
     stdio.StandardIO(pipe, reactor=reactor)
@@ -95,6 +96,7 @@ async def _run_terminal(
         nick=options.nick,
         interactive=True,
         greeting_timeout=options.greeting_timeout,
+        password=options.password,
     )
     chat_terminal.session = session
     stdio.StandardIO(terminal_protocol(chat_terminal), reactor=reactor)

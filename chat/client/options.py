@@ -6,11 +6,12 @@ import argparse
 import ipaddress
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 55555
 DEFAULT_GREETING_TIMEOUT = 10.0
+PASSWORD_VARIABLE = "TCPCHAT_PASSWORD"
 
 _DESCRIPTION = """\
 Join a tcpchat room. On a terminal: a line editor with history, colours
@@ -21,8 +22,12 @@ line read is sent, each line received is printed as it is.
 _EPILOG = """\
 HOST may also be a Twisted client endpoint string, for anything else:
 tcp:HOST:PORT, unix:/path/to/socket, tls:HOST:PORT:trustRoots=/dir/of/pems.
-Exit status: 0 after leaving, 1 if the server cannot be reached (pipe mode),
-2 if the nickname is refused (pipe mode) or the command line is wrong.
+A registered nickname's password comes from --password-file FILE (its first
+line) or the TCPCHAT_PASSWORD environment variable; without either a terminal
+asks for it, hidden. It is kept in memory only, to log in again on reconnecting.
+Exit status: 0 after leaving, 1 if the server cannot be reached or the
+nickname's password is missing or wrong (pipe mode), 2 if the nickname is
+refused (pipe mode) or the command line is wrong.
 Colours are off with --no-color or when NO_COLOR is set.
 """
 
@@ -41,6 +46,8 @@ class ClientOptions:
     colours_256: bool = False
     log_file: str | None = None
     greeting_timeout: float = DEFAULT_GREETING_TIMEOUT
+    # The nickname's password from --password-file or TCPCHAT_PASSWORD; never shown.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -81,6 +88,20 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _read_password(path: str) -> str:
+    """The first line of a password file, without its line ending; ValueError saying why not."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            first_line = file.readline()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ValueError(f"cannot read the password file {path}: {reason}") from None
+    password = first_line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ValueError(f"the password file {path} has no password on its first line")
+    return password
+
+
 def _has_256_colours(environ: Mapping[str, str]) -> bool:
     return "256color" in environ.get("TERM", "") or bool(environ.get("COLORTERM"))
 
@@ -93,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--nick", help="nickname to join with (otherwise it is asked for)")
+    parser.add_argument(
+        "--password-file", metavar="FILE",
+        help="the registered nickname's password is the first line of FILE "
+        f"(else ${PASSWORD_VARIABLE}; else it is asked for on a terminal)",
+    )
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
     parser.add_argument(
         "--tls-no-verify",
@@ -130,6 +156,12 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ClientOpti
         parser.error("--tls goes with HOST PORT; for an endpoint string use tls:HOST:PORT")
     if arguments.tls_no_verify and not arguments.tls:
         parser.error("--tls-no-verify goes with --tls")
+    password = environ.get(PASSWORD_VARIABLE) or None
+    if arguments.password_file is not None:
+        try:
+            password = _read_password(arguments.password_file)
+        except ValueError as error:
+            parser.error(str(error))
     return ClientOptions(
         host=arguments.host,
         port=DEFAULT_PORT if arguments.port is None else arguments.port,
@@ -141,4 +173,5 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ClientOpti
         colours_256=_has_256_colours(environ),
         log_file=arguments.log,
         greeting_timeout=arguments.greeting_timeout,
+        password=password,
     )

@@ -94,3 +94,6 @@ class PipeIO(Protocol):
 
     def nickname_changed(self, nick: str) -> None:
         """Nothing shows the nickname in pipe mode."""
+
+    def password_wanted(self) -> None:
+        """Never asked: pipe mode answers with the password given, or stops."""

@@ -12,6 +12,13 @@ acknowledged ids included), so that after a lost connection it rejoins with
 ``/resume ROOM ID TOKEN``: the same room, every missed message exactly once,
 and its nickname back even if the server still holds the old connection.
 
+A registered nickname is answered with its password when the server asks
+for it (a notice naming a password, after the nickname): the one given
+(``--password-file``, ``TCPCHAT_PASSWORD``) or typed this session, kept in
+memory for rejoining and nowhere else. Without one a terminal asks the user
+(hidden input, through :meth:`SessionView.password_wanted`); pipe mode stops,
+as it does when the password is wrong.
+
 The user's own messages are shown when the server acknowledges them (a bare
 ``@id=N``), so they appear in the server's order, and one the server refuses
 is shown as refused with the server's reason. The server handles a
@@ -44,9 +51,12 @@ from chat.client.lines import (
     LOBBY,
     Kind,
     ServerLine,
+    asks_for_nickname,
+    asks_for_password,
     command_name,
     history_count,
     is_ids_answer,
+    masked,
     mentions,
     message_text,
     parse,
@@ -82,6 +92,9 @@ CERTIFICATE_ADVICE = (
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
 EXIT_NICKNAME_REFUSED = 2
+EXIT_PASSWORD = 1  # pipe mode: the nickname's password was not given, or was wrong
+
+PASSWORD_ADVICE = "give it with --password-file FILE or in TCPCHAT_PASSWORD"
 
 
 class SessionView(Protocol):
@@ -107,6 +120,10 @@ class SessionView(Protocol):
 
     def nickname_changed(self, nick: str) -> None:
         """The server now knows the user by this nickname."""
+
+    def password_wanted(self) -> None:
+        """The server asks for the nickname's password: the user is to type it, hidden, and it
+        is to be given to :meth:`Session.password_entered` (never to ``user_line``)."""
 
 
 class Phase(Enum):
@@ -181,6 +198,7 @@ class Session:
         nick: str | None,
         interactive: bool,
         greeting_timeout: float = GREETING_TIMEOUT,
+        password: str | None = None,
     ) -> None:
         self.view = view
         self.clock = clock
@@ -223,6 +241,17 @@ class Session:
         self._offline_news: tuple[str, str] | None = None
         self._leave_timer: IDelayedCall | None = None
         self._exit_code = EXIT_OK
+        # The nickname's password, given or typed this session; only ever sent
+        # in answer to the server's prompt for it, never shown, logged or written.
+        self._password = password
+        # On this connection: a line asking for a nickname seen (a prompt for the
+        # password comes after it, unlike a message of the day naming a password);
+        # and the server waiting for the password, which the user is typing.
+        self._nickname_asked = False
+        self._password_asked = False
+        # A password typed while the server was not asking for one (still judging
+        # the one sent before, or offline): the answer to its next prompt.
+        self._typed_ahead: str | None = None
 
     # Told by the connection
 
@@ -235,6 +264,7 @@ class Session:
         self._connection = connection
         self._offline_news = None
         self._pending_refusal = None
+        self._nickname_asked = self._password_asked = False
         self.phase = Phase.NAMING
         self._greeting_timer = self.clock.callLater(self.greeting_timeout, self._no_greeting)
         if self._joined_before:
@@ -276,6 +306,7 @@ class Session:
         """The connection closed; the connection service is about to schedule a retry."""
         log.info("connection closed: {reason}", reason=describe_failure(reason))
         self._connection = None
+        self._nickname_asked = self._password_asked = False
         self._cancel_rejoin_try()
         self._cancel_greeting_timer()
         self._in_doubt.extend(sent for sent in self._awaiting if sent.kind is not None)
@@ -346,6 +377,16 @@ class Session:
         if self.phase is Phase.OFFLINE and self.interactive:
             self.view.show_status("not connected: this will be sent once back")
 
+    def password_entered(self, password: str) -> None:
+        """The user typed the nickname's password: it answers the server, now or on rejoining."""
+        if self.phase in (Phase.LEAVING, Phase.ENDED) or not password:
+            return
+        if self._password_asked:
+            self._password = password
+            self._send_password()
+        else:
+            self._typed_ahead = password
+
     def end_of_input(self) -> None:
         """No more input will come (pipe mode): send what is pending, then leave."""
         if self.nick is None:
@@ -399,6 +440,11 @@ class Session:
             self._ids_asked = False
             self._resume_token = resume_token(said.text)
             return
+        if said.kind is Kind.NOTICE and self._nickname_asked and asks_for_password(said.text):
+            self._password_prompt(line)
+            return
+        if said.kind is Kind.NOTICE and asks_for_nickname(said.text):
+            self._nickname_asked = True
         refusal, self._pending_refusal = self._pending_refusal, None
         if refusal is not None:
             self._nick_refused(refusal)
@@ -407,11 +453,48 @@ class Session:
         if self.phase is Phase.NAMING and (asked_again or not self._joined_before):
             self.view.show_line(line)
 
+    def _password_prompt(self, line: str) -> None:
+        """The server asks for the nickname's password: give it, ask the user, or stop.
+
+        After a ``!!!`` line the password sent was wrong: it is forgotten, and
+        asked for again on a terminal (unless the user has typed another one
+        already); pipe mode stops with the server's reason.
+        """
+        refusal, self._pending_refusal = self._pending_refusal, None
+        if self._typed_ahead is not None:
+            self._password, self._typed_ahead = self._typed_ahead, None
+            self._send_password()
+            return
+        if refusal is not None:
+            self._password = None
+            if not self.interactive:
+                self._give_up(EXIT_PASSWORD, refusal)
+                return
+        elif self._password is not None:
+            if not self._joined_before:
+                self.view.show_line(line)
+            self._send_password()
+            return
+        elif not self.interactive:
+            self._give_up(
+                EXIT_PASSWORD, f'nickname "{self.nick}" needs a password: {PASSWORD_ADVICE}'
+            )
+            return
+        self.view.show_line(line)
+        self._password_asked = True
+        self.view.password_wanted()
+
+    def _send_password(self) -> None:
+        assert self._connection is not None and self._password is not None
+        log.info("sending the password of {nick}", nick=self.nick)
+        self._password_asked = False
+        self._connection.send_line(self._password)
+
     def _welcomed(self, nick: str, line: str) -> None:
         log.info("in the room as {nick}", nick=nick)
         self.nick = nick
         self.phase = Phase.CHATTING
-        self._pending_refusal = None
+        self._pending_refusal = self._typed_ahead = None
         self._rejoin_deadline = None
         self._rejoin_tries = 0
         self.unwelcomed_connections = 0
@@ -489,7 +572,8 @@ class Session:
             if problem is not None:
                 self.view.show_error(f"{problem}; your nickname is still {self.nick}")
                 return
-        self._awaiting.append(_Sent(None, text, text))
+        # A command is never shown as typed; one holding a password is not kept as typed either.
+        self._awaiting.append(_Sent(None, masked(text), masked(text)))
         self._connection.send_line(text)
         if command == "nick":
             self._pending_nick_change = _argument(text)

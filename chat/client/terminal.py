@@ -12,6 +12,13 @@ indented (see :mod:`chat.client.rows`). When the window gets narrower than
 the input line, many terminals rewrap that row into several; the client
 asks the terminal where its cursor went to tell whether it did, and
 clears every row the old input line now takes before drawing it again.
+
+When the server asks for the nickname's password, the input line is
+hidden until the server lets the user in (or asks for a nickname): each
+character typed is drawn as ``*``, and each line entered goes to the
+session as the password, not to the input history. Lines holding a
+password (``/register``, ``/password``, ``/unregister``) are sent but never
+kept in the history either.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from twisted.python.failure import Failure
 
 from chat.client.colours import LineStyle
 from chat.client.inputline import text_width, visible_input
+from chat.client.lines import holds_password
 from chat.client.rows import fold
 from chat.client.session import Session
 from chat.text import clean
@@ -49,6 +57,8 @@ CTRL_W = b"\x17"
 # insults reports as unhandled control sequences.
 _APPLICATION_HOME = b"\x1b[OH"
 _APPLICATION_END = b"\x1b[OF"
+# What each character of a password being typed is drawn as.
+HIDDEN = "*"
 # How much of a refused line is shown again, in characters.
 EXCERPT_LENGTH = 60
 # After a resize, how long to wait for the terminal to say where its cursor is.
@@ -74,6 +84,8 @@ class ChatTerminal(HistoricRecvLine):
         self.closed: Deferred[None] = Deferred()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt = ("> ", "> ")
+        # While a password is typed: the prompt to go back to after it; else None.
+        self._prompt_after_password: tuple[str, str] | None = None
         self._cursor_column = 0  # where the cursor stood on the input row when last drawn
         # While asking the terminal where its cursor is after a resize: the
         # timer for an answer that may never come, and the lines held back.
@@ -230,15 +242,50 @@ class ChatTerminal(HistoricRecvLine):
             start -= 1
         self._delete(start, self.lineBufferIndex)
 
+    def handle_UP(self) -> None:
+        if self._prompt_after_password is not None:
+            return
+        at_the_end = self.historyPosition == len(self.historyLines)
+        if at_the_end and holds_password(self._typed()):
+            if not self.historyLines:
+                return
+            self.lineBuffer = []  # not kept in the history, as the base class would
+        super().handle_UP()
+
+    def handle_DOWN(self) -> None:
+        if self._prompt_after_password is None:
+            super().handle_DOWN()
+
     def handle_RETURN(self) -> None:
         line = b"".join(self.lineBuffer)
-        if line:
+        if self._prompt_after_password is not None:
+            # Input stays hidden until the server has answered (it may take seconds):
+            # whatever is typed meanwhile is a password too, never a message.
+            if line:
+                self.lineBuffer = []
+                self.lineBufferIndex = 0
+                self.draw_input_line()
+                self.session.password_entered(line.decode("utf-8"))
+            return
+        if line and not holds_password(line.decode("utf-8")):
             self.historyLines.append(line)
         self.historyPosition = len(self.historyLines)
         self.lineBuffer = []
         self.lineBufferIndex = 0
         self.draw_input_line()
         self.session.user_line(line.decode("utf-8"))
+
+    def _typed(self) -> str:
+        return b"".join(self.lineBuffer).decode("utf-8")
+
+    def _stop_hiding(self) -> None:
+        """Back to visible input, without what was typed hidden."""
+        if self._prompt_after_password is None:
+            return
+        self._prompt, self._prompt_after_password = self._prompt_after_password, None
+        self.lineBuffer = []
+        self.lineBufferIndex = 0
+        self.draw_input_line()
 
     def _move_to(self, index: int) -> None:
         self.lineBufferIndex = min(max(index, 0), len(self.lineBuffer))
@@ -256,7 +303,10 @@ class ChatTerminal(HistoricRecvLine):
         if self._position_timer is not None:
             return  # drawn once the terminal has said where the old one went
         plain_prompt, shown_prompt = self._prompt
-        chars = [encoded.decode("utf-8") for encoded in self.lineBuffer]
+        if self._prompt_after_password is None:
+            chars = [encoded.decode("utf-8") for encoded in self.lineBuffer]
+        else:
+            chars = [HIDDEN] * len(self.lineBuffer)
         shown = visible_input(
             chars, self.lineBufferIndex, self.width - text_width(plain_prompt) - 1
         )
@@ -296,11 +346,22 @@ class ChatTerminal(HistoricRecvLine):
         self._print_above(f"!!! {text}")
 
     def nickname_wanted(self) -> None:
+        self._stop_hiding()
         self._prompt = self.style.prompt(None)
         self.draw_input_line()
 
     def nickname_changed(self, nick: str) -> None:
+        self._stop_hiding()
         self._prompt = self.style.prompt(nick)
+        self.draw_input_line()
+
+    def password_wanted(self) -> None:
+        if self._prompt_after_password is None:
+            self._prompt_after_password = self._prompt
+            # Whatever was half typed is not part of the password.
+            self.lineBuffer = []
+            self.lineBufferIndex = 0
+        self._prompt = self.style.password_prompt()
         self.draw_input_line()
 
 

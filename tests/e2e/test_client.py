@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -227,3 +229,123 @@ def test_untrusted_certificate_in_pipe_mode_says_what_to_do(tls_server):
     (line,) = finished.stderr.splitlines()
     assert "certificate verify failed" in line
     assert "--tls-no-verify" in line and "trustRoots=" in line
+
+
+# A registered nickname, against a loopback server that speaks the accounts contract
+
+
+class AccountsServer:
+    """Asks for the password of every nickname; a wrong one is refused (late, as a throttled
+    server does) and asked again. Records each connection's lines; a right one gets in."""
+
+    password = "right horse battery"
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port: int = self._listener.getsockname()[1]
+        self.received: list[list[str]] = []
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            lines: list[str] = []
+            self.received.append(lines)
+            thread = threading.Thread(target=self._serve, args=(connection, lines), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, connection: socket.socket, lines: list[str]) -> None:
+        connection.settimeout(TIMEOUT)
+        with connection, connection.makefile("rwb") as peer:
+
+            def say(*said: str) -> None:
+                peer.write(b"".join(line.encode() + b"\r\n" for line in said))
+                peer.flush()
+
+            say("*** Welcome to tcpchat.", "*** Please choose a nickname (1-20 letters):")
+            nick = None
+            logged_in = False
+            for raw in peer:
+                line = raw.decode().removesuffix("\n")
+                lines.append(line)
+                if line == "/ids":
+                    say("*** message ids on; resume token T0k3n")
+                elif nick is None:
+                    nick = line
+                    say(f"*** {nick} is registered: type its password")
+                elif not logged_in and line != self.password:
+                    time.sleep(0.3)
+                    say(f"!!! wrong password for {nick}", f"*** {nick}: type its password")
+                elif not logged_in:
+                    logged_in = True
+                    say(f"*** Welcome, {nick}! You are in lobby; 1 online.")
+                elif line == "/quit":
+                    say("*** Bye")
+                    return
+                else:
+                    say(f"@id={len(lines)}")
+
+    def close(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(TIMEOUT)
+        self._listener.close()
+
+
+def run_client_with(
+    arguments: list[str], given: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the client with ``given`` piped to it and only these of the password variables."""
+    inherited = client_environment()
+    inherited.pop("TCPCHAT_PASSWORD", None)
+    return subprocess.run(
+        [*CLIENT, *arguments],
+        input=given,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        env={**inherited, **environment},
+        check=False,
+    )
+
+
+def test_registered_nickname_logs_in_with_the_password_from_a_file_or_the_environment(
+    tmp_path: Path,
+):
+    """Pipe mode: no password, or a wrong one, exits 1 saying why; the right one gets in."""
+    accounts = AccountsServer()
+    password_file = tmp_path / "password"
+    password_file.write_text(AccountsServer.password + "\n")
+    address = ["--nick", "alice", "127.0.0.1", str(accounts.port)]
+    try:
+        without = run_client_with(address, "hello\n")
+        wrong = run_client_with(address, "hello\n", TCPCHAT_PASSWORD="wrong horse")
+        right = run_client_with(
+            ["--password-file", str(password_file), *address], "hello\n",
+            TCPCHAT_PASSWORD="wrong horse",
+        )
+    finally:
+        accounts.close()
+    assert without.returncode == 1
+    assert without.stderr == (
+        'tcpchat-client: nickname "alice" needs a password: '
+        "give it with --password-file FILE or in TCPCHAT_PASSWORD\n"
+    )
+    assert wrong.returncode == 1
+    assert wrong.stderr == "tcpchat-client: wrong password for alice\n"
+    assert right.returncode == 0, right.stderr
+    assert "*** Welcome, alice! " in right.stdout
+    assert [lines[1:] for lines in accounts.received] == [
+        ["alice"],
+        ["alice", "wrong horse"],
+        ["alice", AccountsServer.password, "hello", "/quit"],
+    ]
+    assert "horse" not in without.stdout + wrong.stdout + right.stdout + right.stderr

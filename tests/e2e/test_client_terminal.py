@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.test_client import AccountsServer
 from tests.support.certificates import write_self_signed
 from tests.support.client_process import client_environment
 from tests.support.servers import ROOT, free_port
@@ -278,3 +279,31 @@ def test_after_an_outage_missed_messages_come_first_then_what_was_typed_offline(
     assert rows[back + 1] == "*** 1 missed message:"
     assert re.fullmatch(r"\[\d\d:\d\d\] <carol> while you were away", rows[back + 2])
     assert rows[back + 3 :] == ["*** end of missed messages", "<alice> typed offline", "alice>"]
+
+
+def test_password_is_asked_hidden_again_after_a_wrong_one_and_never_shown_or_recalled(tmux):
+    """A registered nickname's password is typed as ``*``; a wrong one is explained and asked
+    again; the right one gets in; it is nowhere on screen, nor brought back by Up."""
+    accounts = AccountsServer()
+    try:
+        alice = client(tmux, "alice", ["--nick", "alice", "127.0.0.1", str(accounts.port)])
+        alice.wait_for("*** alice is registered: type its password")
+        alice.type("wrong horse")
+        assert alice.wait_for("password: ***********")[-1] == "password: ***********"
+        alice.press("Enter")
+        alice.wait_for("!!! wrong password for alice")
+        alice.type(AccountsServer.password)
+        alice.press("Enter")
+        alice.wait_for("*** Welcome, alice!")
+        alice.press("Up")
+        alice.type("hello")
+        assert alice.wait_for("alice> hello")[-1] == "alice> hello"
+        alice.press("Enter")
+        alice.press("C-d")
+        rows = alice.wait_for("terminal restored")
+    finally:
+        accounts.close()
+    assert not any("horse" in row for row in rows)
+    assert [lines[1:] for lines in accounts.received] == [
+        ["alice", "wrong horse", AccountsServer.password, "hello", "/quit"]
+    ]

@@ -22,13 +22,22 @@ from zope.interface import implementer
 from chat.client.colours import LineStyle, nick_colour, palette_for
 from chat.client.connection import keep_connected
 from chat.client.inputline import text_width, visible_input
-from chat.client.lines import Kind, command_name, parse, welcomed_nick
+from chat.client.lines import (
+    Kind,
+    asks_for_password,
+    command_name,
+    holds_password,
+    masked,
+    parse,
+    welcomed_nick,
+)
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PipeIO
 from chat.client.rows import fold
 from chat.client.session import (
     EXIT_NICKNAME_REFUSED,
     EXIT_OK,
+    EXIT_PASSWORD,
     EXIT_UNREACHABLE,
     GREETING_TIMEOUT,
     LEAVE_TIMEOUT,
@@ -62,6 +71,7 @@ class RecordingView:
         self.statuses: list[str] = []
         self.errors: list[str] = []
         self.nick_asked = 0
+        self.password_asked = 0
         self.nick: str | None = None
 
     def show_line(self, line: str) -> None:
@@ -84,6 +94,15 @@ class RecordingView:
 
     def nickname_changed(self, nick: str) -> None:
         self.nick = nick
+
+    def password_wanted(self) -> None:
+        self.password_asked += 1
+
+    def everything_shown(self) -> str:
+        """All the view was asked to show, as one text."""
+        shown = [*self.lines, *self.own, *self.statuses, *self.errors]
+        shown.extend(line for pair in self.refused for line in pair)
+        return "\n".join(shown)
 
 
 class FakeServer:
@@ -111,11 +130,18 @@ class FakeServer:
 class Client:
     """A session with its recording view and clock, not yet connected."""
 
-    def __init__(self, nick: str | None = "alice", interactive: bool = True) -> None:
+    def __init__(
+        self, nick: str | None = "alice", interactive: bool = True, password: str | None = None
+    ) -> None:
         self.view = RecordingView()
         self.clock = Clock()
         self.session = Session(
-            self.view, self.clock, address="127.0.0.1:55555", nick=nick, interactive=interactive
+            self.view,
+            self.clock,
+            address="127.0.0.1:55555",
+            nick=nick,
+            interactive=interactive,
+            password=password,
         )
 
     def connect(self) -> FakeServer:
@@ -1268,3 +1294,265 @@ def test_resize_without_an_answer_redraws_after_a_while():
     screen.stdio.clear()
     screen.clock.advance(POSITION_TIMEOUT)
     assert screen.stdio.value().startswith(b"\r\x1b[J\r")
+
+
+# Registered nicknames: the password
+
+
+PASSWORD_PROMPT = "*** alice is registered: type its password"
+WRONG_PASSWORD = "!!! wrong password for alice"
+ALICE_WELCOME = "*** Welcome, alice! You are in lobby; 1 online."
+
+
+def asked_for_password(
+    interactive: bool = True, password: str | None = None
+) -> tuple[Client, FakeServer]:
+    """A client as alice (registered) whose server has just asked for her password."""
+    client = Client("alice", interactive, password)
+    server = client.connect()
+    assert server.received() == ["/ids", "alice"]
+    server.say(*GREETING, IDS_ON, PASSWORD_PROMPT)
+    return client, server
+
+
+def test_password_prompt_and_commands_holding_passwords_are_recognised():
+    """A notice naming a password asks for it; /register, /password, /unregister hold one."""
+    assert asks_for_password("alice is registered: type its Password")
+    assert not asks_for_password("alice has joined; passwords are nice")
+    assert holds_password("/register s3cret") and holds_password("/PASSWORD old new")
+    assert not holds_password("//register s3cret") and not holds_password("register me")
+    assert masked("/Unregister s3cret") == "/Unregister ********"
+    assert masked("/register") == "/register"
+    assert masked("/msg bob hi") == "/msg bob hi"
+
+
+def test_given_password_answers_the_prompt_and_the_welcome_follows():
+    """With --password-file or TCPCHAT_PASSWORD the prompt is answered; the user is not asked."""
+    client, server = asked_for_password(interactive=False, password="s3cret pass")
+    assert server.received() == ["s3cret pass"]
+    assert client.view.password_asked == 0
+    server.say(ALICE_WELCOME)
+    assert client.session.phase is Phase.CHATTING
+    assert client.view.lines[-2:] == [PASSWORD_PROMPT, ALICE_WELCOME]
+    assert "s3cret" not in client.view.everything_shown()
+
+
+def test_terminal_asks_for_the_password_and_again_after_a_wrong_one():
+    """On a terminal the user types it (hidden); a wrong one shows why and asks again."""
+    client, server = asked_for_password()
+    assert client.view.password_asked == 1
+    assert client.view.lines[-1] == PASSWORD_PROMPT
+    assert server.received() == []
+    client.session.password_entered("wrong")
+    assert server.received() == ["wrong"]
+    server.say(WRONG_PASSWORD, PASSWORD_PROMPT)
+    assert client.view.lines[-2:] == [WRONG_PASSWORD, PASSWORD_PROMPT]
+    assert client.view.password_asked == 2
+    assert client.view.nick_asked == 0
+    client.session.password_entered("right")
+    assert server.received() == ["right"]
+    server.say(ALICE_WELCOME)
+    assert client.session.phase is Phase.CHATTING
+    assert "wrong" not in client.view.everything_shown().replace(WRONG_PASSWORD, "")
+
+
+def test_wrong_given_password_is_forgotten_and_the_user_asked_on_terminal():
+    """A wrong password from the file or environment is not sent again: the user is asked,
+    on this connection and the next."""
+    client, server = asked_for_password(password="stale")
+    assert server.received() == ["stale"]
+    server.say(WRONG_PASSWORD, PASSWORD_PROMPT)
+    assert server.received() == []
+    assert client.view.password_asked == 1
+    server.close()
+    server = client.connect()
+    server.say(*GREETING, PASSWORD_PROMPT)
+    assert server.received() == ["/ids", "alice"]
+    assert client.view.password_asked == 2
+
+
+def test_password_typed_while_the_server_judges_the_last_one_answers_its_next_prompt():
+    """Attempts are throttled; a password typed meanwhile is sent when the prompt comes again."""
+    client, server = asked_for_password()
+    client.session.password_entered("first")
+    client.session.password_entered("second")
+    assert server.received() == ["first"]
+    server.say(WRONG_PASSWORD, PASSWORD_PROMPT)
+    assert server.received() == ["second"]
+    assert client.view.password_asked == 1
+
+
+def test_pipe_mode_without_a_password_says_how_to_give_one_and_exits_1():
+    """Pipe mode cannot ask: it says the nickname needs a password and how, and ends with 1."""
+    client, server = asked_for_password(interactive=False)
+    assert client.view.errors == [
+        'nickname "alice" needs a password: '
+        "give it with --password-file FILE or in TCPCHAT_PASSWORD"
+    ]
+    assert server.received() == []
+    assert server.transport.disconnecting
+    server.close()
+    assert result_of(client.session.finished) == EXIT_PASSWORD == 1
+
+
+def test_pipe_mode_with_a_wrong_password_exits_1_with_the_servers_reason():
+    """A wrong password in pipe mode is not tried again: the server's reason, status 1."""
+    client, server = asked_for_password(interactive=False, password="wrong")
+    assert server.received() == ["wrong"]
+    server.say(WRONG_PASSWORD, PASSWORD_PROMPT)
+    assert server.received() == []
+    assert client.view.errors == ["wrong password for alice"]
+    server.close()
+    assert result_of(client.session.finished) == EXIT_PASSWORD
+
+
+def test_rejoining_answers_the_prompt_with_the_password_typed_this_session():
+    """After a lost connection the password typed before is sent again, without asking."""
+    client, server = asked_for_password()
+    client.session.password_entered("typed once")
+    server.say(ALICE_WELCOME)
+    server.close()
+    server = client.connect()
+    assert server.received() == [f"/resume lobby 0 {TOKEN}", "alice"]
+    shown = len(client.view.lines)
+    server.say(*GREETING, "*** you will join lobby after message 0", PASSWORD_PROMPT)
+    assert server.received() == ["typed once"]
+    assert client.view.password_asked == 1
+    server.say(ALICE_WELCOME)
+    assert client.view.lines[shown:] == []
+    assert client.view.statuses[-1] == "reconnected: back in the room as alice"
+
+
+def test_pipe_mode_rejoining_answers_the_prompt_with_the_given_password():
+    """A bot given its password logs in again with it on every reconnection."""
+    client, server = asked_for_password(interactive=False, password="from env")
+    server.say(ALICE_WELCOME)
+    for _ in range(2):
+        server.close()
+        server = client.connect()
+        server.say(*GREETING, PASSWORD_PROMPT)
+        assert server.received()[-1] == "from env"
+        server.say(ALICE_WELCOME)
+    assert client.view.errors == []
+
+
+def test_a_greeting_that_names_a_password_is_not_a_password_prompt():
+    """Only after the line asking for a nickname does a notice naming a password ask for one."""
+    client = Client("alice", interactive=False, password="s3cret")
+    server = client.connect()
+    server.received()
+    server.say("*** Welcome to tcpchat. Never tell anyone your password!", GREETING[-1])
+    assert server.received() == []
+    assert client.view.errors == []
+    server.say(ALICE_WELCOME)
+    assert client.session.phase is Phase.CHATTING
+
+
+def test_commands_holding_passwords_are_sent_and_their_arguments_never_shown():
+    """``/register PASSWORD`` goes to the server as typed; nothing shows the password."""
+    client, server = joined("alice")
+    client.session.user_line("/register s3cret")
+    client.session.user_line("hello")
+    assert server.received() == ["/register s3cret", "/ids", "hello"]
+    server.say("*** alice is registered now", IDS_ON, "@id=1")
+    assert client.view.own == ["<alice> hello"]
+    assert "s3cret" not in client.view.everything_shown()
+
+
+def test_password_options_come_from_a_file_or_the_environment(tmp_path):
+    """--password-file's first line is the password, else TCPCHAT_PASSWORD; never in repr."""
+    password_file = tmp_path / "password"
+    password_file.write_text("pass with spaces \nsecond line\n")
+    from_file = parse_options(["--password-file", str(password_file)], {})
+    assert from_file.password == "pass with spaces "
+    assert "pass with" not in repr(from_file)
+    assert parse_options([], {"TCPCHAT_PASSWORD": "env pass"}).password == "env pass"
+    both = parse_options(["--password-file", str(password_file)], {"TCPCHAT_PASSWORD": "env"})
+    assert both.password == "pass with spaces "
+    assert parse_options([], {"TCPCHAT_PASSWORD": ""}).password is None
+    assert parse_options([], {}).password is None
+
+
+@pytest.mark.parametrize("content", [None, "", "\nsecond line\n"])
+def test_password_file_that_gives_no_password_is_a_usage_error(tmp_path, capsys, content):
+    """A password file that is missing or has an empty first line stops the client, status 2."""
+    password_file = tmp_path / "password"
+    if content is not None:
+        password_file.write_text(content)
+    with pytest.raises(SystemExit) as stopped:
+        parse_options(["--password-file", str(password_file)], {})
+    assert stopped.value.code == 2
+    assert f"password file {password_file}" in capsys.readouterr().err
+
+
+class LoginScreen(ScreenUnderTest):
+    """A ChatTerminal as alice whose server has just asked for her password."""
+
+    def __init__(self) -> None:
+        self.clock = clock = Clock()
+        self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, 60)
+        self.session = Session(
+            self.chat_terminal, clock, address="test", nick="alice", interactive=True
+        )
+        self.chat_terminal.session = self.session
+        self.stdio = StringTransport()
+        self.keyboard = terminal_protocol(self.chat_terminal)
+        self.keyboard.makeConnection(self.stdio)
+        self.server = FakeServer(self.session)
+        self.server.say(*GREETING, PASSWORD_PROMPT)
+        self.server.received()
+
+
+def test_password_is_typed_hidden_and_sent():
+    """At the password prompt each character shows as ``*``; Enter sends the password."""
+    screen = LoginScreen()
+    assert screen.rows()[-1] == "password:"
+    screen.type(b"s3cr\x7fret")
+    assert screen.rows()[-1] == "password: ******"
+    screen.type(b"\r")
+    assert screen.server.received() == ["s3cret"]
+    assert "s3cr" not in "\n".join(screen.rows())
+    assert b"s3cr" not in screen.stdio.value()
+
+
+def test_input_stays_hidden_until_the_server_lets_the_user_in():
+    """After Enter the server may take seconds: what is typed meanwhile stays hidden."""
+    screen = LoginScreen()
+    screen.type(b"wrong\r")
+    screen.type(b"again")
+    assert screen.rows()[-1] == "password: *****"
+    screen.server.say(WRONG_PASSWORD, PASSWORD_PROMPT)
+    screen.type(b"\r")
+    assert screen.server.received() == ["wrong", "again"]
+    screen.server.say(ALICE_WELCOME)
+    screen.type(b"hi")
+    assert screen.rows()[-1] == "alice> hi"
+    assert b"again" not in screen.stdio.value()
+
+
+def test_passwords_are_kept_out_of_the_input_history():
+    """Neither the password typed at the prompt nor a /register line can be recalled."""
+    screen = LoginScreen()
+    screen.type(b"s3cret\r")
+    screen.server.say(ALICE_WELCOME)
+    screen.server.received()
+    screen.type(b"hello\r/register s3cret\r")
+    screen.type(b"/password s3cret n3w")
+    screen.type(b"\x1b[A")  # Up: the line being typed is not kept for Down either
+    assert screen.rows()[-1] == "alice> hello"
+    screen.type(b"\r")
+    assert screen.chat_terminal.historyLines == [b"hello", b"hello"]
+    assert screen.server.received() == ["hello", "/register s3cret", "/ids", "hello"]
+    assert "s3cret" not in "\n".join(screen.rows()[:-1])
+
+
+def test_history_is_out_of_reach_while_a_password_is_typed():
+    """Up and Down do nothing at the password prompt: no recalled line, nothing kept."""
+    screen = ScreenUnderTest()
+    screen.type(b"hello\r")
+    screen.server.close()
+    screen.server = FakeServer(screen.session)
+    screen.server.say(*GREETING, PASSWORD_PROMPT)
+    screen.type(b"s3c\x1b[A\x1b[B")
+    assert screen.rows()[-1] == "password: ***"
+    assert screen.chat_terminal.historyLines == [b"hello"]
