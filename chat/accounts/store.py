@@ -1,0 +1,336 @@
+"""Accounts in the SQLite database: the blocking store, and the reactor's facade over it.
+
+:class:`AccountStore` keeps registered nicknames in the ``accounts`` table
+of the server's database (``--db``, the same file as the history). It
+takes no lock of its own: with WAL and a busy timeout, the administrator's
+command (:mod:`chat.accounts.admin`) uses it while a server runs on the
+same file. Every call blocks on the disk.
+
+:class:`Accounts` is what the server uses: every store call, and every
+password hash and check, runs on one worker thread of its own (the
+store's connection lives on that thread, so ``:memory:`` works too), and
+answers with a Deferred. Nothing is cached: what the administrator
+changes is seen by the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from chat.accounts.passwords import (
+    PasswordRefusedError,
+    hash_password,
+    password_fault,
+    verify_password,
+)
+from chat.domain.errors import NicknameInvalidError
+from chat.storage import StoreError
+from chat.text import fold, nickname_fault
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_COLUMNS = ["key", "name", "hash", "created", "operator"]
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created REAL NOT NULL,
+    operator INTEGER NOT NULL
+)
+"""
+_SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT = 5.0
+"""Seconds a call waits for the server (or another administrator) to finish writing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A registered nickname: ``name`` as registered, ``key`` the folded form it is found by."""
+
+    name: str
+    key: str
+    created: float
+    """When it was registered, in seconds since the epoch."""
+    operator: bool
+    """Whether it is a server operator."""
+
+
+class AccountExistsError(Exception):
+    """An account with this nickname (ignoring case) exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class NoSuchAccountError(Exception):
+    """No account has this nickname (ignoring case)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class AccountStore:
+    """The ``accounts`` table of the database at ``path``; every method blocks.
+
+    Opening fails with :class:`~chat.storage.StoreError`, in one line, for a
+    folder, a file that is not SQLite or whose ``accounts`` table is not
+    tcpchat's; the table is made if it is missing.
+    """
+
+    def __init__(
+        self, path: str, *, busy_timeout: float = BUSY_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self._clock = clock
+        self._db = self._connect(busy_timeout)
+
+    def _error(self, problem: str) -> StoreError:
+        return StoreError(f"tcpchat: cannot use --db {self.path}: {problem}")
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        self._check_file()
+        try:
+            db = sqlite3.connect(self.path, timeout=busy_timeout)
+        except sqlite3.Error as error:
+            raise self._error(str(error)) from None
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _check_file(self) -> None:
+        if os.path.isdir(self.path):
+            raise self._error("it is a folder")
+        try:
+            with open(self.path, "rb") as existing:
+                header = existing.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise self._error(error.strerror or str(error)) from None
+        if header and header != _SQLITE_HEADER:
+            raise self._error("not an SQLite database")
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        try:
+            found = [row[1] for row in db.execute("PRAGMA table_info(accounts)")]
+            if found and found != _COLUMNS:
+                raise self._error(
+                    f"its accounts table is not tcpchat's (columns: {', '.join(found)})"
+                )
+            db.execute("PRAGMA journal_mode=WAL")
+            with db:
+                db.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            raise self._error(str(error)) from None
+
+    def find(self, name: str) -> tuple[Account, str] | None:
+        """The account of ``name`` (ignoring case) and its stored hash, or None."""
+        row = self._db.execute(
+            "SELECT name, key, created, operator, hash FROM accounts WHERE key = ?",
+            (fold(name),),
+        ).fetchone()
+        if row is None:
+            return None
+        return _account(row[:4]), str(row[4])
+
+    def add(self, name: str, password_hash: str, operator: bool = False) -> Account:
+        """Register ``name`` with ``password_hash``; :class:`AccountExistsError` if taken."""
+        account = Account(name, fold(name), self._clock(), operator)
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT INTO accounts VALUES (?, ?, ?, ?, ?)",
+                    (account.key, account.name, password_hash, account.created, int(operator)),
+                )
+        except sqlite3.IntegrityError:
+            raise AccountExistsError(name) from None
+        return account
+
+    def remove(self, name: str) -> None:
+        """Delete the account of ``name``; :class:`NoSuchAccountError` if there is none."""
+        self._change(name, "DELETE FROM accounts WHERE key = ?", ())
+
+    def set_hash(self, name: str, password_hash: str) -> None:
+        """Store a new password hash for ``name``; :class:`NoSuchAccountError` if none."""
+        self._change(name, "UPDATE accounts SET hash = ? WHERE key = ?", (password_hash,))
+
+    def set_operator(self, name: str, flag: bool) -> None:
+        """Make ``name`` a server operator, or no longer; :class:`NoSuchAccountError` if none."""
+        self._change(name, "UPDATE accounts SET operator = ? WHERE key = ?", (int(flag),))
+
+    def _change(self, name: str, statement: str, values: tuple[object, ...]) -> None:
+        with self._db:
+            changed = self._db.execute(statement, (*values, fold(name))).rowcount
+        if changed == 0:
+            raise NoSuchAccountError(name)
+
+    def accounts(self) -> list[Account]:
+        """Every account, by folded nickname."""
+        rows = self._db.execute(
+            "SELECT name, key, created, operator FROM accounts ORDER BY key"
+        ).fetchall()
+        return [_account(row) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _account(row: tuple[str, str, float, int]) -> Account:
+    name, key, created, operator = row
+    return Account(name, key, float(created), bool(operator))
+
+
+class Accounts:
+    """The accounts as the reactor sees them: each call answers with a Deferred.
+
+    Every call runs on one worker thread, started by :meth:`start` (which
+    opens the store there) and ended by :meth:`stop`.
+    """
+
+    def __init__(
+        self, path: str, reactor: IReactorFromThreads, *, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
+        self.path = path
+        self._reactor = reactor
+        self._busy_timeout = busy_timeout
+        self._pool = ThreadPool(1, 1, name="tcpchat-accounts")
+        self._store: AccountStore | None = None
+        self._dummy_hash = ""
+        """Checked against when a nickname has no account, so the time taken does not tell."""
+
+    def start(self) -> defer.Deferred[None]:
+        """Start the worker thread and open the store on it (fails with StoreError)."""
+        self._pool.start()
+        return self._call(self._open)
+
+    def stop(self) -> defer.Deferred[None]:
+        """Close the store and end the worker thread, once the calls before are done."""
+        if not self._pool.started:
+            return defer.succeed(None)
+        return self._call(self._close).addBoth(self._stop_pool)
+
+    def registered(self, nick: str) -> defer.Deferred[bool]:
+        """Whether ``nick`` (ignoring case) has an account."""
+        return self.find(nick).addCallback(lambda account: account is not None)
+
+    def find(self, nick: str) -> defer.Deferred[Account | None]:
+        """The account of ``nick`` (ignoring case), or None."""
+        return self._call(self._find, nick)
+
+    def check(self, nick: str, password: str) -> defer.Deferred[Account | None]:
+        """The account of ``nick`` if ``password`` is its password; None if not or no account."""
+        return self._call(self._check, nick, password)
+
+    def register(
+        self, nick: str, password: str, operator: bool = False
+    ) -> defer.Deferred[Account]:
+        """Make an account; fails with NicknameInvalidError, PasswordRefusedError or
+        AccountExistsError."""
+        fault = nickname_fault(nick)
+        if fault is not None:
+            return defer.fail(NicknameInvalidError(nick, fault))
+        refused = _refusal(password)
+        if refused is not None:
+            return defer.fail(refused)
+        return self._call(self._register, nick, password, operator)
+
+    def change_password(self, nick: str, old: str, new: str) -> defer.Deferred[bool]:
+        """Replace the password if ``old`` is right: whether it was (fails with
+        PasswordRefusedError for a ``new`` that cannot be used)."""
+        refused = _refusal(new)
+        if refused is not None:
+            return defer.fail(refused)
+        return self._call(self._change_password, nick, old, new)
+
+    def unregister(self, nick: str, password: str) -> defer.Deferred[bool]:
+        """Delete the account if ``password`` is right: whether it was."""
+        return self._call(self._unregister, nick, password)
+
+    def set_operator(self, nick: str, flag: bool) -> defer.Deferred[None]:
+        """Make the account a server operator, or no longer (fails with NoSuchAccountError)."""
+        return self._call(self._set_operator, nick, flag)
+
+    def _call(
+        self, work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
+    ) -> defer.Deferred[_R]:
+        return deferToThreadPool(self._reactor, self._pool, work, *args, **kwargs)
+
+    def _stop_pool(self, result: object) -> object:
+        self._pool.stop()
+        return result
+
+    # On the worker thread
+
+    def _open(self) -> None:
+        self._store = AccountStore(self.path, busy_timeout=self._busy_timeout)
+        self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _opened(self) -> AccountStore:
+        if self._store is None:
+            raise RuntimeError("the accounts are not open")
+        return self._store
+
+    def _find(self, nick: str) -> Account | None:
+        found = self._opened().find(nick)
+        return None if found is None else found[0]
+
+    def _check(self, nick: str, password: str) -> Account | None:
+        found = self._opened().find(nick)
+        if found is None:
+            verify_password(password, self._dummy_hash)
+            return None
+        account, stored = found
+        return account if verify_password(password, stored) else None
+
+    def _register(self, nick: str, password: str, operator: bool) -> Account:
+        return self._opened().add(nick, hash_password(password), operator)
+
+    def _change_password(self, nick: str, old: str, new: str) -> bool:
+        if self._check(nick, old) is None:
+            return False
+        try:
+            self._opened().set_hash(nick, hash_password(new))
+        except NoSuchAccountError:
+            return False
+        return True
+
+    def _unregister(self, nick: str, password: str) -> bool:
+        if self._check(nick, password) is None:
+            return False
+        try:
+            self._opened().remove(nick)
+        except NoSuchAccountError:
+            return False
+        return True
+
+    def _set_operator(self, nick: str, flag: bool) -> None:
+        self._opened().set_operator(nick, flag)
+
+
+def _refusal(password: str) -> PasswordRefusedError | None:
+    fault = password_fault(password)
+    return None if fault is None else PasswordRefusedError(fault)
