@@ -74,3 +74,15 @@ class ServerConfig:
 
     motd: tuple[str, ...] = ()
     """Message of the day: lines shown to every new connection."""
+
+    registration: str = "open"
+    """Who makes accounts: "open" (anyone, with /register) or "closed" (an administrator)."""
+
+    require_account: bool = False
+    """Only registered nicknames may join (guests are refused)."""
+
+    operators: tuple[str, ...] = ()
+    """Accounts that are server operators, besides those the administrator granted."""
+
+    login_delay: float = 1.0
+    """Seconds the first wrong password makes the next attempt wait; each one more doubles it."""

@@ -12,7 +12,7 @@ from twisted.python import usage
 from chat.config import DEFAULT_LISTEN, ServerConfig
 from chat.line.render import NOTICE, encode_line
 from chat.listener import endpoint_problem
-from chat.text import clean
+from chat.text import clean, describe_nickname_fault, nickname_fault
 
 
 def _at_least(name: str, minimum: float, whole: bool) -> Callable[[str], float]:
@@ -78,7 +78,12 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
      "Members above which a room's join/leave notices are gathered (0: never)."),
     ("crowd-delay", _seconds("crowd-delay", 0.01), _DEFAULTS.crowd_delay,
      "Seconds over which a crowded room's joins and leaves are gathered."),
+    ("login-delay", _seconds("login-delay", 0), _DEFAULTS.login_delay,
+     "Seconds a wrong password makes the next attempt wait, doubling with each one more "
+     "(per account up to 30 s, per address up to 300 s)."),
 ]
+
+REGISTRATION = ("open", "closed")
 
 _FIELDS = {"flood": "flood_rate"}
 
@@ -94,8 +99,17 @@ class Options(usage.Options):
     optParameters = [
         ["motd", None, None, "File whose lines greet every new connection."],
         ["db", None, _DEFAULTS.db,
-         "SQLite file keeping room history across restarts ('': none, history in memory only)."],
+         "SQLite file keeping room history and accounts across restarts "
+         "('': none, in memory only)."],
+        ["registration", None, _DEFAULTS.registration,
+         "Who makes accounts: open (anyone, with /register) or closed (tcpchat-admin only)."],
+        ["operators", None, "",
+         "Accounts that are server operators, comma-separated (besides tcpchat-admin grant)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
+    ]
+
+    optFlags = [
+        ["require-account", None, "Only registered nicknames may join: guests are refused."],
     ]
 
     def __init__(self) -> None:
@@ -134,10 +148,28 @@ class Options(usage.Options):
         database = Path(self["db"])
         if self["db"] not in ("", ":memory:") and not database.parent.is_dir():
             raise usage.UsageError(f"--db {self['db']!r}: folder {database.parent} does not exist")
+        if self["registration"] not in REGISTRATION:
+            raise usage.UsageError(
+                f"--registration takes open or closed, not {self['registration']!r}"
+            )
         fields = {
             _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS
         }
-        self["config"] = ServerConfig(motd=motd, db=self["db"], **fields)
+        self["config"] = ServerConfig(
+            motd=motd, db=self["db"], registration=self["registration"],
+            require_account=bool(self["require-account"]), operators=self._operators(),
+            **fields,
+        )
+
+    def _operators(self) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in self["operators"].split(",") if name.strip())
+        for name in names:
+            fault = nickname_fault(name)
+            if fault is not None:
+                raise usage.UsageError(
+                    f"--operators: {describe_nickname_fault(name, fault)}"
+                )
+        return names
 
     def _check_motd_fits(self, motd: tuple[str, ...]) -> None:
         """Refuse a MOTD that could fill a client's send queue on its own at connect."""

@@ -2,7 +2,8 @@
 
 :func:`make_service` builds what ``twistd tcpchat`` runs: a
 :class:`~chat.history_service.HistoryService` that opens the database
-first and closes it last, one :class:`Listener` per ``--listen`` endpoint
+first and closes it last, an :class:`AccountsService` for the accounts in
+the same database, one :class:`Listener` per ``--listen`` endpoint
 around one :class:`~chat.line.protocol.LineFactory` of one
 :class:`~chat.session.server.ChatServer`, and a
 :class:`Farewell` that, when the server stops, tells everyone, lets output
@@ -18,7 +19,9 @@ from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from chat.accounts.store import Accounts
 from chat.config import ServerConfig
 from chat.domain.registry import Registry
 from chat.history import History
@@ -31,6 +34,27 @@ from chat.session.server import ChatServer
 from chat.storage import SQLiteHistoryStore, SQLiteSequencer
 
 log = Logger()
+
+
+class AccountsService(Service):
+    """Opens the accounts (on their worker thread) when the server starts, closes them last."""
+
+    def __init__(self, accounts: Accounts, reactor: Any) -> None:
+        self.accounts = accounts
+        self.reactor = reactor
+
+    def startService(self) -> None:
+        super().startService()
+        self.accounts.start().addErrback(self._unusable)
+
+    def _unusable(self, failure: Failure) -> None:
+        """The database was checked before (as the history's): this is rare, and fatal."""
+        log.critical("accounts cannot be used: {error}", error=failure.getErrorMessage())
+        self.reactor.stop()
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        return self.accounts.stop()
 
 
 class Farewell(Service):
@@ -86,7 +110,10 @@ def make_service(
         history, reactor, sequencer=sequencer,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
-    server = ChatServer(registry, config, reactor)
+    accounts = Accounts(config.db if config.db else ":memory:", reactor)
+    # Started before the listeners, stopped after the goodbyes.
+    AccountsService(accounts, reactor).setServiceParent(top)
+    server = ChatServer(registry, config, reactor, accounts=accounts)
     Farewell(server, reactor).setServiceParent(top)
     factory = LineFactory(server)
     for description in listen:

@@ -5,8 +5,9 @@ subnegotiation, and commands such as Interrupt Process when the user
 presses Ctrl-C. :class:`TelnetFilter` removes them from the byte stream
 and produces the replies that keep the telnet client working: options are
 refused, except that a TIMING-MARK request (which telnet sends after Ctrl-C
-and then waits for) is acknowledged, and that the client is asked to send
-BINARY.
+and then waits for) is acknowledged, that the client is asked to send
+BINARY, and that while a password is typed the server offers ECHO
+(:meth:`TelnetFilter.hide_input`), which makes telnet stop echoing.
 
 Why BINARY: until it is agreed, telnet (inetutils, Debian's ``telnet``, as
 netkit) takes the eighth bit off each typed byte before comparing it with
@@ -40,9 +41,12 @@ ABORT = 0xEE
 SUSP = 0xED
 EOF = 0xEC
 BINARY = 0x00
+ECHO = 0x01
 TIMING_MARK = 0x06
 
 _IAC_BYTE = bytes((IAC,))
+_WILL_ECHO = bytes((IAC, WILL, ECHO))
+_WONT_ECHO = bytes((IAC, WONT, ECHO))
 _DO_BINARY = bytes((IAC, DO, BINARY))
 _DONT_BINARY = bytes((IAC, DONT, BINARY))
 _NEGOTIATION = frozenset((DO, DONT, WILL, WONT))
@@ -148,6 +152,28 @@ class TelnetFilter:
     # bytes after them: the next text byte tells whether they replaced
     # bytes of it (a continuation byte) or were typed (anything else).
     _held: bytearray = field(default_factory=bytearray)
+    _echo_offered: bool = False
+
+    @property
+    def speaks_telnet(self) -> bool:
+        """Whether the peer has sent a telnet command: only then may it be sent one."""
+        return self._binary != _UNASKED
+
+    def hide_input(self) -> bytes:
+        """What to send so that a telnet client stops showing what is typed (a
+        password): WILL ECHO, the server echoes, which it then does not. Nothing for a
+        peer that has not shown it speaks telnet."""
+        if not self.speaks_telnet or self._echo_offered:
+            return b""
+        self._echo_offered = True
+        return _WILL_ECHO
+
+    def show_input(self) -> bytes:
+        """What to send so that a telnet client shows what is typed again."""
+        if not self._echo_offered:
+            return b""
+        self._echo_offered = False
+        return _WONT_ECHO
 
     def feed(self, chunk: bytes) -> Filtered:
         """Filter one chunk; keeps state for a sequence split across chunks."""
@@ -172,7 +198,7 @@ class TelnetFilter:
                     if self._binary == _UNASKED:
                         self._ask_for_binary(out.reply)
                     verb, option = chunk[position], chunk[position + 1]
-                    if option == BINARY:
+                    if option in (BINARY, ECHO):
                         self._answer(verb, option, out.reply)
                     else:
                         out.reply += _ANSWERS[verb][option]
@@ -285,6 +311,9 @@ class TelnetFilter:
     def _answer(self, verb: int, option: int, reply: bytearray) -> None:
         if option == BINARY and verb in (WILL, WONT):
             self._answer_binary(verb, reply)
+        elif option == ECHO and verb in (DO, DONT) and self._echo_offered:
+            # The answer to our own WILL ECHO (or to its end): nothing more to say.
+            self._echo_offered = verb == DO
         else:
             reply += _ANSWERS[verb][option]
 

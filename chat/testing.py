@@ -41,6 +41,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from chat.accounts.store import Accounts
 from chat.config import ServerConfig
 from chat.domain.events import Batch, Event
 from chat.domain.registry import FLUSH_DELAY, Registry
@@ -121,14 +122,20 @@ class TypedConnection:
 class Chat:
     """A server in memory: its registry, its server, a line front end and a clock.
 
-    ``limits`` are :class:`~chat.config.ServerConfig` fields.
+    ``limits`` are :class:`~chat.config.ServerConfig` fields; with
+    ``accounts`` the server keeps accounts (in memory) as a real one does.
     """
 
-    def __init__(self, **limits: Any) -> None:
+    def __init__(self, accounts: bool = False, **limits: Any) -> None:
         self.clock = Clock()
         self.registry = Registry(clock=self.clock)
         self.config = ServerConfig(**limits)
-        self.server = ChatServer(self.registry, self.config, self.clock)
+        self.accounts: Accounts | None = None
+        """With ``accounts``: the accounts, in an in-memory SQLite database, answering at once."""
+        if accounts:
+            self.accounts = Accounts(":memory:", None)
+            self.accounts.start()
+        self.server = ChatServer(self.registry, self.config, self.clock, accounts=self.accounts)
         self.factory = LineFactory(self.server)
         self._ports = iter(range(40000, 60000))
 

@@ -207,10 +207,13 @@ class Accounts:
     """
 
     def __init__(
-        self, path: str, reactor: IReactorFromThreads, *, busy_timeout: float = BUSY_TIMEOUT
+        self, path: str, reactor: IReactorFromThreads | None, *,
+        busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self.path = path
         self._reactor = reactor
+        """None: every call runs at once, on the caller's thread (the in-memory
+        harness of :mod:`chat.testing`, which has no reactor to come back to)."""
         self._busy_timeout = busy_timeout
         self._pool = ThreadPool(1, 1, name="tcpchat-accounts")
         self._store: AccountStore | None = None
@@ -219,11 +222,14 @@ class Accounts:
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
-        self._pool.start()
+        if self._reactor is not None:
+            self._pool.start()
         return self._call(self._open)
 
     def stop(self) -> defer.Deferred[None]:
         """Close the store and end the worker thread, once the calls before are done."""
+        if self._reactor is None:
+            return self._call(self._close)
         if not self._pool.started:
             return defer.succeed(None)
         return self._call(self._close).addBoth(self._stop_pool)
@@ -272,6 +278,8 @@ class Accounts:
     def _call(
         self, work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
     ) -> defer.Deferred[_R]:
+        if self._reactor is None:
+            return defer.execute(work, *args, **kwargs)
         return deferToThreadPool(self._reactor, self._pool, work, *args, **kwargs)
 
     def _stop_pool(self, result: object) -> object:

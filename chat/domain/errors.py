@@ -88,3 +88,65 @@ class NotJoinedError(ChatError):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class PasswordRequiredError(ChatError):
+    """``nick`` is registered: only its account, with its password, may use it."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class WrongPasswordError(ChatError):
+    """The password given for ``nick`` is not its account's."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class AccountRequiredError(ChatError):
+    """The server takes registered nicknames only, and ``nick`` is not one."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class RegistrationClosedError(ChatError):
+    """Accounts are made by an administrator only on this server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class AlreadyRegisteredError(ChatError):
+    """``nick`` has an account already."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class NotRegisteredError(ChatError):
+    """``nick`` has no account, or the member is not logged in to it."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class PasswordUnusableError(ChatError):
+    """A new password was refused: ``reason`` says why (too short, ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccountsUnavailableError(ChatError):
+    """The server keeps no accounts (it runs without a database)."""
+
+    def __init__(self) -> None:
+        super().__init__()

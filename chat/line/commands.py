@@ -24,6 +24,7 @@ from chat.domain.events import LeaveReason, Quit
 from chat.domain.registry import Member, Registry
 from chat.line.render import describe_error
 from chat.session.connection import Connection
+from chat.session.login import ChatSession
 from chat.text import number, relayable, visible
 
 CommandHandler = Callable[[str], "Deferred[Any] | None"]
@@ -126,14 +127,17 @@ class Commands:
             self.notify("  " + usage_of(self.handler_for(name)))  # type: ignore[arg-type]
         self.notify("Anything else you type is sent to the room; start it with // to send /.")
 
+    def _session(self) -> ChatSession:
+        session = self.connection.session
+        if session is None:
+            raise NotJoinedError()
+        return session
+
     def command_nick(self, args: str) -> Deferred[None]:
         """/nick NEW: changes your nickname"""
         if not args:
             raise UsageError
-        session = self.connection.session
-        if session is None:
-            raise NotJoinedError()
-        return session.rename(args)
+        return self._session().rename(args)
 
     def command_who(self, args: str) -> None:
         """/who: lists the members of your room"""
@@ -184,6 +188,35 @@ class Commands:
             self.refuse(f"usage: /history [N], with N from 1 to {limit}")
             return None
         return self.registry.show_history(self._member(), count).addCallback(self.charge_history)
+
+    def command_register(self, args: str) -> Deferred[None]:
+        """/register PASSWORD: registers your nickname; next time it asks for the password"""
+        if not args or " " in args:
+            raise UsageError
+        session = self._session()
+        return session.register(args).addCallback(
+            lambda _: self.notify(
+                f"{session.member.nick} is registered: from now on it asks for its password"
+            )
+        )
+
+    def command_password(self, args: str) -> Deferred[None]:
+        """/password OLD NEW: changes the password of your account"""
+        words = args.split(" ")
+        if len(words) != 2 or not all(words):
+            raise UsageError
+        return self._session().change_password(*words).addCallback(
+            lambda _: self.notify("password changed")
+        )
+
+    def command_unregister(self, args: str) -> Deferred[None]:
+        """/unregister PASSWORD: deletes your account; your nickname is then free for anyone"""
+        if not args or " " in args:
+            raise UsageError
+        session = self._session()
+        return session.unregister(args).addCallback(
+            lambda _: self.notify(f"{session.member.nick} is no longer registered")
+        )
 
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""

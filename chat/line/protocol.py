@@ -15,13 +15,14 @@ from typing import Any
 
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chat.domain.errors import ChatError
+from chat.domain.errors import ChatError, PasswordRequiredError, WrongPasswordError
 from chat.domain.events import Batch, Error, LeaveReason, Notice
 from chat.domain.registry import LOBBY, Member, room_name
 from chat.line.commands import Commands, UsageError
@@ -37,6 +38,8 @@ GREETING = "Welcome to tcpchat."
 PROMPT = f"Please choose a nickname (1-{NICK_MAX} letters, digits, _ or -):"
 CR = b"\r"
 COMMANDS_BEFORE_JOINING = frozenset({"help", "quit", "ids", "resume"})
+PASSWORD_PROMPT_COMMANDS = ("/quit ", "/nick ")
+"""What a line at the password prompt may start with to be read as a command."""
 SHUTDOWN_NOTICE = "The server is shutting down. Goodbye!"
 INTERNAL_ERROR = "internal error: the server could not carry out that line, and carries on"
 HISTORY_LINES_PER_TOKEN = 10
@@ -61,6 +64,8 @@ class LineProtocol(Commands, LineReceiver):
         self._discarding = False
         self._input_ended = False
         self._resume: tuple[str, int] | None = None
+        self._password_for: str | None = None
+        """The registered nickname whose password the next line is."""
         self._claimed_token: str | None = None
 
     def member_or_none(self) -> Member | None:
@@ -191,7 +196,9 @@ class LineProtocol(Commands, LineReceiver):
         typed = decode(line.removesuffix(CR))
         member = self.connection.member
         if member is None:
-            if clean(typed).strip():
+            if self._password_for is not None and not _leaves_the_password_prompt(typed):
+                self._give_password(self._password_for, typed)
+            elif clean(typed).strip():
                 self._choose_nickname(typed.strip(" \t"))
         elif typed.startswith("/") and not typed.startswith("//"):
             self.run_command(typed[1:])
@@ -203,29 +210,66 @@ class LineProtocol(Commands, LineReceiver):
     def _choose_nickname(self, nick: str) -> None:
         """Join under ``nick``, exactly as typed, or run a command allowed before joining."""
         if nick.startswith("/"):
-            name = nick[1:].partition(" ")[0].lower()
-            if name in COMMANDS_BEFORE_JOINING:
+            name, _, rest = nick[1:].partition(" ")
+            if name.lower() == "nick" and self._password_for is not None and rest.strip():
+                self._stop_asking_for_password()
+                nick = rest.strip(" \t")
+            elif name.lower() in COMMANDS_BEFORE_JOINING:
                 self.run_command(nick[1:])
                 return
-        if self.connection.session is not None or self._logging_in:
+        if self.connection.session is not None:
             return
         room, after = self._resume or (LOBBY, None)
-        self._logging_in = True
-        login = self.connection.log_in(nick, room, after, self._claimed_token)
-        login.addCallbacks(self._joined, self._not_joined)
+        self._await_login(nick, self.connection.log_in(nick, room, after, self._claimed_token))
 
-    _logging_in = False
+    def _give_password(self, nick: str, password: str) -> None:
+        if not password:
+            self._ask_for_password(nick)
+            return
+        room, after = self._resume or (LOBBY, None)
+        login = self.connection.log_in_with_password(
+            nick, password, room, after, self._claimed_token
+        )
+        self._await_login(nick, login)
+
+    def _await_login(self, nick: str, login: Deferred[ChatSession]) -> None:
+        """Read no more lines until the login is done: they come after the welcome."""
+        login.addCallbacks(self._joined, self._not_joined, errbackArgs=(nick,))
+        if not login.called:
+            self.pauseProducing()
+            login.addBoth(self._resume_after_login)
+
+    def _resume_after_login(self, _: object) -> None:
+        if not self.connection.closing:
+            self.resumeProducing()
 
     def _joined(self, session: ChatSession) -> None:
-        self._logging_in = False
+        self._stop_asking_for_password()
 
-    def _not_joined(self, failure: Failure) -> None:
-        self._logging_in = False
-        if failure.check(ChatError):
+    def _not_joined(self, failure: Failure, nick: str) -> None:
+        if failure.check(PasswordRequiredError, WrongPasswordError):
+            if failure.check(WrongPasswordError):
+                self.refuse(describe_error(failure.value))  # type: ignore[arg-type]
+            self._ask_for_password(nick)
+        elif failure.check(ChatError):
+            self._stop_asking_for_password()
             self.refuse(describe_error(failure.value))  # type: ignore[arg-type]
             self.notify(PROMPT)
-        else:
+        elif not failure.check(ConnectionLost):
             self.connection.internal_error(failure)
+
+    def _ask_for_password(self, nick: str) -> None:
+        """The password prompt; a telnet client is asked not to show what is typed."""
+        self._password_for = nick
+        hide = self._telnet.hide_input()
+        self.connection.write(hide)
+        visible = "" if hide else " (it shows as you type)"
+        self.notify(f"{nick} is registered: type its password{visible}, or /quit")
+
+    def _stop_asking_for_password(self) -> None:
+        if self._password_for is not None:
+            self._password_for = None
+            self.connection.write(self._telnet.show_input())
 
     def command_ids(self, args: str) -> None:
         """/ids [on|off]: puts @id=N before each message, for programs that resume"""
@@ -297,3 +341,9 @@ def describe_refusal(refusal: Refusal) -> str:
     if isinstance(refusal, ServerFull):
         return f"the server is full ({refusal.limit} connections); try again later"
     return f"too many connections from your address ({refusal.limit}); try again later"
+
+
+def _leaves_the_password_prompt(typed: str) -> bool:
+    """``/quit`` or ``/nick OTHER`` at the password prompt; anything else is the password."""
+    lowered = typed.lower()
+    return lowered == "/quit" or lowered.startswith(PASSWORD_PROMPT_COMMANDS)

@@ -22,8 +22,11 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from chat.domain.errors import (
+    AccountRequiredError,
+    AccountsUnavailableError,
     AlreadyInRoomError,
     AlreadyNamedError,
+    AlreadyRegisteredError,
     ChatError,
     InvalidRoomError,
     NicknameInvalidError,
@@ -31,6 +34,11 @@ from chat.domain.errors import (
     NoSuchUserError,
     NotInRoomError,
     NotJoinedError,
+    NotRegisteredError,
+    PasswordRequiredError,
+    PasswordUnusableError,
+    RegistrationClosedError,
+    WrongPasswordError,
 )
 from chat.domain.events import (
     Action,
@@ -177,6 +185,25 @@ def describe_error(error: ChatError) -> str:
             return f"you are not in {room}"
         case NotJoinedError():
             return "choose a nickname first"
+        case PasswordRequiredError(nick=nick):
+            return f'nickname "{nick}" is registered: log in as {nick} with its password to use it'
+        case WrongPasswordError(nick=nick):
+            return f"wrong password for {nick}"
+        case AccountRequiredError(nick=nick):
+            return (
+                f'"{nick}" is not registered, and this server takes registered nicknames only; '
+                "ask an administrator for an account"
+            )
+        case RegistrationClosedError():
+            return "registration is closed on this server: accounts are made by an administrator"
+        case AlreadyRegisteredError(nick=nick):
+            return f"{nick} is registered already"
+        case NotRegisteredError(nick=nick):
+            return f"{nick} is not registered (or you are not logged in to it)"
+        case PasswordUnusableError(reason=reason):
+            return f"that password cannot be used: {reason}"
+        case AccountsUnavailableError():
+            return "this server keeps no accounts"
     raise TypeError(f"no line for {error!r}")
 
 

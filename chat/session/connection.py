@@ -33,12 +33,17 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import interfaces
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ConnectionLost as ConnectionLostError
 from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chat.domain.errors import WrongPasswordError
 from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, SendQueueExceeded
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member
@@ -47,6 +52,7 @@ from chat.session.login import Arrival, ChatSession, Guest, IChatSession
 from chat.session.output import Output
 from chat.session.pacing import FloodPacing
 from chat.session.server import ChatServer
+from chat.text import fold
 
 log = Logger()
 
@@ -165,6 +171,43 @@ class Connection:
         arrival = Arrival(self.front, room, after, resume_token, self.keep_token)
         login: Deferred[Any] = self.server.portal.login(Guest(nick), arrival, IChatSession)
         return login.addCallback(self._logged_in)
+
+    def log_in_with_password(
+        self, nick: str, password: str, room: str = LOBBY, after: int | None = None,
+        resume_token: str | None = None,
+    ) -> Deferred[ChatSession]:
+        """Join the chat as the account ``nick``; fails with
+        :class:`~chat.domain.errors.WrongPasswordError` (or another refusal).
+
+        After wrong passwords the attempt waits as the server's throttle says
+        (per account and per address), so that guessing is slow; it is logged.
+        """
+        key, throttle = fold(nick), self.server.throttle
+        wait = throttle.wait(key, self.peer)
+        if wait > 0:
+            log.info("{peer}: login as {nick} waits {wait:.1f}s after wrong passwords",
+                     peer=self.peer, nick=nick, wait=wait)
+        arrival = Arrival(self.front, room, after, resume_token, self.keep_token)
+        credentials = UsernamePassword(nick.encode("utf-8"), password.encode("utf-8"))
+
+        def attempt() -> Deferred[Any]:
+            if self.closing:
+                return fail(ConnectionLostError())
+            return self.server.portal.login(credentials, arrival, IChatSession)
+
+        def wrong(failure: Failure) -> Failure:
+            if failure.check(UnauthorizedLogin):
+                throttle.failed(key, self.peer)
+                log.info("{peer}: wrong password for {nick}", peer=self.peer, nick=nick)
+                return Failure(WrongPasswordError(nick))
+            return failure
+
+        def right(session: ChatSession) -> ChatSession:
+            throttle.succeeded(key, self.peer)
+            return session
+
+        login: Deferred[Any] = deferLater(self.clock, wait, attempt) if wait > 0 else attempt()
+        return login.addErrback(wrong).addCallback(self._logged_in).addCallback(right)
 
     def _logged_in(self, result: tuple[Any, ChatSession, Callable[[], None]]) -> ChatSession:
         session = result[1]

@@ -12,8 +12,14 @@ comes back (proven by its resume token) through
 :class:`~chat.domain.registry.Registry`. The resume token and the
 catch-up position belong to the session.
 
-Accounts plug in as another checker (passwords for registered
-nicknames); nothing here or in the front ends changes for them.
+Registered nicknames (:mod:`chat.accounts`) log in with
+:class:`~twisted.cred.credentials.UsernamePassword` credentials, checked by
+the :class:`~chat.accounts.checker.AccountChecker`; the
+:class:`GuestChecker` refuses them to guests
+(:class:`~chat.domain.errors.PasswordRequiredError`), and refuses every
+guest when accounts are required. A session logged in to an account may
+take over the session of the same account that the server still holds,
+without a resume token: the password is the proof.
 """
 
 from __future__ import annotations
@@ -31,12 +37,27 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from chat.domain.errors import AlreadyNamedError, NicknameInvalidError, NicknameTakenError
+from chat.accounts.checker import AccountChecker
+from chat.accounts.passwords import PasswordRefusedError
+from chat.accounts.store import Account, AccountExistsError, Accounts
+from chat.domain.errors import (
+    AccountRequiredError,
+    AccountsUnavailableError,
+    AlreadyNamedError,
+    AlreadyRegisteredError,
+    NicknameInvalidError,
+    NicknameTakenError,
+    NotRegisteredError,
+    PasswordRequiredError,
+    PasswordUnusableError,
+    RegistrationClosedError,
+    WrongPasswordError,
+)
 from chat.domain.events import LeaveReason
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member, Registry
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
-from chat.text import nickname_fault
+from chat.text import fold, nickname_fault
 
 log = Logger()
 
@@ -59,13 +80,38 @@ class Guest:
 
 @implementer(ICredentialsChecker)
 class GuestChecker:
-    """Lets every guest in under the nickname it asks for (the realm checks the nickname)."""
+    """Lets guests in under the nickname they ask for, unless it is registered (then
+    they must give its password), or unless accounts are required."""
 
     credentialInterfaces = (IGuest,)
 
+    def __init__(self, accounts: Accounts | None = None, require_account: bool = False) -> None:
+        self.accounts = accounts
+        self.require_account = require_account
+
     def requestAvatarId(self, credentials: Guest) -> defer.Deferred[bytes | tuple[()]]:
         """The nickname, as cred's avatar ids are: UTF-8 bytes."""
-        return defer.succeed(credentials.nick.encode("utf-8", "surrogateescape"))
+        nick = credentials.nick
+        fault = nickname_fault(nick)
+        if fault is not None:
+            return defer.fail(NicknameInvalidError(nick, fault))
+        if self.accounts is None:
+            if self.require_account:
+                return defer.fail(AccountRequiredError(nick))
+            return defer.succeed(_avatar_id(nick))
+
+        def guest(registered: bool) -> bytes | tuple[()]:
+            if registered:
+                raise PasswordRequiredError(nick)
+            if self.require_account:
+                raise AccountRequiredError(nick)
+            return _avatar_id(nick)
+
+        return self.accounts.registered(nick).addCallback(guest)
+
+
+def _avatar_id(nick: str) -> bytes:
+    return nick.encode("utf-8", "surrogateescape")
 
 
 class IChatSession(Interface):
@@ -91,12 +137,15 @@ class ChatSession:
     """One person in the chat: a member, its nickname claim and its resume token."""
 
     def __init__(
-        self, realm: ChatRealm, member: Member, claim: Claim[str], arrival: Arrival
+        self, realm: ChatRealm, member: Member, claim: Claim[str], arrival: Arrival,
+        account: Account | None = None,
     ) -> None:
         self.id = claim.owner
         self.realm = realm
         self.member = member
         self.claim = claim
+        self.account = account
+        """The account the member logged in to, or registered; None for a guest."""
         self.resume_token = arrival.resume_token or arrival.keep_token
         """Proves that a later connection is this client coming back (None: none given)."""
         self.position = (member.room.name if member.room else arrival.room, arrival.after)
@@ -115,12 +164,61 @@ class ChatSession:
             self.resume_token = secrets.token_urlsafe(12)
         return self.resume_token
 
+    @property
+    def server_operator(self) -> bool:
+        """Whether the member may moderate the whole server."""
+        return self.account is not None and self.realm.is_server_operator(self.account)
+
     def rename(self, nick: str) -> defer.Deferred[None]:
-        """Claim ``nick`` and take it; the old nickname is then free."""
+        """Claim ``nick`` and take it; the old nickname is then free. A registered
+        nickname may only be taken by the member logged in to its account."""
         if nick == self.member.nick:
             raise AlreadyNamedError(nick)
         self.realm.registry.check_nickname(nick, allow=self.member)
-        return self.realm.claim(nick, self.id).addCallback(self._renamed, nick)
+        allowed = self.realm.may_use(nick, self.account)
+        return allowed.addCallback(lambda _: self.realm.claim(nick, self.id)).addCallback(
+            self._renamed, nick
+        )
+
+    def register(self, password: str) -> defer.Deferred[None]:
+        """Register the nickname in use, with ``password``; the session is then logged in to it."""
+        accounts = self.realm.accounts
+        if accounts is None:
+            raise AccountsUnavailableError()
+        if self.account is not None:
+            raise AlreadyRegisteredError(self.account.name)
+        if not self.realm.registration_open:
+            raise RegistrationClosedError()
+        nick = self.member.nick
+        made = accounts.register(nick, password).addErrback(_account_refusal, nick)
+        return made.addCallback(self._registered)
+
+    def _registered(self, account: Account) -> None:
+        self.account = account
+        log.info("{nick} registered", nick=account.name)
+
+    def change_password(self, old: str, new: str) -> defer.Deferred[None]:
+        """Replace the account's password, if ``old`` is right."""
+        account = self._logged_in()
+        changed = self.realm.accounts_or_refuse().change_password(account.name, old, new)
+        return changed.addErrback(_account_refusal, account.name).addCallback(
+            _right_password, account.name
+        )
+
+    def unregister(self, password: str) -> defer.Deferred[None]:
+        """Delete the account, if ``password`` is right; the nickname stays in use, as a guest's."""
+        account = self._logged_in()
+        removed = self.realm.accounts_or_refuse().unregister(account.name, password)
+        return removed.addCallback(_right_password, account.name).addCallback(self._unregistered)
+
+    def _unregistered(self, _: None) -> None:
+        log.info("{nick} unregistered", nick=self.account.name if self.account else "?")
+        self.account = None
+
+    def _logged_in(self) -> Account:
+        if self.account is None:
+            raise NotRegisteredError(self.member.nick)
+        return self.account
 
     def _renamed(self, claim: Claim[str], nick: str) -> defer.Deferred[None]:
         if self.ended:
@@ -148,11 +246,44 @@ class ChatSession:
 class ChatRealm:
     """Makes sessions of the people let in, in one :class:`Registry`."""
 
-    def __init__(self, registry: Registry, directory: Directory[str]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        directory: Directory[str],
+        accounts: Accounts | None = None,
+        *,
+        registration_open: bool = True,
+        operators: tuple[str, ...] = (),
+    ) -> None:
         self.registry = registry
         self.directory = directory
+        self.accounts = accounts
+        self.registration_open = registration_open
+        self.operators = frozenset(fold(name) for name in operators)
+        """Accounts named server operators on the command line (``--operators``)."""
         self.sessions: dict[str, ChatSession] = {}
         """The sessions of this server by member id."""
+        self._origin = secrets.token_hex(8)
+        """Makes this server's session ids, the owners of its claims, differ from others'."""
+
+    def is_server_operator(self, account: Account) -> bool:
+        return account.operator or account.key in self.operators
+
+    def accounts_or_refuse(self) -> Accounts:
+        if self.accounts is None:
+            raise AccountsUnavailableError()
+        return self.accounts
+
+    def may_use(self, nick: str, account: Account | None) -> defer.Deferred[None]:
+        """Fails with PasswordRequiredError if ``nick`` is registered to another account."""
+        if self.accounts is None:
+            return defer.succeed(None)
+
+        def check(owner: Account | None) -> None:
+            if owner is not None and (account is None or owner.key != account.key):
+                raise PasswordRequiredError(nick)
+
+        return self.accounts.find(nick).addCallback(check)
 
     def requestAvatar(
         self, avatarId: Any, mind: Any, *interfaces: Any
@@ -164,10 +295,21 @@ class ChatRealm:
         fault = nickname_fault(nick)
         if fault is not None:
             return defer.fail(NicknameInvalidError(nick, fault))
-        owner = f"s{next(_session_ids)}"
-        taken_over = self._take_over(nick, arrival)
+        if self.accounts is None:
+            return self._arrive(None, nick, arrival)
+        return self.accounts.find(nick).addCallback(self._arrive, nick, arrival)
+
+    def _arrive(
+        self, account: Account | None, nick: str, arrival: Arrival
+    ) -> defer.Deferred[tuple[type[Interface], object, Callable[[], None]]]:
+        """Only the account's own login reaches here with a registered ``nick`` (the
+        guest checker refuses it): it takes the spelling of the account."""
+        if account is not None:
+            nick = account.name
+        owner = f"{self._origin}.s{next(_session_ids)}"
+        taken_over = self._take_over(nick, arrival, account)
         return taken_over.addCallback(lambda _: self.claim(nick, owner)).addCallback(
-            self._join, nick, arrival
+            self._join, nick, arrival, account
         )
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
@@ -180,26 +322,37 @@ class ChatRealm:
         return self.directory.claim(nick, owner).addErrback(taken)
 
     def _join(
-        self, claim: Claim[str], nick: str, arrival: Arrival
+        self, claim: Claim[str], nick: str, arrival: Arrival, account: Account | None
     ) -> tuple[type[Interface], object, Callable[[], None]]:
         try:
             member = self.registry.join(nick, arrival.client, arrival.room, arrival.after)
         except Exception:
             self.directory.release(claim)
             raise
-        session = ChatSession(self, member, claim, arrival)
+        session = ChatSession(self, member, claim, arrival, account)
         self.sessions[member.id] = session
         return IChatSession, session, lambda: None
 
-    def _take_over(self, nick: str, arrival: Arrival) -> defer.Deferred[None]:
+    def _take_over(
+        self, nick: str, arrival: Arrival, account: Account | None
+    ) -> defer.Deferred[None]:
         """Replace the session of this nickname that the server still holds (its peer
-        dropped without the server noticing), if the newcomer proves, by its resume
-        token, that it is the same client; fires once its nickname is free."""
+        dropped without the server noticing), if the newcomer proves that it is the
+        same person: by its resume token, or by logging in to the same account;
+        fires once the nickname is free."""
         member = self.registry.find(nick)
-        if member is None or arrival.resume_token is None:
+        if member is None:
             return defer.succeed(None)
         session = self.sessions.get(member.id)
-        if session is None or session.resume_token != arrival.resume_token:
+        if session is None:
+            return defer.succeed(None)
+        same_token = arrival.resume_token is not None and (
+            session.resume_token == arrival.resume_token
+        )
+        same_account = account is not None and (
+            session.account is not None and session.account.key == account.key
+        )
+        if not (same_token or same_account):
             return defer.succeed(None)
         log.info("{nick} resumes on a new connection", nick=member.nick)
         session.client.displace()
@@ -211,6 +364,23 @@ class ChatRealm:
         return self.directory.release(session.claim)
 
 
-def guest_portal(realm: ChatRealm) -> portal.Portal:
-    """The portal of a server that has no accounts: everyone is a guest."""
-    return portal.Portal(realm, [GuestChecker()])
+def chat_portal(realm: ChatRealm, require_account: bool = False) -> portal.Portal:
+    """The way in: guests, and with accounts the password of a registered nickname."""
+    checkers: list[ICredentialsChecker] = [GuestChecker(realm.accounts, require_account)]
+    if realm.accounts is not None:
+        checkers.append(AccountChecker(realm.accounts))
+    return portal.Portal(realm, checkers)
+
+
+def _account_refusal(failure: Failure, nick: str) -> Failure:
+    """The accounts' own refusals, as the chat's."""
+    if failure.check(PasswordRefusedError):
+        return Failure(PasswordUnusableError(failure.value.reason))  # type: ignore[union-attr]
+    if failure.check(AccountExistsError):
+        return Failure(AlreadyRegisteredError(nick))
+    return failure
+
+
+def _right_password(right: bool, nick: str) -> None:
+    if not right:
+        raise WrongPasswordError(nick)

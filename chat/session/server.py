@@ -19,13 +19,15 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.logger import Logger
 
+from chat.accounts.store import Accounts
+from chat.accounts.throttle import Throttle
 from chat.config import ServerConfig
 from chat.domain.events import LeaveReason
 from chat.domain.registry import Registry
 from chat.local.directory import LocalDirectory
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
-from chat.session.login import ChatRealm, guest_portal
+from chat.session.login import ChatRealm, chat_portal
 
 log = Logger()
 
@@ -59,12 +61,18 @@ class ChatServer:
         config: ServerConfig,
         clock: IReactorTime,
         directory: Directory[str] | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self.registry = registry
         self.config = config
         self.clock = clock
-        self.realm = ChatRealm(registry, directory if directory is not None else LocalDirectory())
-        self.portal: Portal = guest_portal(self.realm)
+        self.realm = ChatRealm(
+            registry, directory if directory is not None else LocalDirectory(), accounts,
+            registration_open=config.registration == "open", operators=config.operators,
+        )
+        self.portal: Portal = chat_portal(self.realm, config.require_account)
+        self.throttle = Throttle(clock, base=config.login_delay)
+        """Slows password guessing, per account and per address, across all front ends."""
         self.admission = Admission(config.max_clients, config.max_per_ip)
         self.connections: set[OpenConnection] = set()
 
