@@ -86,3 +86,9 @@ class ServerConfig:
 
     login_delay: float = 1.0
     """Seconds the first wrong password makes the next attempt wait; each one more doubles it."""
+
+    offline_messages: int = 50
+    """Private messages kept per registered user while offline (0: none are kept)."""
+
+    offline_days: float = 30.0
+    """Days a private message kept for an offline user waits before it is thrown away."""

@@ -41,7 +41,7 @@ class StartUpError(SystemExit, Exception):
         return self.message
 
 
-def _refuse(error: StoreError) -> StartUpError:
+def refuse_start(error: StoreError) -> StartUpError:
     """Say why on stderr (a daemon's is /dev/null: twistd passes the error on)."""
     (sys.__stderr__ or sys.stderr).write(f"{error}\n")
     return StartUpError(str(error))
@@ -52,7 +52,7 @@ def check_before_start(store: SQLiteHistoryStore) -> None:
     try:
         store.check()
     except StoreError as error:
-        raise _refuse(error) from None
+        raise refuse_start(error) from None
 
 
 class HistoryService(Service):
@@ -67,7 +67,7 @@ class HistoryService(Service):
             self.store.open()
         except StoreError as error:
             log.critical("{message}", message=str(error))
-            raise _refuse(error) from None
+            raise refuse_start(error) from None
         self.history.use(self.store)
         super().startService()
 

@@ -81,6 +81,11 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
     ("login-delay", _seconds("login-delay", 0), _DEFAULTS.login_delay,
      "Seconds a wrong password makes the next attempt wait, doubling with each one more "
      "(per account up to 30 s, per address up to 300 s)."),
+    ("offline-messages", _whole("offline-messages", 0), _DEFAULTS.offline_messages,
+     "Private messages kept for a registered user who is offline, delivered at their "
+     "next login (0: none are kept)."),
+    ("offline-days", _seconds("offline-days", 0.001), _DEFAULTS.offline_days,
+     "Days a private message kept for an offline user waits before it is thrown away."),
 ]
 
 REGISTRATION = ("open", "closed")

@@ -2,18 +2,20 @@
 
 :func:`make_service` builds what ``twistd tcpchat`` runs: a
 :class:`~chat.history_service.HistoryService` that opens the database
-first and closes it last, an :class:`AccountsService` for the accounts in
-the same database, one :class:`Listener` per ``--listen`` endpoint
-around one :class:`~chat.line.protocol.LineFactory` of one
-:class:`~chat.session.server.ChatServer`, and a
-:class:`Farewell` that, when the server stops, tells everyone, lets output
-drain for a bounded time, then closes what is left.
+first and closes it last; a :class:`WorkerService` each for the accounts,
+the offline messages and the moderation kept in the same database (bans,
+mutes and room settings are read from it before anything starts); one
+:class:`Listener` per ``--listen`` endpoint around one
+:class:`~chat.line.protocol.LineFactory` of one
+:class:`~chat.session.server.ChatServer`; and a :class:`Farewell` that,
+when the server stops, tells everyone, lets output drain for a bounded
+time, then closes what is left.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
@@ -21,40 +23,71 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
 from chat.domain.registry import Registry
 from chat.history import History
-from chat.history_service import HistoryService, check_before_start
+from chat.history_service import HistoryService, check_before_start, refuse_start
 from chat.line.protocol import LineFactory
 from chat.listener import Listener
 from chat.local.sequencer import LocalSequencer
+from chat.moderation import BackgroundModerationStore, Moderation, ModerationStore
 from chat.ports.sequencer import Sequencer
 from chat.session.server import ChatServer
-from chat.storage import SQLiteHistoryStore, SQLiteSequencer
+from chat.storage import SQLiteHistoryStore, SQLiteSequencer, StoreError
 
 log = Logger()
 
 
-class AccountsService(Service):
-    """Opens the accounts (on their worker thread) when the server starts, closes them last."""
+class WorkerStore(Protocol):
+    """A store that runs on a worker thread of its own (the accounts, moderation, mailbox)."""
 
-    def __init__(self, accounts: Accounts, reactor: Any) -> None:
-        self.accounts = accounts
+    def start(self) -> defer.Deferred[None]: ...
+
+    def stop(self) -> defer.Deferred[None]: ...
+
+
+class WorkerService(Service):
+    """Starts a store's worker thread with the server and ends it after the goodbyes."""
+
+    def __init__(self, store: WorkerStore, what: str, reactor: Any) -> None:
+        self.store = store
+        self.what = what
         self.reactor = reactor
 
     def startService(self) -> None:
         super().startService()
-        self.accounts.start().addErrback(self._unusable)
+        self.store.start().addErrback(self._unusable)
 
     def _unusable(self, failure: Failure) -> None:
         """The database was checked before (as the history's): this is rare, and fatal."""
-        log.critical("accounts cannot be used: {error}", error=failure.getErrorMessage())
+        log.critical("{what} cannot be used: {error}", what=self.what,
+                     error=failure.getErrorMessage())
         self.reactor.stop()
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
-        return self.accounts.stop()
+        return self.store.stop()
+
+
+def load_moderation(config: ServerConfig, reactor: Any) -> tuple[Moderation, WorkerStore | None]:
+    """The bans, mutes and room settings kept in ``--db`` (none without one), and the
+    store they are written to from now on; a database that cannot be read ends start-up."""
+    if config.db in ("", ":memory:"):
+        return Moderation(reactor), None
+    try:
+        store = ModerationStore(config.db)
+        try:
+            saved = store.load_all(reactor.seconds())
+        finally:
+            store.close()
+    except StoreError as error:
+        raise refuse_start(error) from None
+    background = BackgroundModerationStore(config.db, reactor)
+    log.info("moderation: {bans} bans, {mutes} mutes, {rooms} rooms with settings",
+             bans=len(saved.bans), mutes=len(saved.mutes), rooms=len(saved.rooms))
+    return Moderation.restored(saved, reactor, background), background
 
 
 class Farewell(Service):
@@ -110,10 +143,22 @@ def make_service(
         history, reactor, sequencer=sequencer,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
-    accounts = Accounts(config.db if config.db else ":memory:", reactor)
+    path = config.db if config.db else ":memory:"
+    accounts = Accounts(path, reactor)
+    mailbox = Mailbox(
+        path, reactor, per_user=config.offline_messages, keep_days=config.offline_days
+    )
+    moderation, moderation_store = load_moderation(config, reactor)
     # Started before the listeners, stopped after the goodbyes.
-    AccountsService(accounts, reactor).setServiceParent(top)
-    server = ChatServer(registry, config, reactor, accounts=accounts)
+    WorkerService(accounts, "accounts", reactor).setServiceParent(top)
+    WorkerService(mailbox, "offline messages", reactor).setServiceParent(top)
+    if moderation_store is not None:
+        WorkerService(moderation_store, "moderation", reactor).setServiceParent(top)
+    server = ChatServer(
+        registry, config, reactor, accounts=accounts, moderation=moderation, mailbox=mailbox
+    )
+    for room in moderation.kept_rooms():
+        registry.open_room(room)
     Farewell(server, reactor).setServiceParent(top)
     factory = LineFactory(server)
     for description in listen:

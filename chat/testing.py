@@ -43,7 +43,7 @@ from twisted.internet.testing import StringTransport
 
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
-from chat.domain.events import Batch, Event
+from chat.domain.events import Batch, Event, LeaveReason
 from chat.domain.registry import FLUSH_DELAY, Registry
 from chat.line.protocol import LineFactory
 from chat.line.render import render
@@ -59,6 +59,7 @@ class RecordingClient:
         self.lines: list[str] = []
         self.batches: list[Batch] = []
         self.displaced = False
+        self.removed: LeaveReason | None = None
 
     def deliver(self, batch: Batch) -> None:
         self.batches.append(batch)
@@ -66,6 +67,9 @@ class RecordingClient:
 
     def displace(self) -> None:
         self.displaced = True
+
+    def remove(self, reason: LeaveReason) -> None:
+        self.removed = reason
 
     def take(self) -> list[str]:
         """The lines sent since the last call (of this or :meth:`take_events`)."""

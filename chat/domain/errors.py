@@ -150,3 +150,50 @@ class AccountsUnavailableError(ChatError):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class BannedError(ChatError):
+    """A ban keeps the user out of ``room`` (None: off the server) until ``until``
+    (None: for ever), for ``reason`` ("" for none)."""
+
+    def __init__(self, room: str | None, reason: str = "", until: float | None = None) -> None:
+        super().__init__(room, reason, until)
+        self.room = room
+        self.reason = reason
+        self.until = until
+
+
+class MutedError(ChatError):
+    """The member is muted in ``room`` (None: everywhere) until ``until`` (None: until
+    unmuted): nothing it says reaches anyone."""
+
+    def __init__(self, room: str | None, until: float | None = None) -> None:
+        super().__init__(room, until)
+        self.room = room
+        self.until = until
+
+
+class NotHereError(ChatError):
+    """``nick`` is online but not in ``room``, where the command acts."""
+
+    def __init__(self, nick: str, room: str) -> None:
+        super().__init__(nick, room)
+        self.nick = nick
+        self.room = room
+
+
+class OfflineBoxFullError(ChatError):
+    """``nick`` is offline and already has as many kept messages as it may."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+
+class OperatorNameError(ChatError):
+    """``nick`` is named a server operator (``--operators``): only an administrator
+    makes its account."""
+
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick

@@ -124,7 +124,18 @@ class Reconnected:
     """The same client came back on a new connection, which replaces this one."""
 
 
-LeaveReason = Quit | ConnectionLost | WentTo | SendQueueExceeded | Reconnected | str
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """An operator, ``by``, put the member out (of the room, or with ``server`` of the
+    server), for ``reason`` ("" for none); ``banned``: because it is banned there."""
+
+    by: str
+    reason: str = ""
+    banned: bool = False
+    server: bool = False
+
+
+LeaveReason = Quit | ConnectionLost | WentTo | SendQueueExceeded | Reconnected | Kick | str
 """Why a member left a room; a front end may give its own reason as text."""
 
 
@@ -217,6 +228,81 @@ class NoHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class Removed:
+    """To a member put out of ``room`` (None: off the server) by ``by``, for ``reason``;
+    ``banned``: it may not come back until ``until`` (None: for ever)."""
+
+    room: str | None
+    by: str
+    reason: str = ""
+    banned: bool = False
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """The topic of ``room`` ("" for none), set by ``by`` at ``time`` (seconds since
+    the epoch): shown on entering the room and when asked for."""
+
+    room: str
+    text: str
+    by: str | None = None
+    time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSet:
+    """``by`` made ``text`` the topic of ``room`` ("": cleared it), told to the room."""
+
+    room: str
+    text: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    """``by`` did ``action`` to ``target`` in ``room`` (None: server-wide), told to the room.
+
+    ``action`` is one of ``banned``, ``unbanned``, ``muted``, ``unmuted``,
+    ``opped``, ``deopped``; ``target`` is written as ``/ban`` reads it;
+    ``until`` is when it ends by itself (None: never).
+    """
+
+    room: str | None
+    by: str
+    action: str
+    target: str
+    reason: str = ""
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    """``nick``, to whom a private message just went, is away: ``message``."""
+
+    nick: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """``nick`` is offline: the private message is kept and delivered at its next login."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A private message kept while the member was offline, sent at ``time``."""
+
+    sender: str
+    text: str
+    time: float
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A front end's own news for its user: a greeting, a prompt, a reply."""
 
@@ -234,6 +320,7 @@ Event = (
     Message | Action | Past | Sent | Private | PrivateSent
     | Welcome | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
+    | Removed | Topic | TopicSet | Moderated | Away | Kept | Delivered
     | Notice | Error
 )
 

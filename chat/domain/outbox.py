@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from chat.domain.events import Batch
+from chat.domain.events import Batch, LeaveReason
 
 
 class Client(Protocol):
@@ -34,6 +34,10 @@ class Client(Protocol):
     def displace(self) -> None:
         """Give up this member's place: the same person has come back on a new
         connection, which takes it over (:class:`~chat.domain.events.Reconnected`)."""
+
+    def remove(self, reason: LeaveReason) -> None:
+        """Put the member off the server for ``reason`` (an operator's
+        :class:`~chat.domain.events.Kick`): what it was told is sent first."""
 
 
 class Reservation:

@@ -43,6 +43,7 @@ import itertools
 import re
 import secrets
 import time
+from typing import Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -60,6 +61,7 @@ from chat.domain.errors import (
 )
 from chat.domain.events import (
     Action,
+    Away,
     Batch,
     CrowdJoined,
     CrowdLeft,
@@ -81,6 +83,7 @@ from chat.domain.events import (
     Renamed,
     Said,
     Sent,
+    Topic,
     Welcome,
     WentTo,
 )
@@ -110,12 +113,32 @@ RoomEvent = tuple[str | None, Event]
 _member_ids = itertools.count(1)
 
 
+class RoomRules(Protocol):
+    """What the registry asks about a room beyond its members (moderation answers it)."""
+
+    def topic(self, room: str) -> Topic | None:
+        """The topic shown to whoever enters the room called ``room``, if it has one."""
+
+    def keeps(self, room_key: str) -> bool:
+        """Whether the room keyed ``room_key`` stays when nobody is in it."""
+
+
+class NoRules:
+    """Rooms without topics, each forgotten once empty (the lobby excepted)."""
+
+    def topic(self, room: str) -> Topic | None:
+        return None
+
+    def keeps(self, room_key: str) -> bool:
+        return False
+
+
 class Member:
     """One user who has chosen a nickname."""
 
-    __slots__ = ("id", "key", "nick", "outbox", "room", "rooms")
+    __slots__ = ("active", "away", "id", "key", "nick", "outbox", "room", "rooms", "since")
 
-    def __init__(self, member_id: str, nick: str, outbox: Outbox) -> None:
+    def __init__(self, member_id: str, nick: str, outbox: Outbox, since: float = 0.0) -> None:
         self.id = member_id
         """Unique among the members of every registry on the same bus, ever."""
         self.nick = nick
@@ -125,6 +148,12 @@ class Member:
         """The rooms the member is in, by key, in the order it entered them."""
         self.room: Room | None = None
         """The room it entered last, of those it is still in."""
+        self.since = since
+        """When it joined, in seconds since the epoch."""
+        self.active = since
+        """When it last said something (or joined)."""
+        self.away: str | None = None
+        """Why it is away (:class:`Away` answers private messages), or None."""
 
     @property
     def client(self) -> Client:
@@ -185,6 +214,7 @@ class Registry:
         replay: int = 20,
         crowd: int = 100,
         crowd_delay: float = 1.0,
+        rules: RoomRules | None = None,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.rooms: dict[str, Room] = {}
@@ -195,6 +225,7 @@ class Registry:
         self.replay = replay
         self.crowd = crowd if clock is not None else 0
         self.crowd_delay = crowd_delay
+        self.rules: RoomRules = rules if rules is not None else NoRules()
         self._by_id: dict[str, Member] = {}
         self._origin = secrets.token_hex(8)
         """Makes this registry's member ids differ from those of other processes."""
@@ -232,12 +263,13 @@ class Registry:
         """
         self.check_nickname(nick)
         target = self._room(room)
-        member = Member(f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self.flush))
+        member = Member(
+            f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self.flush), self._now()
+        )
         self.members[member.key] = member
         self._by_id[member.id] = member
-        member.outbox.put(
-            Batch((Welcome(nick, target.name, len(target.members), len(self.members)),))
-        )
+        welcome = Welcome(nick, target.name, len(target.members), len(self.members))
+        member.outbox.put(Batch(self._with_topic(welcome, target)))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member
 
@@ -280,7 +312,8 @@ class Registry:
         target = self._room(room)
         if target.key in member.rooms:
             return self._replay_again(member, target, after)
-        member.outbox.put(Batch((Entered(target.name, len(target.members)),)))
+        entered = Entered(target.name, len(target.members))
+        member.outbox.put(Batch(self._with_topic(entered, target)))
         return self._enter(member, target, after)
 
     def part_room(self, member: Member, room: str, reason: LeaveReason) -> None:
@@ -290,10 +323,14 @@ class Registry:
             raise NotInRoomError(room_name(room))
         self._exit(member, target, reason)
 
-    def move(self, member: Member, room: str, after: int | None = None) -> defer.Deferred[int]:
+    def move(
+        self, member: Member, room: str, after: int | None = None,
+        reason: LeaveReason | None = None,
+    ) -> defer.Deferred[int]:
         """Take a member out of every room it is in and into ``room`` instead.
 
-        The rooms it leaves get :class:`Left` for :class:`WentTo`; the member
+        The rooms it leaves get :class:`Left` for ``reason`` (by default
+        :class:`WentTo`); the member
         gets :class:`Moved`, then the history of ``room``; the others there
         get :class:`Joined`. Moving to its only room shows what came after
         ``after``, or is refused when that is not given. Fires with how many
@@ -303,16 +340,36 @@ class Registry:
         staying = target.key in member.rooms
         if staying and len(member.rooms) == 1:
             return self._replay_again(member, target, after)
-        went = WentTo(target.name)
+        went = WentTo(target.name) if reason is None else reason
         for old in list(member.rooms.values()):
             if old is not target:
                 self._exit(member, old, went)
         others = len(target.members) - staying
-        member.outbox.put(Batch((Moved(target.name, others),)))
+        member.outbox.put(Batch(self._with_topic(Moved(target.name, others), target)))
         if staying:
             member.room = target
             return self._replay(member, target, after)
         return self._enter(member, target, after)
+
+    def open_room(self, name: str) -> None:
+        """Make the room called ``name`` exist, empty (a room kept while nobody is in it)."""
+        self._room(name)
+
+    def tidy_room(self, room: str) -> None:
+        """Forget the room called ``room`` if nobody is in it and it is no longer kept."""
+        target = self.rooms.get(fold(room_name(room)))
+        if target is not None and not target.members and target.pending_notice is None:
+            self._drop_room(target)
+
+    def announce(self, room: str, event: Event) -> None:
+        """Tell everyone in the room called ``room`` of ``event`` (news from nobody in it)."""
+        target = self.rooms.get(fold(room_name(room)))
+        if target is not None:
+            self._publish(target, None, event)
+
+    def _with_topic(self, event: Event, room: Room) -> tuple[Event, ...]:
+        topic = self.rules.topic(room.name)
+        return (event,) if topic is None else (event, topic)
 
     def room_list(self) -> list[tuple[str, int]]:
         """Every room with its member count, the lobby first, then by name."""
@@ -371,6 +428,7 @@ class Registry:
         member's current room); the member gets its id as :class:`Sent`."""
         target = self._room_of(member, room)
         said = Message(member.nick, text, self.sequencer.next_id(), self._now())
+        member.active = said.time
         self.history.record(target.key, said)
         self.bus.publish(target.key, (member.id, said))
 
@@ -379,6 +437,7 @@ class Registry:
         :meth:`say` does."""
         target = self._room_of(member, room)
         said = Action(member.nick, text, self.sequencer.next_id(), self._now())
+        member.active = said.time
         self.history.record(target.key, said)
         self.bus.publish(target.key, (member.id, said))
 
@@ -389,7 +448,9 @@ class Registry:
         if target is None:
             raise NoSuchUserError(nick)
         target.outbox.put(Batch((Private(member.nick, text),)))
-        member.outbox.put(Batch((PrivateSent(target.nick, text),)))
+        sent = PrivateSent(target.nick, text)
+        away = target.away
+        member.outbox.put(Batch((sent,) if away is None else (sent, Away(target.nick, away))))
 
     def flush(self) -> None:
         """Deliver the events collected so far.
@@ -458,7 +519,9 @@ class Registry:
 
     def _drop_room(self, room: Room) -> None:
         """Forget a room nobody here is in any more (the lobby stays)."""
-        if room.key != LOBBY and self.rooms.get(room.key) is room:
+        if room.key != LOBBY and self.rooms.get(room.key) is room and not self.rules.keeps(
+            room.key
+        ):
             del self.rooms[room.key]
             self.bus.unsubscribe(room.key, self._heard)
 

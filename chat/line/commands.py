@@ -20,12 +20,14 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from chat.domain.errors import ChatError, NotInRoomError, NotJoinedError
-from chat.domain.events import LeaveReason, Quit
-from chat.domain.registry import Member, Registry
-from chat.line.render import describe_error
+from chat.domain.events import Batch, LeaveReason, Quit
+from chat.domain.registry import Member, Registry, room_name
+from chat.line.render import describe_error, describe_whois, until_text
+from chat.moderation import InvalidDurationError, parse_duration, target_text
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
-from chat.text import number, relayable, visible
+from chat.session.moderator import Moderator
+from chat.text import fold, number, relayable, visible
 
 CommandHandler = Callable[[str], "Deferred[Any] | None"]
 """A command: done when it returns, or when the Deferred it returns fires."""
@@ -133,11 +135,17 @@ class Commands:
             raise NotJoinedError()
         return session
 
+    @property
+    def moderator(self) -> Moderator:
+        return self.connection.server.moderator
+
     def command_nick(self, args: str) -> Deferred[None]:
         """/nick NEW: changes your nickname"""
         if not args:
             raise UsageError
-        return self._session().rename(args)
+        session = self._session()
+        self.moderator.check_speech(session.member, None)
+        return session.rename(args)
 
     def command_who(self, args: str) -> None:
         """/who: lists the members of your room"""
@@ -156,21 +164,30 @@ class Commands:
         action = relayable(args).strip()
         if not action:
             raise UsageError
-        self.registry.act(self._member(), action)
+        member = self._member()
+        self.moderator.check_speech(member)
+        self.registry.act(member, action)
 
-    def command_msg(self, args: str) -> None:
+    def command_msg(self, args: str) -> Deferred[None] | None:
         """/msg NICK TEXT: sends a private message to one user"""
         nick, _, text = args.partition(" ")
         text = relayable(text).strip()
         if not nick or not text:
             raise UsageError
-        self.registry.whisper(self._member(), nick, text)
+        session = self._session()
+        self.moderator.check_speech(session.member, None)
+        return session.whisper(nick, text)
 
     def command_join(self, args: str) -> Deferred[None]:
         """/join ROOM: moves you to ROOM, creating it if nobody is there"""
         if not args or " " in args:
             raise UsageError
-        return self.registry.move(self._member(), args).addCallback(self.charge_history)
+        session = self._session()
+        self.moderator.check_room(session, args)
+        created = self.registry.rooms.get(fold(room_name(args))) is None
+        moved = self.registry.move(session.member, args)
+        self.moderator.entered(session, room_name(args), created)
+        return moved.addCallback(self.charge_history)
 
     def command_rooms(self, args: str) -> None:
         """/rooms: lists the rooms and how many are in each"""
@@ -191,7 +208,7 @@ class Commands:
 
     def command_register(self, args: str) -> Deferred[None]:
         """/register PASSWORD: registers your nickname; next time it asks for the password"""
-        if not args or " " in args:
+        if not args:
             raise UsageError
         session = self._session()
         return session.register(args).addCallback(
@@ -211,12 +228,109 @@ class Commands:
 
     def command_unregister(self, args: str) -> Deferred[None]:
         """/unregister PASSWORD: deletes your account; your nickname is then free for anyone"""
-        if not args or " " in args:
+        if not args:
             raise UsageError
         session = self._session()
         return session.unregister(args).addCallback(
             lambda _: self.notify(f"{session.member.nick} is no longer registered")
         )
+
+    # Moderation
+
+    def command_kick(self, args: str) -> None:
+        """/kick NICK [REASON]: puts NICK out of your room, back to the lobby (operators)"""
+        nick, _, reason = args.partition(" ")
+        if not nick:
+            raise UsageError
+        self.moderator.kick(self._session(), nick, relayable(reason).strip())
+
+    def command_ban(self, args: str) -> None:
+        """/ban TARGET [DURATION] [REASON]: bans a nickname, account or address from your room"""
+        target, _, rest = args.partition(" ")
+        if not target:
+            raise UsageError
+        duration, _, reason = rest.strip().partition(" ")
+        try:
+            parse_duration(duration)
+        except InvalidDurationError:
+            duration, reason = "", rest
+        self.moderator.ban(self._session(), target, duration, relayable(reason).strip())
+
+    def command_unban(self, args: str) -> None:
+        """/unban TARGET: lifts a ban of your room (the lobby: of the server)"""
+        if not args or " " in args:
+            raise UsageError
+        self.moderator.unban(self._session(), args)
+
+    def command_bans(self, args: str) -> None:
+        """/bans: lists the bans of your room (the lobby: of the server)"""
+        if args:
+            raise UsageError
+        where, bans = self.moderator.bans(self._session())
+        place = "the server" if where is None else where
+        if not bans:
+            self.notify(f"nobody is banned from {place}")
+            return
+        self.notify(f"{len(bans)} banned from {place}:")
+        for ban in bans:
+            why = f": {ban.reason}" if ban.reason else ""
+            self.notify(f"  {target_text(ban.target)} by {ban.by} {until_text(ban.until)}{why}")
+
+    def command_mute(self, args: str) -> None:
+        """/mute NICK [DURATION]: nothing NICK says reaches anyone in your room"""
+        nick, _, duration = args.partition(" ")
+        if not nick or " " in duration.strip():
+            raise UsageError
+        self.moderator.mute(self._session(), nick, duration.strip())
+
+    def command_unmute(self, args: str) -> None:
+        """/unmute NICK: lifts a mute of your room (the lobby: of the server)"""
+        if not args or " " in args:
+            raise UsageError
+        self.moderator.unmute(self._session(), args)
+
+    def command_topic(self, args: str) -> None:
+        """/topic [TEXT]: shows the topic of your room, or sets it (/topic - clears it)"""
+        session = self._session()
+        text = relayable(args).strip()
+        if not text:
+            self.connection.tell(Batch((self.moderator.topic(session),)))
+            return
+        self.moderator.set_topic(session, "" if text == "-" else text)
+
+    def command_topicops(self, args: str) -> None:
+        """/topicops on|off: whether only operators may set the topic of your room (operators)"""
+        if args.lower() not in ("on", "off"):
+            raise UsageError
+        session = self._session()
+        self.moderator.topic_ops_only(session, args.lower() == "on")
+        room = session.member.room.name if session.member.room else ""
+        who = "only its operators" if args.lower() == "on" else "anyone in it"
+        self.notify(f"the topic of {room} may now be set by {who}")
+
+    def command_op(self, args: str) -> None:
+        """/op NICK: makes NICK an operator of your room (its owner and server operators)"""
+        if not args or " " in args:
+            raise UsageError
+        self.moderator.op(self._session(), args, grant=True)
+
+    def command_deop(self, args: str) -> None:
+        """/deop NICK: takes operator status in your room from NICK"""
+        if not args or " " in args:
+            raise UsageError
+        self.moderator.op(self._session(), args, grant=False)
+
+    def command_whois(self, args: str) -> None:
+        """/whois NICK: who NICK is: account, since when, idle time, room, away"""
+        if not args or " " in args:
+            raise UsageError
+        self.notify(describe_whois(self.moderator.whois(args)))
+
+    def command_away(self, args: str) -> None:
+        """/away [MESSAGE]: marks you away with MESSAGE, or back without one"""
+        message = relayable(args).strip()
+        Moderator.set_away(self._session(), message or None)
+        self.notify(f"you are marked as away: {message}" if message else "you are back")
 
     def command_quit(self, args: str) -> None:
         """/quit [REASON]: leaves the chat"""

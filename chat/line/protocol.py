@@ -75,6 +75,11 @@ class LineProtocol(Commands, LineReceiver):
 
     def connectionMade(self) -> None:
         self.connection.start(self.transport)
+        banned = self.connection.banned()
+        if banned is not None:
+            self.refuse(describe_error(banned))
+            self.connection.close()
+            return
         greeting = (GREETING, *self.config.motd, PROMPT)
         self.connection.write(b"".join(encode_line(NOTICE + line) for line in greeting))
 
@@ -88,6 +93,9 @@ class LineProtocol(Commands, LineReceiver):
 
     def displace(self) -> None:
         self.connection.displace()
+
+    def remove(self, reason: LeaveReason) -> None:
+        self.connection.quit(reason)
 
     def handshake_expired(self, seconds: float) -> None:
         self.refuse(f"no nickname chosen within {seconds:g} seconds; closing the connection")
@@ -205,6 +213,11 @@ class LineProtocol(Commands, LineReceiver):
         else:
             text = relayable(typed.removeprefix("/"))
             if text.strip():
+                try:
+                    self.server.moderator.check_speech(member)
+                except ChatError as error:
+                    self.refuse(describe_error(error))
+                    return
                 self.registry.say(member, text)
 
     def _choose_nickname(self, nick: str) -> None:
@@ -261,9 +274,8 @@ class LineProtocol(Commands, LineReceiver):
     def _ask_for_password(self, nick: str) -> None:
         """The password prompt; a telnet client is asked not to show what is typed."""
         self._password_for = nick
-        hide = self._telnet.hide_input()
-        self.connection.write(hide)
-        visible = "" if hide else " (it shows as you type)"
+        self.connection.write(self._telnet.hide_input())
+        visible = "" if self._telnet.speaks_telnet else " (it shows as you type)"
         self.notify(f"{nick} is registered: type its password{visible}, or /quit")
 
     def _stop_asking_for_password(self) -> None:

@@ -27,14 +27,19 @@ from chat.domain.errors import (
     AlreadyInRoomError,
     AlreadyNamedError,
     AlreadyRegisteredError,
+    BannedError,
     ChatError,
     InvalidRoomError,
+    MutedError,
     NicknameInvalidError,
     NicknameTakenError,
     NoSuchUserError,
+    NotHereError,
     NotInRoomError,
     NotJoinedError,
     NotRegisteredError,
+    OfflineBoxFullError,
+    OperatorNameError,
     PasswordRequiredError,
     PasswordUnusableError,
     RegistrationClosedError,
@@ -42,10 +47,12 @@ from chat.domain.errors import (
 )
 from chat.domain.events import (
     Action,
+    Away,
     Batch,
     ConnectionLost,
     CrowdJoined,
     CrowdLeft,
+    Delivered,
     Entered,
     Error,
     Event,
@@ -53,9 +60,12 @@ from chat.domain.events import (
     HistoryMissed,
     HistoryStart,
     Joined,
+    Kept,
+    Kick,
     LeaveReason,
     Left,
     Message,
+    Moderated,
     Moved,
     NoHistory,
     Notice,
@@ -64,13 +74,26 @@ from chat.domain.events import (
     PrivateSent,
     Quit,
     Reconnected,
+    Removed,
     Renamed,
     SendQueueExceeded,
     Sent,
+    Topic,
+    TopicSet,
     Welcome,
     WentTo,
 )
 from chat.domain.registry import ROOM_MAX
+from chat.moderation import (
+    InvalidDurationError,
+    InvalidTargetError,
+    NotBannedError,
+    NotMutedError,
+    NotPermittedError,
+    Power,
+    target_text,
+)
+from chat.session.moderator import WhoIs
 from chat.text import describe_nickname_fault, visible
 
 NOTICE = "*** "
@@ -105,6 +128,11 @@ def render(event: Event) -> str:
             return NOTICE + text
         case Error(text):
             return ERROR + text
+        case Removed():
+            return ERROR + _removal(event)
+        case Delivered(sender, text, sent_at, action):
+            line = f"* {sender} {text}" if action else f"*{sender}* {text}"
+            return f"[{_minute(int(sent_at // 60))}Z] {line} (sent while you were offline)"
     return NOTICE + _news(event)
 
 
@@ -141,7 +169,58 @@ def _news(event: Event) -> str:
             return "end of history"
         case NoHistory(room):
             return f"{room} has no history yet"
+        case Topic(room, "", _, _):
+            return f"{room} has no topic"
+        case Topic(room, text, by, at):
+            setter = f" (set by {by}{'' if at is None else ' on ' + _minute(int(at // 60)) + 'Z'})"
+            return f"topic of {room}: {text}{setter if by else ''}"
+        case TopicSet(room, "", by):
+            return f"{by} cleared the topic of {room}"
+        case TopicSet(room, text, by):
+            return f"{by} set the topic of {room}: {text}"
+        case Moderated():
+            return _moderated(event)
+        case Away(nick, message):
+            return f"{nick} is away: {message}"
+        case Kept(nick, _):
+            return f"{nick} is offline: the message is kept and delivered at their next login"
     raise TypeError(f"no line for {event!r}")
+
+
+def until_text(until: float | None) -> str:
+    """When something ends, as a notice says it: ``until 2026-12-02 15:00Z`` or ``for ever``."""
+    return "for ever" if until is None else f"until {_minute(int(until // 60))}Z"
+
+
+def _where(room: str | None) -> str:
+    return "the server" if room is None else room
+
+
+def _removal(event: Removed) -> str:
+    why = f": {event.reason}" if event.reason else ""
+    if event.banned:
+        until = until_text(event.until)
+        return f"you are banned from {_where(event.room)} by {event.by} {until}{why}"
+    if event.room is None:
+        return f"you were disconnected by {event.by}{why}"
+    return f"you were kicked out of {event.room} by {event.by}{why}; you are back in the lobby"
+
+
+_MODERATED = {
+    "banned": "banned {target} from {where} {until}",
+    "unbanned": "lifted the ban of {target} from {where}",
+    "muted": "muted {target} in {where} {until}",
+    "unmuted": "unmuted {target} in {where}",
+    "opped": "made {target} an operator of {where}",
+    "deopped": "took operator status from {target} in {where}",
+}
+
+
+def _moderated(event: Moderated) -> str:
+    what = _MODERATED[event.action].format(
+        target=event.target, where=_where(event.room), until=until_text(event.until)
+    )
+    return f"{event.by} {what}" + (f": {event.reason}" if event.reason else "")
 
 
 def describe_reason(reason: LeaveReason) -> str:
@@ -157,6 +236,9 @@ def describe_reason(reason: LeaveReason) -> str:
             return f"send queue exceeded {limit} bytes"
         case Reconnected():
             return "reconnected"
+        case Kick(by, text, banned, server):
+            done = "banned" if banned else "disconnected" if server else "kicked"
+            return f"{done} by {by}: {text}" if text else f"{done} by {by}"
         case str():
             return reason
 
@@ -204,7 +286,82 @@ def describe_error(error: ChatError) -> str:
             return f"that password cannot be used: {reason}"
         case AccountsUnavailableError():
             return "this server keeps no accounts"
+        case BannedError(room=room, reason=reason, until=until):
+            why = f": {reason}" if reason else ""
+            return f"you are banned from {_where(room)} {until_text(until)}{why}"
+        case MutedError(room=room, until=until):
+            return f"you are muted in {_where(room)} {until_text(until)}: nobody sees what you say"
+        case NotHereError(nick=nick, room=room):
+            return f"{nick} is not in {room}"
+        case OperatorNameError(nick=nick):
+            return (
+                f"{nick} is a server operator's name: its account is made by an administrator "
+                "(tcpchat-admin add)"
+            )
+        case OfflineBoxFullError(nick=nick):
+            return f"{nick} is offline and has too many kept messages already; try later"
+        case NotPermittedError(action=action, room=room):
+            return _not_permitted(action, room)
+        case NotBannedError(target=target):
+            return f"{target_text(target)} is not banned here"
+        case NotMutedError(nick=nick):
+            return f"{nick} is not muted here"
+        case InvalidTargetError(text=text):
+            return (
+                f'"{visible(text)}" is no nickname, account (account:NAME), address or network '
+                "(203.0.113.7, 2001:db8::/64)"
+            )
+        case InvalidDurationError(text=text):
+            return (
+                f'"{visible(text)}" is no duration: write it as 30s, 10m, 2h, 7d, 1w or 1h30m '
+                "(at most ten years)"
+            )
     raise TypeError(f"no line for {error!r}")
+
+
+_POWERS = {
+    Power.KICK: "kick from",
+    Power.BAN: "ban from",
+    Power.MUTE: "mute in",
+    Power.SET_TOPIC: "set the topic of",
+    Power.CONFIGURE: "change the settings of",
+    Power.OP: "grant or take operator status in",
+}
+
+
+def _not_permitted(action: Power, room: str | None) -> str:
+    if action is Power.DISCONNECT:
+        return "only a server operator may disconnect someone from the server"
+    if room is None:
+        return f"only a server operator may {_POWERS[action].split()[0]} server-wide"
+    who = "its owner" if action is Power.OP else "its operators"
+    return f"only {who} and server operators may {_POWERS[action]} {room}"
+
+
+def describe_whois(whois: WhoIs) -> str:
+    """The line ``/whois`` answers with."""
+    parts = [
+        f"account {whois.account}" if whois.account else "a guest (no account)",
+        f"connected since {_minute(int(whois.since // 60))}Z",
+        f"idle {describe_duration(whois.idle)}",
+    ]
+    if whois.server_operator:
+        parts.append("server operator")
+    if whois.rooms:
+        operator = " (operator)" if whois.room_operator else ""
+        parts.append(f"in {', '.join(whois.rooms)}{operator}")
+    if whois.away is not None:
+        parts.append(f"away: {whois.away}")
+    return f"{whois.nick}: " + "; ".join(parts)
+
+
+def describe_duration(seconds: float) -> str:
+    """``3h 5m``, ``42s``: a length of time, to the second, in its two largest units."""
+    whole = int(seconds)
+    units = [(whole // 86400, "d"), (whole // 3600 % 24, "h"), (whole // 60 % 60, "m"),
+             (whole % 60, "s")]
+    shown = [f"{count}{unit}" for count, unit in units if count]
+    return " ".join(shown[:2]) or "0s"
 
 
 def _people(count: int) -> str:

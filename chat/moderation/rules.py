@@ -197,6 +197,11 @@ class Moderation:
         return store.load_all(clock.seconds()).addCallback(cls._restored, clock, store)
 
     @classmethod
+    def restored(cls, saved: Saved, clock: IReactorTime, store: Persistence) -> Moderation:
+        """A Moderation holding what was ``saved`` (less what has expired), writing to ``store``."""
+        return cls._restored(saved, clock, store)
+
+    @classmethod
     def _restored(cls, saved: Saved, clock: IReactorTime, store: Persistence) -> Moderation:
         moderation = cls(clock, store)
         now = clock.seconds()
@@ -283,6 +288,11 @@ class Moderation:
             self._store.delete_mute(nick_key, scope)
         return mute.active(self._clock.seconds())
 
+    @property
+    def any_mutes(self) -> bool:
+        """Whether anyone is muted anywhere (spares a lookup per line when nobody is)."""
+        return bool(self._mutes)
+
     def muted(self, nick_key: str, room_key: str | None) -> Mute | None:
         """The mute that silences ``nick_key`` in ``room_key`` (None: outside rooms, where
         only server-wide mutes hold), or None; a server-wide one comes first."""
@@ -339,6 +349,11 @@ class Moderation:
         ):
             return True
         return nick_key in settings.operators
+
+    def kept_rooms(self) -> list[str]:
+        """The keys of the rooms kept while empty (an owner, a topic or bans), sorted."""
+        keys = set(self._rooms) | {ban.scope for ban in self._bans.values() if ban.scope}
+        return sorted(key for key in keys if self.keeps(key))
 
     def keeps(self, room_key: str) -> bool:
         """Whether ``room_key`` is kept when nobody is in it: it has an owner, a topic or bans."""

@@ -43,7 +43,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.domain.errors import WrongPasswordError
+from chat.domain.errors import BannedError, WrongPasswordError
 from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, SendQueueExceeded
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member
@@ -154,6 +154,15 @@ class Connection:
         self.server.admission.release(self.ticket)
         self.on_lost.callback(None)
 
+    def banned(self) -> BannedError | None:
+        """Why the peer may not connect at all (a server-wide ban of its address), if so:
+        the front end says it, then closes."""
+        ban = self.server.moderator.banned_address(self.peer)
+        if ban is None:
+            return None
+        log.info("{peer} refused: its address is banned", peer=self.peer)
+        return BannedError(None, ban.reason, ban.until)
+
     def _expired(self) -> None:
         self._handshake = None
         self.front.handshake_expired(self.config.handshake_timeout)
@@ -168,7 +177,7 @@ class Connection:
     ) -> Deferred[ChatSession]:
         """Join the chat as ``nick``; fails with the domain's refusal
         (:class:`~chat.domain.errors.ChatError`) if it cannot."""
-        arrival = Arrival(self.front, room, after, resume_token, self.keep_token)
+        arrival = Arrival(self.front, room, after, resume_token, self.keep_token, self.peer)
         login: Deferred[Any] = self.server.portal.login(Guest(nick), arrival, IChatSession)
         return login.addCallback(self._logged_in)
 
@@ -187,7 +196,7 @@ class Connection:
         if wait > 0:
             log.info("{peer}: login as {nick} waits {wait:.1f}s after wrong passwords",
                      peer=self.peer, nick=nick, wait=wait)
-        arrival = Arrival(self.front, room, after, resume_token, self.keep_token)
+        arrival = Arrival(self.front, room, after, resume_token, self.keep_token, self.peer)
         credentials = UsernamePassword(nick.encode("utf-8"), password.encode("utf-8"))
 
         def attempt() -> Deferred[Any]:

@@ -26,36 +26,45 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twisted.cred import credentials, portal
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.internet import defer
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from chat.accounts.checker import AccountChecker
+from chat.accounts.mailbox import Letter, Mailbox
 from chat.accounts.passwords import PasswordRefusedError
 from chat.accounts.store import Account, AccountExistsError, Accounts
+from chat.accounts.throttle import Throttle
 from chat.domain.errors import (
     AccountRequiredError,
     AccountsUnavailableError,
     AlreadyNamedError,
     AlreadyRegisteredError,
+    BannedError,
     NicknameInvalidError,
     NicknameTakenError,
+    NoSuchUserError,
     NotRegisteredError,
+    OfflineBoxFullError,
+    OperatorNameError,
     PasswordRequiredError,
     PasswordUnusableError,
     RegistrationClosedError,
     WrongPasswordError,
 )
-from chat.domain.events import LeaveReason
+from chat.domain.events import Batch, Delivered, Kept, LeaveReason
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member, Registry
+from chat.moderation import Moderation
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
 from chat.text import fold, nickname_fault
 
@@ -130,6 +139,8 @@ class Arrival:
     """The token of a session this client had: proof that it may take that session over."""
     keep_token: str | None = None
     """A token asked for before logging in, for the new session."""
+    address: str = ""
+    """Where the connection comes from (the host of its peer), for address bans."""
 
 
 @implementer(IChatSession)
@@ -146,6 +157,7 @@ class ChatSession:
         self.claim = claim
         self.account = account
         """The account the member logged in to, or registered; None for a guest."""
+        self.address = arrival.address
         self.resume_token = arrival.resume_token or arrival.keep_token
         """Proves that a later connection is this client coming back (None: none given)."""
         self.position = (member.room.name if member.room else arrival.room, arrival.after)
@@ -189,6 +201,8 @@ class ChatSession:
             raise AlreadyRegisteredError(self.account.name)
         if not self.realm.registration_open:
             raise RegistrationClosedError()
+        if fold(self.member.nick) in self.realm.operators:
+            raise OperatorNameError(self.member.nick)
         nick = self.member.nick
         made = accounts.register(nick, password).addErrback(_account_refusal, nick)
         return made.addCallback(self._registered)
@@ -198,22 +212,83 @@ class ChatSession:
         log.info("{nick} registered", nick=account.name)
 
     def change_password(self, old: str, new: str) -> defer.Deferred[None]:
-        """Replace the account's password, if ``old`` is right."""
+        """Replace the account's password, if ``old`` is right (throttled as logins are)."""
         account = self._logged_in()
-        changed = self.realm.accounts_or_refuse().change_password(account.name, old, new)
-        return changed.addErrback(_account_refusal, account.name).addCallback(
-            _right_password, account.name
-        )
+        accounts = self.realm.accounts_or_refuse()
+        return self._checked(
+            account, lambda: accounts.change_password(account.name, old, new)
+        ).addErrback(_account_refusal, account.name)
 
     def unregister(self, password: str) -> defer.Deferred[None]:
-        """Delete the account, if ``password`` is right; the nickname stays in use, as a guest's."""
+        """Delete the account, if ``password`` is right; the nickname stays in use, as a guest's.
+        Letters kept for it while it was offline are thrown away."""
         account = self._logged_in()
-        removed = self.realm.accounts_or_refuse().unregister(account.name, password)
-        return removed.addCallback(_right_password, account.name).addCallback(self._unregistered)
+        accounts = self.realm.accounts_or_refuse()
+        removed = self._checked(account, lambda: accounts.unregister(account.name, password))
+        return removed.addCallback(self._unregistered)
+
+    def _checked(
+        self, account: Account, attempt: Callable[[], defer.Deferred[bool]]
+    ) -> defer.Deferred[None]:
+        """Run ``attempt``, a password check, after the throttle's wait; a wrong password
+        (the attempt answers False) counts against the account and the address."""
+        throttle, clock = self.realm.throttle, self.realm.clock
+        if throttle is None or clock is None:
+            return attempt().addCallback(_right_password, account.name)
+        wait = throttle.wait(account.key, self.address)
+
+        def judged(right: bool) -> None:
+            if not right:
+                throttle.failed(account.key, self.address)
+                log.info("{nick}: wrong password from {address}", nick=account.name,
+                         address=self.address)
+                raise WrongPasswordError(account.name)
+
+        checked: defer.Deferred[bool] = (
+            task.deferLater(clock, wait, attempt) if wait > 0 else attempt()  # type: ignore[arg-type]
+        )
+        return checked.addCallback(judged)
 
     def _unregistered(self, _: None) -> None:
         log.info("{nick} unregistered", nick=self.account.name if self.account else "?")
         self.account = None
+        if self.realm.mailbox is not None:
+            # Whoever registers the nickname next must not read them.
+            self.realm.mailbox.take(self.member.nick)
+
+    def whisper(self, nick: str, text: str) -> defer.Deferred[None] | None:
+        """Send a private message to ``nick``; to a registered user who is offline it is
+        kept (:class:`~chat.domain.events.Kept`) and handed over at their next login."""
+        try:
+            self.realm.registry.whisper(self.member, nick, text)
+            return None
+        except NoSuchUserError:
+            mailbox, accounts = self.realm.mailbox, self.realm.accounts
+            if mailbox is None or accounts is None or mailbox.per_user == 0:
+                raise
+        return accounts.find(nick).addCallback(self._keep, mailbox, nick, text)
+
+    def _keep(
+        self, account: Account | None, mailbox: Mailbox, nick: str, text: str
+    ) -> defer.Deferred[None]:
+        if account is None:
+            raise NoSuchUserError(nick)
+        kept = mailbox.keep(account.name, self.member.nick, text, sent_at=self.realm.now())
+
+        def told(stored: bool) -> None:
+            if not stored:
+                raise OfflineBoxFullError(account.name)
+            self.member.outbox.put(Batch((Kept(account.name, text),)))
+
+        return kept.addCallback(told)
+
+    def hand_over(self, letters: list[Letter]) -> None:
+        """Show the member the private messages kept for it while it was offline."""
+        if letters and not self.ended:
+            self.member.outbox.put(Batch(tuple(
+                Delivered(letter.sender, letter.text, letter.sent_at, letter.action)
+                for letter in letters
+            )))
 
     def _logged_in(self) -> Account:
         if self.account is None:
@@ -254,8 +329,16 @@ class ChatRealm:
         *,
         registration_open: bool = True,
         operators: tuple[str, ...] = (),
+        moderation: Moderation | None = None,
     ) -> None:
         self.registry = registry
+        self.moderation = moderation
+        """Whose server-wide bans keep people out (None: nobody is banned)."""
+        self.mailbox: Mailbox | None = None
+        """Where private messages to offline registered users wait (set by the server)."""
+        self.throttle: Throttle | None = None
+        """Slows password guessing in /password and /unregister too (set by the server)."""
+        self.clock: IReactorTime | None = None
         self.directory = directory
         self.accounts = accounts
         self.registration_open = registration_open
@@ -265,6 +348,9 @@ class ChatRealm:
         """The sessions of this server by member id."""
         self._origin = secrets.token_hex(8)
         """Makes this server's session ids, the owners of its claims, differ from others'."""
+
+    def now(self) -> float:
+        return self.clock.seconds() if self.clock is not None else time.time()
 
     def is_server_operator(self, account: Account) -> bool:
         return account.operator or account.key in self.operators
@@ -306,6 +392,17 @@ class ChatRealm:
         guest checker refuses it): it takes the spelling of the account."""
         if account is not None:
             nick = account.name
+        if self.moderation is not None:
+            account_key = None if account is None else account.key
+            ban = self.moderation.banned(fold(nick), account_key, arrival.address, None)
+            if ban is not None:
+                log.info("{nick} from {address} refused: banned", nick=nick,
+                         address=arrival.address)
+                return defer.fail(BannedError(None, ban.reason, ban.until))
+            if arrival.room != LOBBY and self.moderation.banned(
+                fold(nick), account_key, arrival.address, fold(arrival.room)
+            ):
+                arrival = replace(arrival, room=LOBBY, after=None)
         owner = f"{self._origin}.s{next(_session_ids)}"
         taken_over = self._take_over(nick, arrival, account)
         return taken_over.addCallback(lambda _: self.claim(nick, owner)).addCallback(
@@ -331,7 +428,15 @@ class ChatRealm:
             raise
         session = ChatSession(self, member, claim, arrival, account)
         self.sessions[member.id] = session
+        if account is not None and self.mailbox is not None:
+            self.mailbox.take(account.name).addCallbacks(
+                session.hand_over, self._letters_lost, errbackArgs=(account.name,)
+            )
         return IChatSession, session, lambda: None
+
+    @staticmethod
+    def _letters_lost(failure: Failure, nick: str) -> None:
+        log.failure("messages kept for {nick} could not be read", failure, nick=nick)
 
     def _take_over(
         self, nick: str, arrival: Arrival, account: Account | None

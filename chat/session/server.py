@@ -19,15 +19,18 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.logger import Logger
 
+from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.accounts.throttle import Throttle
 from chat.config import ServerConfig
 from chat.domain.events import LeaveReason
 from chat.domain.registry import Registry
 from chat.local.directory import LocalDirectory
+from chat.moderation import Moderation
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
 from chat.session.login import ChatRealm, chat_portal
+from chat.session.moderator import ModerationRules, Moderator
 
 log = Logger()
 
@@ -62,17 +65,26 @@ class ChatServer:
         clock: IReactorTime,
         directory: Directory[str] | None = None,
         accounts: Accounts | None = None,
+        moderation: Moderation | None = None,
+        mailbox: Mailbox | None = None,
     ) -> None:
         self.registry = registry
         self.config = config
         self.clock = clock
+        self.moderation = moderation if moderation is not None else Moderation(clock)
+        """Bans, mutes and room settings (in memory only unless made with a store)."""
+        registry.rules = ModerationRules(self.moderation)
         self.realm = ChatRealm(
             registry, directory if directory is not None else LocalDirectory(), accounts,
             registration_open=config.registration == "open", operators=config.operators,
+            moderation=self.moderation,
         )
+        self.moderator = Moderator(registry, self.realm, self.moderation, clock)
         self.portal: Portal = chat_portal(self.realm, config.require_account)
         self.throttle = Throttle(clock, base=config.login_delay)
         """Slows password guessing, per account and per address, across all front ends."""
+        self.realm.throttle, self.realm.clock = self.throttle, clock
+        self.realm.mailbox = mailbox
         self.admission = Admission(config.max_clients, config.max_per_ip)
         self.connections: set[OpenConnection] = set()
 

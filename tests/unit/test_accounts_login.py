@@ -254,7 +254,22 @@ def test_password_with_a_wrong_old_one_is_refused_and_keeps_the_password(chat: C
     [refusal] = alice.received()
     assert refusal.startswith("!!! ") and "wrong password" in refusal
     leave(alice)
+    chat.clock.advance(chat.config.login_delay)
     logged_in(chat, "alice", PASSWORD)
+
+
+def test_a_wrong_password_in_a_command_slows_the_next_guess_as_at_login(chat: Chat) -> None:
+    """Guessing through /unregister is as slow as guessing at the prompt."""
+    register(chat, "alice")
+    alice = logged_in(chat, "alice")
+    alice.type(f"/unregister {WRONG}")
+    [refusal] = alice.received()
+    assert "wrong password" in refusal
+    alice.type(f"/unregister {WRONG}")
+    assert alice.received() == []
+    chat.clock.advance(chat.config.login_delay)
+    [refusal] = alice.received()
+    assert "wrong password" in refusal
 
 
 def test_password_changes_it_the_new_one_logs_in_and_the_old_one_not(chat: Chat) -> None:
@@ -318,10 +333,6 @@ def test_unregister_with_a_wrong_password_keeps_the_account(chat: Chat) -> None:
     at_prompt(chat, "alice")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: /unregister takes a password without spaces only (chat/line/commands.py "
-    "command_unregister), while the password rules and tcpchat-admin allow spaces"
-))
 def test_an_account_whose_password_has_a_space_can_unregister(chat: Chat) -> None:
     """An account made by an administrator with "correct horse" can delete itself."""
     assert chat.accounts is not None
@@ -368,11 +379,23 @@ def test_a_wrong_password_does_not_take_over(chat: Chat) -> None:
 def test_operators_makes_the_logged_in_account_a_server_operator() -> None:
     """--operators names accounts (in any case): their sessions are server operators."""
     chat = Chat(accounts=True, flood_rate=0, operators=("ALICE",))
-    register(chat, "alice")
+    assert chat.accounts is not None
+    chat.accounts.register("alice", PASSWORD)  # as tcpchat-admin add does
     alice = logged_in(chat, "alice")
     bob = chat.connect("bob")
     assert alice.protocol.connection.session.server_operator
     assert not bob.protocol.connection.session.server_operator
+
+
+def test_an_operators_nickname_cannot_be_registered_with_register() -> None:
+    """With open registration, a guest under an --operators name that has no account
+    yet cannot make it and so become a server operator."""
+    chat = Chat(accounts=True, flood_rate=0, operators=("alice",))
+    alice = chat.connect("alice")
+    alice.type(f"/register {PASSWORD}")
+    [refusal] = alice.received()
+    assert refusal.startswith("!!! ") and "administrator" in refusal
+    assert not alice.protocol.connection.session.server_operator
 
 
 def test_a_guest_under_an_operators_nickname_is_no_operator() -> None:

@@ -126,11 +126,6 @@ def test_echo_stays_off_after_a_wrong_password(chat: Chat) -> None:
     assert refusal.startswith("!!! ") and "password" in prompt
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: chat/line/protocol.py _ask_for_password words the prompt after what hide_input() "
-    "returned, which is b'' when ECHO is already offered: the second prompt tells a "
-    "telnet user with echo off that the password shows"
-))
 def test_the_prompt_after_a_wrong_password_does_not_tell_telnet_it_shows(chat: Chat) -> None:
     """The prompt asked again to a telnet peer whose echo is off says nothing of showing."""
     connection = telnet_at_prompt(chat)

@@ -1,0 +1,396 @@
+"""Moderation carried out on the members online: kicks, bans, mutes, topics, operators, whois, away.
+
+The state and the rules are :class:`chat.moderation.Moderation`'s; a
+:class:`Moderator` applies them to the sessions of a server, for every
+front end alike. A front end's command calls it with the acting
+:class:`~chat.session.login.ChatSession` and the arguments as typed;
+what happens is told as domain events (the room gets
+:class:`~chat.domain.events.Moderated`, :class:`~chat.domain.events.TopicSet`
+or a :class:`~chat.domain.events.Left` for a
+:class:`~chat.domain.events.Kick`; the member put out gets
+:class:`~chat.domain.events.Removed` first), and a refusal is a
+:class:`~chat.domain.errors.ChatError` raised before anything changes.
+
+Where an action holds: in a room, that room; in the lobby, the whole
+server. Everyone arrives in the lobby, so a ban or a mute there would
+otherwise be one from the server anyway; server-wide actions are for
+server operators only.
+
+Every action is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from chat.domain.errors import (
+    BannedError,
+    MutedError,
+    NoSuchUserError,
+    NotHereError,
+    NotInRoomError,
+)
+from chat.domain.events import Batch, Kick, Moderated, Removed, Topic, TopicSet
+from chat.domain.registry import LOBBY, Member, Registry, room_name
+from chat.moderation import (
+    Actor,
+    Ban,
+    Moderation,
+    NickTarget,
+    NotBannedError,
+    NotMutedError,
+    Target,
+    parse_duration,
+    parse_target,
+    target_text,
+)
+from chat.session.login import ChatRealm, ChatSession
+from chat.text import fold
+
+log = Logger()
+
+
+class ModerationRules:
+    """What the registry asks of a room (its topic, whether it stays empty), from the moderation."""
+
+    def __init__(self, moderation: Moderation) -> None:
+        self.moderation = moderation
+
+    def topic(self, room: str) -> Topic | None:
+        settings = self.moderation.room(fold(room))
+        if not settings.topic:
+            return None
+        return Topic(room, settings.topic, settings.topic_by, settings.topic_at)
+
+    def keeps(self, room_key: str) -> bool:
+        return self.moderation.keeps(room_key)
+
+
+@dataclass(frozen=True, slots=True)
+class WhoIs:
+    """What ``/whois`` tells of a member."""
+
+    nick: str
+    account: str | None
+    """The account it is logged in to (None: a guest)."""
+    server_operator: bool
+    room_operator: bool
+    """Whether it is an operator (or the owner) of its current room."""
+    since: float
+    idle: float
+    """Seconds since it last said something (or joined)."""
+    rooms: tuple[str, ...]
+    away: str | None
+
+
+class Moderator:
+    """Kicks, bans, mutes, topics, operators, whois and away, for the sessions of one server."""
+
+    def __init__(
+        self, registry: Registry, realm: ChatRealm, moderation: Moderation, clock: IReactorTime
+    ) -> None:
+        self.registry = registry
+        self.realm = realm
+        self.moderation = moderation
+        self.clock = clock
+
+    # Who acts, and where
+
+    def actor(self, session: ChatSession) -> Actor:
+        account = session.account
+        return Actor(
+            session.member.key, None if account is None else account.key, session.server_operator
+        )
+
+    def _room_of(self, session: ChatSession) -> str:
+        room = session.member.room
+        if room is None:
+            raise NotInRoomError()
+        return room.name
+
+    @staticmethod
+    def scope(room: str) -> str | None:
+        """Where an action taken in ``room`` holds: that room, or (the lobby) the server."""
+        key = fold(room)
+        return None if key == LOBBY else key
+
+    def _session(self, nick: str) -> ChatSession:
+        member = self.registry.find(nick)
+        session = None if member is None else self.realm.sessions.get(member.id)
+        if session is None:
+            raise NoSuchUserError(nick)
+        return session
+
+    # Checks
+
+    def banned_address(self, address: str) -> Ban | None:
+        """The server-wide ban that keeps ``address`` from connecting at all, if any."""
+        return self.moderation.banned(None, None, address, None)
+
+    def check_room(self, session: ChatSession, room: str) -> None:
+        """Refuse (:class:`BannedError`) entering ``room`` to a member banned from it."""
+        scope = self.scope(room_name(room))
+        if scope is None:
+            return
+        ban = self._ban_of(session, scope)
+        if ban is not None:
+            raise BannedError(room_name(room), ban.reason, ban.until)
+
+    def check_speech(self, member: Member, room: str | None = None) -> None:
+        """Refuse (:class:`MutedError`) what a muted member would say in ``room``
+        (by default its current one; None outside rooms: private messages)."""
+        if not self.moderation.any_mutes:
+            return
+        where = room if room is not None else (member.room.name if member.room else None)
+        scope = None if where is None else self.scope(where)
+        mute = self.moderation.muted(member.key, scope)
+        if mute is not None:
+            raise MutedError(None if mute.scope is None else where, mute.until)
+
+    def _ban_of(self, session: ChatSession, scope: str | None) -> Ban | None:
+        account = session.account
+        return self.moderation.banned(
+            session.member.key, None if account is None else account.key, session.address, scope
+        )
+
+    # Kick
+
+    def kick(self, session: ChatSession, nick: str, reason: str = "") -> None:
+        """Put ``nick`` out of the actor's room, back to the lobby; in the lobby (server
+        operators only) off the server."""
+        room = self._room_of(session)
+        target = self._session(nick)
+        actor = self.actor(session)
+        if self.scope(room) is None:
+            refusal = self.moderation.may_disconnect(actor)
+            if refusal is not None:
+                raise refusal
+            if not self._is_in(target, room):
+                raise NotHereError(target.member.nick, room)
+            self._log(session, "disconnected", target.member.nick, None, reason)
+            self._disconnect(target, Kick(session.member.nick, reason, server=True))
+            return
+        refusal = self.moderation.may_kick(actor, fold(room))
+        if refusal is not None:
+            raise refusal
+        if not self._is_in(target, room):
+            raise NotHereError(target.member.nick, room)
+        self._log(session, "kicked", target.member.nick, room, reason)
+        self._put_out(target, room, Kick(session.member.nick, reason))
+
+    @staticmethod
+    def _is_in(session: ChatSession, room: str) -> bool:
+        return fold(room) in session.member.rooms
+
+    def _put_out(
+        self, target: ChatSession, room: str, kick: Kick, until: float | None = None
+    ) -> None:
+        """Tell ``target`` why, then move it to the lobby, the room hearing ``kick``."""
+        member = target.member
+        member.outbox.put(Batch((Removed(room, kick.by, kick.reason, kick.banned, until),)))
+        self.registry.move(member, LOBBY, reason=kick).addErrback(
+            lambda failure: log.failure("lobby history for {nick}", failure, nick=member.nick)
+        )
+
+    def _disconnect(self, target: ChatSession, kick: Kick, until: float | None = None) -> None:
+        member = target.member
+        member.outbox.put(Batch((Removed(None, kick.by, kick.reason, kick.banned, until),)))
+        target.client.remove(kick)
+
+    # Bans
+
+    def ban(
+        self, session: ChatSession, target_text_: str, duration: str = "", reason: str = ""
+    ) -> Ban:
+        """Ban a nickname, account or address from the actor's room (the lobby: the
+        server); members it bans are put out at once."""
+        room = self._room_of(session)
+        scope = self.scope(room)
+        target = parse_target(target_text_)
+        seconds = parse_duration(duration)
+        refusal = self.moderation.may_ban(self.actor(session), scope)
+        if refusal is not None:
+            raise refusal
+        ban = self.moderation.ban(target, scope, session.member.nick, reason, seconds)
+        self._log(session, "banned", target_text(target), scope, reason)
+        self._tell(room, Moderated(
+            None if scope is None else room, session.member.nick, "banned", target_text(target),
+            reason, ban.until,
+        ))
+        kick = Kick(session.member.nick, reason, banned=True, server=scope is None)
+        for other in list(self.realm.sessions.values()):
+            if other.ended or other is session or self._ban_of(other, scope) is None:
+                continue
+            if scope is None:
+                self._disconnect(other, kick, ban.until)
+            elif self._is_in(other, room):
+                self._put_out(other, room, kick, ban.until)
+        return ban
+
+    def unban(self, session: ChatSession, target_text_: str) -> None:
+        room = self._room_of(session)
+        scope = self.scope(room)
+        target = parse_target(target_text_)
+        refusal = self.moderation.may_ban(self.actor(session), scope)
+        if refusal is not None:
+            raise refusal
+        if not self.moderation.unban(target, scope):
+            raise NotBannedError(target)
+        self._log(session, "unbanned", target_text(target), scope, "")
+        self._tell(room, Moderated(
+            None if scope is None else room, session.member.nick, "unbanned", target_text(target)
+        ))
+
+    def bans(self, session: ChatSession) -> tuple[str | None, list[Ban]]:
+        """Where the actor's room's bans hold (None: the server), and those bans."""
+        scope = self.scope(self._room_of(session))
+        return (None if scope is None else self._room_of(session)), self.moderation.bans(scope)
+
+    # Mutes
+
+    def mute(self, session: ChatSession, nick: str, duration: str = "") -> None:
+        room = self._room_of(session)
+        scope = self.scope(room)
+        seconds = parse_duration(duration)
+        refusal = self.moderation.may_mute(self.actor(session), scope)
+        if refusal is not None:
+            raise refusal
+        target = self._mutable(nick)
+        mute = self.moderation.mute(target, scope, session.member.nick, seconds)
+        self._log(session, "muted", target, scope, "")
+        self._tell(room, Moderated(
+            None if scope is None else room, session.member.nick, "muted", self._shown(nick),
+            until=mute.until,
+        ))
+
+    def unmute(self, session: ChatSession, nick: str) -> None:
+        room = self._room_of(session)
+        scope = self.scope(room)
+        refusal = self.moderation.may_mute(self.actor(session), scope)
+        if refusal is not None:
+            raise refusal
+        target = self._mutable(nick)
+        if not self.moderation.unmute(target, scope):
+            raise NotMutedError(self._shown(nick))
+        self._log(session, "unmuted", target, scope, "")
+        self._tell(room, Moderated(
+            None if scope is None else room, session.member.nick, "unmuted", self._shown(nick)
+        ))
+
+    def _mutable(self, nick: str) -> str:
+        """The key a mute of ``nick`` is kept under (a nickname, online or not)."""
+        target = parse_target(nick)
+        if not isinstance(target, NickTarget):
+            raise NoSuchUserError(nick)
+        return target.key
+
+    def _shown(self, nick: str) -> str:
+        member = self.registry.find(nick)
+        return nick if member is None else member.nick
+
+    # Topics
+
+    def topic(self, session: ChatSession) -> Topic:
+        """The topic of the actor's room ("" for none)."""
+        room = self._room_of(session)
+        settings = self.moderation.room(fold(room))
+        return Topic(room, settings.topic, settings.topic_by, settings.topic_at)
+
+    def set_topic(self, session: ChatSession, text: str) -> None:
+        """Make ``text`` ("" clears it) the topic of the actor's room; the room is told."""
+        room = self._room_of(session)
+        refusal = self.moderation.may_set_topic(self.actor(session), fold(room))
+        if refusal is not None:
+            raise refusal
+        self.moderation.set_topic(fold(room), text, session.member.nick)
+        log.info("{nick} set the topic of {room}: {topic!r}", nick=session.member.nick,
+                 room=room, topic=text)
+        self._tell(room, TopicSet(room, text, session.member.nick))
+
+    def topic_ops_only(self, session: ChatSession, ops_only: bool) -> None:
+        """Keep setting the topic of the actor's room to its operators, or not."""
+        room = self._room_of(session)
+        refusal = self.moderation.may_configure(self.actor(session), fold(room))
+        if refusal is not None:
+            raise refusal
+        self.moderation.set_topic_ops_only(fold(room), ops_only)
+        log.info("{nick}: topic of {room} settable by {who}", nick=session.member.nick,
+                 room=room, who="operators" if ops_only else "anyone")
+
+    # Room operators and owners
+
+    def op(self, session: ChatSession, nick: str, grant: bool = True) -> None:
+        """Make ``nick`` (its account, if any) an operator of the actor's room, or no longer."""
+        room = self._room_of(session)
+        refusal = self.moderation.may_op(self.actor(session), fold(room))
+        if refusal is not None:
+            raise refusal
+        target = self._session(nick)
+        key = target.account.key if target.account is not None else target.member.key
+        changed = (
+            self.moderation.grant_op(fold(room), key) if grant
+            else self.moderation.revoke_op(fold(room), key)
+        )
+        if not changed:
+            return
+        action = "opped" if grant else "deopped"
+        self._log(session, action, target.member.nick, fold(room), "")
+        self._tell(room, Moderated(room, session.member.nick, action, target.member.nick))
+
+    def entered(self, session: ChatSession, room: str, created: bool) -> None:
+        """A member entered ``room``; a registered one who created it owns it."""
+        key = fold(room)
+        account = session.account
+        if (
+            created and account is not None and key != LOBBY
+            and self.moderation.room(key).owner is None
+        ):
+            self.moderation.set_owner(key, account.key)
+            log.info("{nick} owns {room}", nick=account.name, room=room)
+
+    # Whois and away
+
+    def whois(self, nick: str) -> WhoIs:
+        target = self._session(nick)
+        member = target.member
+        now = self.clock.seconds()
+        room = member.room
+        account = target.account
+        return WhoIs(
+            member.nick,
+            None if account is None else account.name,
+            target.server_operator,
+            room is not None and self.moderation.is_room_operator(
+                room.key, member.key, None if account is None else account.key
+            ),
+            member.since,
+            max(0.0, now - member.active),
+            tuple(room.name for room in member.rooms.values()),
+            member.away,
+        )
+
+    @staticmethod
+    def set_away(session: ChatSession, message: str | None) -> None:
+        session.member.away = message or None
+
+    # Telling
+
+    def _tell(self, room: str, event: Moderated | TopicSet) -> None:
+        self.registry.announce(room, event)
+        self.registry.tidy_room(room)
+
+    @staticmethod
+    def _log(
+        session: ChatSession, action: str, target: str, scope: str | None, reason: str
+    ) -> None:
+        log.info(
+            "{by} {action} {target} {where}{why}", by=session.member.nick, action=action,
+            target=target, where="server-wide" if scope is None else f"in {scope}",
+            why=f": {reason}" if reason else "",
+        )
+
+
+__all__ = ["ModerationRules", "Moderator", "Target", "WhoIs"]
