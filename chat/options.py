@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from twisted.cred import strcred
+from twisted.cred.credentials import IUsernamePassword
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
@@ -93,8 +95,11 @@ REGISTRATION = ("open", "closed")
 _FIELDS = {"flood": "flood_rate"}
 
 
-class Options(usage.Options):
-    """Options of ``twistd tcpchat``."""
+class Options(usage.Options, strcred.AuthOptionMixin):
+    """Options of ``twistd tcpchat``; ``--auth`` (twisted.cred's strcred) adds password
+    checkers for nicknames the database has no account for."""
+
+    supportedInterfaces = (IUsernamePassword,)
 
     synopsis = "[--listen ENDPOINT]... [options]"
     longdesc = (
@@ -160,6 +165,7 @@ class Options(usage.Options):
         fields = {
             _FIELDS.get(name, name.replace("-", "_")): self[name] for name, *_ in _LIMITS
         }
+        self["auth"] = tuple(self.get("credCheckers", ()))
         self["config"] = ServerConfig(
             motd=motd, db=self["db"], registration=self["registration"],
             require_account=bool(self["require-account"]), operators=self._operators(),

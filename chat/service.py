@@ -18,6 +18,7 @@ import gc
 from typing import Any, Protocol
 
 from twisted.application.service import MultiService, Service
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -124,7 +125,8 @@ class Farewell(Service):
 
 
 def make_service(
-    reactor: Any, listen: list[str], config: ServerConfig
+    reactor: Any, listen: list[str], config: ServerConfig,
+    auth: tuple[ICredentialsChecker, ...] = (),
 ) -> MultiService:
     """Everything a tcpchat server runs, ready to start."""
     top = MultiService()
@@ -155,7 +157,8 @@ def make_service(
     if moderation_store is not None:
         WorkerService(moderation_store, "moderation", reactor).setServiceParent(top)
     server = ChatServer(
-        registry, config, reactor, accounts=accounts, moderation=moderation, mailbox=mailbox
+        registry, config, reactor, accounts=accounts, moderation=moderation, mailbox=mailbox,
+        auth=auth,
     )
     for room in moderation.kept_rooms():
         registry.open_room(room)

@@ -66,6 +66,9 @@ class Account:
     """When it was registered, in seconds since the epoch."""
     operator: bool
     """Whether it is a server operator."""
+    external: bool = False
+    """Known to an administrator's ``--auth`` checker, not to the database: its
+    password is not tcpchat's to change."""
 
 
 class AccountExistsError(Exception):

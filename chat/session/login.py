@@ -33,6 +33,7 @@ from typing import Any
 
 from twisted.cred import credentials, portal
 from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -94,9 +95,15 @@ class GuestChecker:
 
     credentialInterfaces = (IGuest,)
 
-    def __init__(self, accounts: Accounts | None = None, require_account: bool = False) -> None:
+    def __init__(
+        self, accounts: Accounts | None = None, require_account: bool = False,
+        external: bool = False,
+    ) -> None:
         self.accounts = accounts
         self.require_account = require_account
+        self.external = external
+        """Whether ``--auth`` checkers may know nicknames that have no account: with
+        accounts required, every nickname is then asked for its password."""
 
     def requestAvatarId(self, credentials: Guest) -> defer.Deferred[bytes | tuple[()]]:
         """The nickname, as cred's avatar ids are: UTF-8 bytes."""
@@ -110,7 +117,7 @@ class GuestChecker:
             return defer.succeed(_avatar_id(nick))
 
         def guest(registered: bool) -> bytes | tuple[()]:
-            if registered:
+            if registered or (self.require_account and self.external):
                 raise PasswordRequiredError(nick)
             if self.require_account:
                 raise AccountRequiredError(nick)
@@ -291,7 +298,7 @@ class ChatSession:
             )))
 
     def _logged_in(self) -> Account:
-        if self.account is None:
+        if self.account is None or self.account.external:
             raise NotRegisteredError(self.member.nick)
         return self.account
 
@@ -383,6 +390,9 @@ class ChatRealm:
             return defer.fail(NicknameInvalidError(nick, fault))
         if self.accounts is None:
             return self._arrive(None, nick, arrival)
+        if isinstance(avatarId, ExternalName):
+            external = Account(nick, fold(nick), 0.0, False, external=True)
+            return self._arrive(external, nick, arrival)
         return self.accounts.find(nick).addCallback(self._arrive, nick, arrival)
 
     def _arrive(
@@ -469,11 +479,55 @@ class ChatRealm:
         return self.directory.release(session.claim)
 
 
-def chat_portal(realm: ChatRealm, require_account: bool = False) -> portal.Portal:
-    """The way in: guests, and with accounts the password of a registered nickname."""
-    checkers: list[ICredentialsChecker] = [GuestChecker(realm.accounts, require_account)]
+class ExternalName(bytes):
+    """The avatar id of a nickname let in by an administrator's ``--auth`` checker."""
+
+
+@implementer(ICredentialsChecker)
+class PasswordChecker:
+    """A nickname's password: its account's, or for a nickname with no account, that of
+    the first ``--auth`` checker that knows it."""
+
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, accounts: Accounts, extra: tuple[ICredentialsChecker, ...]) -> None:
+        self.accounts = AccountChecker(accounts)
+        self.registered = accounts.registered
+        self.extra = extra
+
+    def requestAvatarId(self, given: Any) -> defer.Deferred[Any]:
+        nick = bytes(given.username).decode("utf-8", "surrogateescape")
+
+        def check(registered: bool) -> defer.Deferred[Any]:
+            if registered or not self.extra:
+                return self.accounts.requestAvatarId(given)
+            return self._external(given, list(self.extra))
+
+        return self.registered(nick).addCallback(check)
+
+    def _external(self, given: Any, left: list[ICredentialsChecker]) -> defer.Deferred[Any]:
+        checker = left.pop(0)
+        tried = defer.maybeDeferred(checker.requestAvatarId, given)
+        name = bytes(given.username)
+
+        def next_one(failure: Failure) -> Any:
+            if left and failure.check(UnauthorizedLogin):
+                return self._external(given, left)
+            return Failure(UnauthorizedLogin("wrong password"))
+
+        return tried.addCallbacks(lambda _: ExternalName(name), next_one)
+
+
+def chat_portal(
+    realm: ChatRealm, require_account: bool = False, auth: tuple[ICredentialsChecker, ...] = ()
+) -> portal.Portal:
+    """The way in: guests, and with accounts the password of a registered nickname (or,
+    for the nicknames the ``auth`` checkers know, theirs)."""
+    checkers: list[ICredentialsChecker] = [
+        GuestChecker(realm.accounts, require_account, external=bool(auth))
+    ]
     if realm.accounts is not None:
-        checkers.append(AccountChecker(realm.accounts))
+        checkers.append(PasswordChecker(realm.accounts, auth))
     return portal.Portal(realm, checkers)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.portal import Portal
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
@@ -67,6 +68,7 @@ class ChatServer:
         accounts: Accounts | None = None,
         moderation: Moderation | None = None,
         mailbox: Mailbox | None = None,
+        auth: tuple[ICredentialsChecker, ...] = (),
     ) -> None:
         self.registry = registry
         self.config = config
@@ -80,7 +82,7 @@ class ChatServer:
             moderation=self.moderation,
         )
         self.moderator = Moderator(registry, self.realm, self.moderation, clock)
-        self.portal: Portal = chat_portal(self.realm, config.require_account)
+        self.portal: Portal = chat_portal(self.realm, config.require_account, auth)
         self.throttle = Throttle(clock, base=config.login_delay)
         """Slows password guessing, per account and per address, across all front ends."""
         self.realm.throttle, self.realm.clock = self.throttle, clock
