@@ -150,6 +150,12 @@ def asks_for_password(text: str) -> bool:
     return _ASKS_FOR_PASSWORD.search(text) is not None
 
 
+def keeps_out(text: str) -> bool:
+    """Whether an error's text says the server put the user off and wants it to stay off:
+    a server-wide ban, or a disconnection by an operator. Reconnecting would not help."""
+    return text.startswith(("you are banned from the server", "you were disconnected by"))
+
+
 def holds_password(text: str) -> bool:
     """Whether a typed line is a command whose arguments are passwords (``/register PASSWORD``)."""
     return command_name(text) in PASSWORD_COMMANDS

@@ -56,6 +56,7 @@ from chat.client.lines import (
     command_name,
     history_count,
     is_ids_answer,
+    keeps_out,
     masked,
     mentions,
     message_text,
@@ -252,6 +253,8 @@ class Session:
         # A password typed while the server was not asking for one (still judging
         # the one sent before, or offline): the answer to its next prompt.
         self._typed_ahead: str | None = None
+        # An operator's disconnection or a ban, told just before the connection closed.
+        self._kept_out: str | None = None
 
     # Told by the connection
 
@@ -296,6 +299,8 @@ class Session:
             return
         if self.phase is Phase.CHATTING:
             said = parse(line)
+            if said.kind is Kind.ERROR and keeps_out(said.text):
+                self._kept_out = said.text
             if self._answered(said, line):
                 return
             self._follow_changes(said)
@@ -318,6 +323,11 @@ class Session:
             self._end()
             return
         refusal, self._pending_refusal = self._pending_refusal, None
+        kept_out = self._kept_out or (refusal if refusal and keeps_out(refusal) else None)
+        if kept_out is not None:
+            self.phase = Phase.OFFLINE
+            self._give_up(EXIT_UNREACHABLE, f"not reconnecting: {kept_out}")
+            return
         if refusal is not None:
             self._offline_news = (refusal, "retrying")
         elif isinstance(reason.value, ConnectionClosed):

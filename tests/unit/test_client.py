@@ -289,6 +289,32 @@ def test_server_refusing_the_connection_is_not_a_nickname_refusal():
     assert "the server is full" in client.view.errors[0]
 
 
+def test_a_banned_address_is_not_retried_even_on_a_terminal():
+    """A server-wide ban told at connect ends the client (status 1): retrying cannot help."""
+    client = Client("alice", interactive=True)
+    server = client.connect()
+    server.say("!!! you are banned from the server for ever: spam")
+    server.close()
+    assert result_of(client.session.finished) == EXIT_UNREACHABLE
+    assert "not reconnecting: you are banned from the server" in client.view.errors[-1]
+
+
+def test_an_operators_disconnection_is_not_undone_by_reconnecting():
+    """Put off the server by an operator, the client says so and does not come back."""
+    client, server = joined("alice", interactive=True)
+    server.say("!!! you were disconnected by root: calm down")
+    server.close()
+    assert result_of(client.session.finished) == EXIT_UNREACHABLE
+    assert "not reconnecting: you were disconnected by root" in client.view.errors[-1]
+
+
+def test_a_kick_out_of_a_room_keeps_the_client_connected():
+    """A kick only moves the user to the lobby: nothing ends."""
+    client, server = joined("alice", interactive=True)
+    server.say("!!! you were kicked out of den by root: calm down; you are back in the lobby")
+    assert result_of(client.session.finished) is None
+
+
 def test_end_of_input_without_any_nickname_ends_with_status_2():
     """Pipe mode with empty input and no --nick says no nickname was given."""
     client = Client(None, interactive=False)
