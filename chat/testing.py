@@ -41,6 +41,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
 from chat.domain.events import Batch, Event, LeaveReason
@@ -127,10 +128,11 @@ class Chat:
     """A server in memory: its registry, its server, a line front end and a clock.
 
     ``limits`` are :class:`~chat.config.ServerConfig` fields; with
-    ``accounts`` the server keeps accounts (in memory) as a real one does.
+    ``accounts`` the server keeps accounts (in memory) as a real one does,
+    and with ``mailbox`` too the private messages of offline users.
     """
 
-    def __init__(self, accounts: bool = False, **limits: Any) -> None:
+    def __init__(self, accounts: bool = False, mailbox: bool = False, **limits: Any) -> None:
         self.clock = Clock()
         self.registry = Registry(clock=self.clock)
         self.config = ServerConfig(**limits)
@@ -139,7 +141,17 @@ class Chat:
         if accounts:
             self.accounts = Accounts(":memory:", None)
             self.accounts.start()
-        self.server = ChatServer(self.registry, self.config, self.clock, accounts=self.accounts)
+        self.mailbox: Mailbox | None = None
+        """With ``mailbox`` (and ``accounts``): offline private messages, in memory."""
+        if mailbox:
+            self.mailbox = Mailbox(
+                ":memory:", None, per_user=self.config.offline_messages,
+                keep_days=self.config.offline_days, clock=self.clock.seconds,
+            )
+            self.mailbox.start()
+        self.server = ChatServer(
+            self.registry, self.config, self.clock, accounts=self.accounts, mailbox=self.mailbox
+        )
         self.factory = LineFactory(self.server)
         self._ports = iter(range(40000, 60000))
 
