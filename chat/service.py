@@ -15,6 +15,7 @@ time, then closes what is left.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.application.service import MultiService, Service
@@ -52,14 +53,22 @@ class WorkerStore(Protocol):
 class WorkerService(Service):
     """Starts a store's worker thread with the server and ends it after the goodbyes."""
 
-    def __init__(self, store: WorkerStore, what: str, reactor: Any) -> None:
+    def __init__(
+        self, store: WorkerStore, what: str, reactor: Any,
+        then: Callable[[], object] | None = None,
+    ) -> None:
         self.store = store
         self.what = what
         self.reactor = reactor
+        self.then = then
+        """What to do once the store is open (a clean-up)."""
 
     def startService(self) -> None:
         super().startService()
-        self.store.start().addErrback(self._unusable)
+        started = self.store.start()
+        if self.then is not None:
+            started.addCallback(lambda _: self.then() if self.then is not None else None)
+        started.addErrback(self._unusable)
 
     def _unusable(self, failure: Failure) -> None:
         """The database was checked before (as the history's): this is rare, and fatal."""
@@ -153,7 +162,9 @@ def make_service(
     moderation, moderation_store = load_moderation(config, reactor)
     # Started before the listeners, stopped after the goodbyes.
     WorkerService(accounts, "accounts", reactor).setServiceParent(top)
-    WorkerService(mailbox, "offline messages", reactor).setServiceParent(top)
+    WorkerService(
+        mailbox, "offline messages", reactor, then=lambda: mailbox.purge(reactor.seconds())
+    ).setServiceParent(top)
     if moderation_store is not None:
         WorkerService(moderation_store, "moderation", reactor).setServiceParent(top)
     server = ChatServer(

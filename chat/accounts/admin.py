@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from chat.accounts.mailbox import MailboxStore
 from chat.accounts.passwords import hash_password, password_fault
 from chat.accounts.store import Account, AccountExistsError, AccountStore, NoSuchAccountError
 from chat.storage import StoreError
@@ -128,6 +129,13 @@ def _remove(arguments: argparse.Namespace) -> str:
     with _open(arguments.db) as store:
         account = _find(store, name)
         _change(store.remove, account.name)
+    if arguments.db not in ("", ":memory:"):
+        # Whoever registers the name next must not read what was kept for it.
+        letters = MailboxStore(arguments.db)
+        try:
+            letters.take(account.name)
+        finally:
+            letters.close()
     return f"removed account {account.name}"
 
 

@@ -51,7 +51,6 @@ CREATE TABLE IF NOT EXISTS accounts (
     operator INTEGER NOT NULL
 )
 """
-_SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 5.0
 """Seconds a call waits for the server (or another administrator) to finish writing."""
 
@@ -111,7 +110,10 @@ class AccountStore:
         try:
             db = sqlite3.connect(self.path, timeout=busy_timeout)
         except sqlite3.Error as error:
-            raise self._error(str(error)) from None
+            problem = str(error)
+            raise self._error(
+                "not an SQLite database" if "not a database" in problem else problem
+            ) from None
         try:
             self._prepare(db)
         except BaseException:
@@ -120,17 +122,11 @@ class AccountStore:
         return db
 
     def _check_file(self) -> None:
+        # Only what SQLite itself reads: opening and closing the file here would
+        # drop the POSIX locks of this process's other connections to it (the
+        # history's), and another process could then delete their WAL.
         if os.path.isdir(self.path):
             raise self._error("it is a folder")
-        try:
-            with open(self.path, "rb") as existing:
-                header = existing.read(len(_SQLITE_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            raise self._error(error.strerror or str(error)) from None
-        if header and header != _SQLITE_HEADER:
-            raise self._error("not an SQLite database")
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         try:
@@ -143,7 +139,10 @@ class AccountStore:
             with db:
                 db.execute(_SCHEMA)
         except sqlite3.Error as error:
-            raise self._error(str(error)) from None
+            problem = str(error)
+            raise self._error(
+                "not an SQLite database" if "not a database" in problem else problem
+            ) from None
 
     def find(self, name: str) -> tuple[Account, str] | None:
         """The account of ``name`` (ignoring case) and its stored hash, or None."""

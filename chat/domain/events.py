@@ -240,6 +240,16 @@ class Removed:
 
 
 @dataclass(frozen=True, slots=True)
+class Silenced:
+    """To a member ``by`` muted in ``room`` (None: everywhere) until ``until`` (None:
+    until unmuted): nothing it says reaches anyone."""
+
+    room: str | None
+    by: str
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Topic:
     """The topic of ``room`` ("" for none), set by ``by`` at ``time`` (seconds since
     the epoch): shown on entering the room and when asked for."""
@@ -320,7 +330,7 @@ Event = (
     Message | Action | Past | Sent | Private | PrivateSent
     | Welcome | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
-    | Removed | Topic | TopicSet | Moderated | Away | Kept | Delivered
+    | Removed | Silenced | Topic | TopicSet | Moderated | Away | Kept | Delivered
     | Notice | Error
 )
 

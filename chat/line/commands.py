@@ -23,7 +23,7 @@ from chat.domain.errors import ChatError, NotInRoomError, NotJoinedError
 from chat.domain.events import Batch, LeaveReason, Quit
 from chat.domain.registry import Member, Registry, room_name
 from chat.line.render import describe_error, describe_whois, until_text
-from chat.moderation import InvalidDurationError, parse_duration, target_text
+from chat.moderation import target_text
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
 from chat.session.moderator import Moderator
@@ -250,9 +250,9 @@ class Commands:
         if not target:
             raise UsageError
         duration, _, reason = rest.strip().partition(" ")
-        try:
-            parse_duration(duration)
-        except InvalidDurationError:
+        if not duration[:1].isdigit():
+            # No duration: the reason starts there. One that starts with a digit
+            # is meant as a duration, and refused if it is none.
             duration, reason = "", rest
         self.moderator.ban(self._session(), target, duration, relayable(reason).strip())
 
@@ -312,13 +312,15 @@ class Commands:
         """/op NICK: makes NICK an operator of your room (its owner and server operators)"""
         if not args or " " in args:
             raise UsageError
-        self.moderator.op(self._session(), args, grant=True)
+        if not self.moderator.op(self._session(), args, grant=True):
+            self.notify(f"{args} is an operator of your room already")
 
     def command_deop(self, args: str) -> None:
         """/deop NICK: takes operator status in your room from NICK"""
         if not args or " " in args:
             raise UsageError
-        self.moderator.op(self._session(), args, grant=False)
+        if not self.moderator.op(self._session(), args, grant=False):
+            self.notify(f"{args} is not an operator of your room (an owner stays one)")
 
     def command_whois(self, args: str) -> None:
         """/whois NICK: who NICK is: account, since when, idle time, room, away"""

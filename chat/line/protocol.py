@@ -307,6 +307,8 @@ class LineProtocol(Commands, LineReceiver):
             self._claimed_token = clean(words[2]) if len(words) == 3 else None
             self.notify(f"you will join {room} after message {after}")
             return None
+        session = self._session()
+        self.server.moderator.check_room(session, room)
         return self.registry.move(member, room, after).addCallback(self.charge_history)
 
 

@@ -78,6 +78,7 @@ from chat.domain.events import (
     Renamed,
     SendQueueExceeded,
     Sent,
+    Silenced,
     Topic,
     TopicSet,
     Welcome,
@@ -130,6 +131,9 @@ def render(event: Event) -> str:
             return ERROR + text
         case Removed():
             return ERROR + _removal(event)
+        case Silenced(room, by, until):
+            where = "everywhere" if room is None else f"in {room}"
+            return f"{ERROR}{by} muted you {where} {until_text(until)}: nobody sees what you say"
         case Delivered(sender, text, sent_at, action):
             line = f"* {sender} {text}" if action else f"*{sender}* {text}"
             return f"[{_minute(int(sent_at // 60))}Z] {line} (sent while you were offline)"
@@ -209,8 +213,8 @@ def _removal(event: Removed) -> str:
 _MODERATED = {
     "banned": "banned {target} from {where} {until}",
     "unbanned": "lifted the ban of {target} from {where}",
-    "muted": "muted {target} in {where} {until}",
-    "unmuted": "unmuted {target} in {where}",
+    "muted": "muted {target} {in_where} {until}",
+    "unmuted": "unmuted {target} {in_where}",
     "opped": "made {target} an operator of {where}",
     "deopped": "took operator status from {target} in {where}",
 }
@@ -218,7 +222,8 @@ _MODERATED = {
 
 def _moderated(event: Moderated) -> str:
     what = _MODERATED[event.action].format(
-        target=event.target, where=_where(event.room), until=until_text(event.until)
+        target=event.target, where=_where(event.room), until=until_text(event.until),
+        in_where="everywhere" if event.room is None else f"in {event.room}",
     )
     return f"{event.by} {what}" + (f": {event.reason}" if event.reason else "")
 
@@ -237,7 +242,7 @@ def describe_reason(reason: LeaveReason) -> str:
         case Reconnected():
             return "reconnected"
         case Kick(by, text, banned, server):
-            done = "banned" if banned else "disconnected" if server else "kicked"
+            done = "banned" if banned else "kicked off the server" if server else "kicked"
             return f"{done} by {by}: {text}" if text else f"{done} by {by}"
         case str():
             return reason
@@ -290,7 +295,8 @@ def describe_error(error: ChatError) -> str:
             why = f": {reason}" if reason else ""
             return f"you are banned from {_where(room)} {until_text(until)}{why}"
         case MutedError(room=room, until=until):
-            return f"you are muted in {_where(room)} {until_text(until)}: nobody sees what you say"
+            where = "everywhere" if room is None else f"in {room}"
+            return f"you are muted {where} {until_text(until)}: nobody sees what you say"
         case NotHereError(nick=nick, room=room):
             return f"{nick} is not in {room}"
         case OperatorNameError(nick=nick):

@@ -341,6 +341,28 @@ class Moderation:
         self._set(replace(settings, operators=settings.operators - {key}))
         return True
 
+    def forget_account(self, account_key: str) -> None:
+        """The account is gone: it owns no room and operates none any more."""
+        for settings in list(self._rooms.values()):
+            if settings.owner == account_key or account_key in settings.operators:
+                self._set(replace(
+                    settings, owner=None if settings.owner == account_key else settings.owner,
+                    operators=settings.operators - {account_key},
+                ))
+
+    def forget_guest_operator(self, nick_key: str) -> None:
+        """A guest has left: whoever takes its nickname next operates nothing."""
+        self.move_guest_operator(nick_key, None)
+
+    def move_guest_operator(self, old_key: str, new_key: str | None) -> None:
+        """A guest is now called ``new_key`` (None: gone): its operator status follows."""
+        for settings in list(self._rooms.values()):
+            if old_key in settings.operators:
+                operators = settings.operators - {old_key}
+                self._set(replace(
+                    settings, operators=operators if new_key is None else operators | {new_key}
+                ))
+
     def is_room_operator(self, room_key: str, nick_key: str, account_key: str | None) -> bool:
         """Whether the user with these keys is an operator of ``room_key`` or its owner."""
         settings = self.room(room_key)

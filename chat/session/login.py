@@ -194,6 +194,11 @@ class ChatSession:
         if nick == self.member.nick:
             raise AlreadyNamedError(nick)
         self.realm.registry.check_nickname(nick, allow=self.member)
+        moderation = self.realm.moderation
+        if moderation is not None:
+            ban = moderation.banned(fold(nick), None, "", None)
+            if ban is not None:
+                raise BannedError(None, ban.reason, ban.until)
         allowed = self.realm.may_use(nick, self.account)
         return allowed.addCallback(lambda _: self.realm.claim(nick, self.id)).addCallback(
             self._renamed, nick
@@ -245,7 +250,9 @@ class ChatSession:
         wait = throttle.wait(account.key, self.address)
 
         def judged(right: bool) -> None:
-            if not right:
+            if right:
+                throttle.succeeded(account.key, self.address)
+            else:
                 throttle.failed(account.key, self.address)
                 log.info("{nick}: wrong password from {address}", nick=account.name,
                          address=self.address)
@@ -257,11 +264,15 @@ class ChatSession:
         return checked.addCallback(judged)
 
     def _unregistered(self, _: None) -> None:
-        log.info("{nick} unregistered", nick=self.account.name if self.account else "?")
-        self.account = None
+        account, self.account = self.account, None
+        if account is None:
+            return
+        log.info("{nick} unregistered", nick=account.name)
+        # Whoever registers the nickname next must not read its letters nor run its rooms.
         if self.realm.mailbox is not None:
-            # Whoever registers the nickname next must not read them.
-            self.realm.mailbox.take(self.member.nick)
+            self.realm.mailbox.take(account.name)
+        if self.realm.moderation is not None:
+            self.realm.moderation.forget_account(account.key)
 
     def whisper(self, nick: str, text: str) -> defer.Deferred[None] | None:
         """Send a private message to ``nick``; to a registered user who is offline it is
@@ -306,12 +317,15 @@ class ChatSession:
         if self.ended:
             return self.realm.directory.release(claim)
         old, self.claim = self.claim, claim
+        old_key = self.member.key
         try:
             self.realm.registry.rename(self.member, nick)
         except Exception:
             self.claim = old
             self.realm.directory.release(claim)
             raise
+        if self.account is None and self.realm.moderation is not None:
+            self.realm.moderation.move_guest_operator(old_key, self.member.key)
         if old.key == claim.key:
             return defer.succeed(None)
         return self.realm.directory.release(old)
@@ -476,6 +490,9 @@ class ChatRealm:
     def ended(self, session: ChatSession, reason: LeaveReason) -> defer.Deferred[None]:
         self.sessions.pop(session.member.id, None)
         self.registry.leave(session.member, reason)
+        if session.account is None and self.moderation is not None:
+            # A guest's operator status is its nickname's: it ends with the guest.
+            self.moderation.forget_guest_operator(session.member.key)
         return self.directory.release(session.claim)
 
 

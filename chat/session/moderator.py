@@ -33,7 +33,7 @@ from chat.domain.errors import (
     NotHereError,
     NotInRoomError,
 )
-from chat.domain.events import Batch, Kick, Moderated, Removed, Topic, TopicSet
+from chat.domain.events import Batch, Kick, Moderated, Removed, Silenced, Topic, TopicSet
 from chat.domain.registry import LOBBY, Member, Registry, room_name
 from chat.moderation import (
     Actor,
@@ -42,6 +42,8 @@ from chat.moderation import (
     NickTarget,
     NotBannedError,
     NotMutedError,
+    NotPermittedError,
+    Power,
     Target,
     parse_duration,
     parse_target,
@@ -124,6 +126,12 @@ class Moderator:
             raise NoSuchUserError(nick)
         return session
 
+    @staticmethod
+    def _allowed(refusal: NotPermittedError | None, room: str) -> None:
+        """Raise ``refusal``, if any, naming the room as its members see it."""
+        if refusal is not None:
+            raise NotPermittedError(refusal.action, None if refusal.room is None else room)
+
     # Checks
 
     def banned_address(self, address: str) -> Ban | None:
@@ -140,8 +148,8 @@ class Moderator:
             raise BannedError(room_name(room), ban.reason, ban.until)
 
     def check_speech(self, member: Member, room: str | None = None) -> None:
-        """Refuse (:class:`MutedError`) what a muted member would say in ``room``
-        (by default its current one; None outside rooms: private messages)."""
+        """Refuse (:class:`MutedError`) what a muted member would say in ``room``, by
+        default its current one (where a private message or a /nick is refused too)."""
         if not self.moderation.any_mutes:
             return
         where = room if room is not None else (member.room.name if member.room else None)
@@ -159,8 +167,8 @@ class Moderator:
     # Kick
 
     def kick(self, session: ChatSession, nick: str, reason: str = "") -> None:
-        """Put ``nick`` out of the actor's room, back to the lobby; in the lobby (server
-        operators only) off the server."""
+        """Put ``nick`` out of the actor's room, back to the lobby; from the lobby (server
+        operators only) off the server, wherever it is."""
         room = self._room_of(session)
         target = self._session(nick)
         actor = self.actor(session)
@@ -168,14 +176,10 @@ class Moderator:
             refusal = self.moderation.may_disconnect(actor)
             if refusal is not None:
                 raise refusal
-            if not self._is_in(target, room):
-                raise NotHereError(target.member.nick, room)
             self._log(session, "disconnected", target.member.nick, None, reason)
             self._disconnect(target, Kick(session.member.nick, reason, server=True))
             return
-        refusal = self.moderation.may_kick(actor, fold(room))
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_kick(actor, fold(room)), room)
         if not self._is_in(target, room):
             raise NotHereError(target.member.nick, room)
         self._log(session, "kicked", target.member.nick, room, reason)
@@ -211,9 +215,7 @@ class Moderator:
         scope = self.scope(room)
         target = parse_target(target_text_)
         seconds = parse_duration(duration)
-        refusal = self.moderation.may_ban(self.actor(session), scope)
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_ban(self.actor(session), scope), room)
         ban = self.moderation.ban(target, scope, session.member.nick, reason, seconds)
         self._log(session, "banned", target_text(target), scope, reason)
         self._tell(room, Moderated(
@@ -234,9 +236,7 @@ class Moderator:
         room = self._room_of(session)
         scope = self.scope(room)
         target = parse_target(target_text_)
-        refusal = self.moderation.may_ban(self.actor(session), scope)
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_ban(self.actor(session), scope), room)
         if not self.moderation.unban(target, scope):
             raise NotBannedError(target)
         self._log(session, "unbanned", target_text(target), scope, "")
@@ -255,23 +255,22 @@ class Moderator:
         room = self._room_of(session)
         scope = self.scope(room)
         seconds = parse_duration(duration)
-        refusal = self.moderation.may_mute(self.actor(session), scope)
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_mute(self.actor(session), scope), room)
         target = self._mutable(nick)
         mute = self.moderation.mute(target, scope, session.member.nick, seconds)
         self._log(session, "muted", target, scope, "")
+        where = None if scope is None else room
         self._tell(room, Moderated(
-            None if scope is None else room, session.member.nick, "muted", self._shown(nick),
-            until=mute.until,
+            where, session.member.nick, "muted", self._shown(nick), until=mute.until,
         ))
+        member = self.registry.find(nick)
+        if member is not None:
+            member.outbox.put(Batch((Silenced(where, session.member.nick, mute.until),)))
 
     def unmute(self, session: ChatSession, nick: str) -> None:
         room = self._room_of(session)
         scope = self.scope(room)
-        refusal = self.moderation.may_mute(self.actor(session), scope)
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_mute(self.actor(session), scope), room)
         target = self._mutable(nick)
         if not self.moderation.unmute(target, scope):
             raise NotMutedError(self._shown(nick))
@@ -302,9 +301,11 @@ class Moderator:
     def set_topic(self, session: ChatSession, text: str) -> None:
         """Make ``text`` ("" clears it) the topic of the actor's room; the room is told."""
         room = self._room_of(session)
-        refusal = self.moderation.may_set_topic(self.actor(session), fold(room))
-        if refusal is not None:
-            raise refusal
+        self.check_speech(session.member, room)
+        actor = self.actor(session)
+        if self.scope(room) is None and not actor.server_operator:
+            raise NotPermittedError(Power.SET_TOPIC, None)
+        self._allowed(self.moderation.may_set_topic(actor, fold(room)), room)
         self.moderation.set_topic(fold(room), text, session.member.nick)
         log.info("{nick} set the topic of {room}: {topic!r}", nick=session.member.nick,
                  room=room, topic=text)
@@ -313,32 +314,34 @@ class Moderator:
     def topic_ops_only(self, session: ChatSession, ops_only: bool) -> None:
         """Keep setting the topic of the actor's room to its operators, or not."""
         room = self._room_of(session)
-        refusal = self.moderation.may_configure(self.actor(session), fold(room))
-        if refusal is not None:
-            raise refusal
+        self._allowed(self.moderation.may_configure(self.actor(session), fold(room)), room)
         self.moderation.set_topic_ops_only(fold(room), ops_only)
         log.info("{nick}: topic of {room} settable by {who}", nick=session.member.nick,
                  room=room, who="operators" if ops_only else "anyone")
 
     # Room operators and owners
 
-    def op(self, session: ChatSession, nick: str, grant: bool = True) -> None:
+    def op(self, session: ChatSession, nick: str, grant: bool = True) -> bool:
         """Make ``nick`` (its account, if any) an operator of the actor's room, or no longer."""
         room = self._room_of(session)
-        refusal = self.moderation.may_op(self.actor(session), fold(room))
-        if refusal is not None:
-            raise refusal
-        target = self._session(nick)
-        key = target.account.key if target.account is not None else target.member.key
-        changed = (
-            self.moderation.grant_op(fold(room), key) if grant
-            else self.moderation.revoke_op(fold(room), key)
-        )
+        self._allowed(self.moderation.may_op(self.actor(session), fold(room)), room)
+        if grant:
+            # A registered user by account; a guest by nickname, until it leaves.
+            target = self._session(nick)
+            account = target.account
+            key = account.key if account is not None else target.member.key
+            shown = target.member.nick
+            changed = self.moderation.grant_op(fold(room), key)
+        else:
+            # Taken by name, so that an operator who is offline can lose it too.
+            key, shown = fold(nick), self._shown(nick)
+            changed = self.moderation.revoke_op(fold(room), key)
         if not changed:
-            return
+            return False
         action = "opped" if grant else "deopped"
-        self._log(session, action, target.member.nick, fold(room), "")
-        self._tell(room, Moderated(room, session.member.nick, action, target.member.nick))
+        self._log(session, action, shown, fold(room), "")
+        self._tell(room, Moderated(room, session.member.nick, action, shown))
+        return True
 
     def entered(self, session: ChatSession, room: str, created: bool) -> None:
         """A member entered ``room``; a registered one who created it owns it."""

@@ -161,9 +161,6 @@ def test_unregister_throws_away_what_was_kept_for_the_nickname(chat: Chat) -> No
     assert delivered(log_in(chat, "carol")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: /unregister throws away the messages kept for the "
-                   "nickname in use, not for the account (ChatSession._unregistered takes "
-                   "member.nick): the next owner of the name reads them")
 def test_unregister_under_another_nickname_throws_away_the_accounts_messages(
     chat: Chat,
 ) -> None:
