@@ -22,19 +22,14 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
 
 from chat.accounts.store import BUSY_TIMEOUT
 from chat.storage import StoreError
 from chat.text import fold
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+from chat.worker import StoreThread
 
 PER_USER = 50
 """Letters a box holds at most, by default."""
@@ -203,25 +198,19 @@ class Mailbox:
         self.path = path
         self.per_user = per_user
         self.keep_days = keep_days
-        self._reactor = reactor
         self._busy_timeout = busy_timeout
         self._clock = clock
-        self._pool = ThreadPool(1, 1, name="tcpchat-mailbox")
+        self._thread = StoreThread("tcpchat-mailbox", reactor)
+        self._call = self._thread.call
         self._store: MailboxStore | None = None
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
-        if self._reactor is not None:
-            self._pool.start()
-        return self._call(self._open)
+        return self._thread.start(self._open)
 
     def stop(self) -> defer.Deferred[None]:
         """Close the store and end the worker thread, once the calls before are done."""
-        if self._reactor is None:
-            return self._call(self._close)
-        if not self._pool.started:
-            return defer.succeed(None)
-        return self._call(self._close).addBoth(self._stop_pool)
+        return self._thread.stop(self._close)
 
     def keep(
         self, recipient: str, sender: str, text: str, *, action: bool = False, sent_at: float
@@ -245,17 +234,6 @@ class Mailbox:
     def purge(self, now: float) -> defer.Deferred[int]:
         """Delete every letter older than ``keep_days`` at ``now``: how many."""
         return self._call(self._purge, now)
-
-    def _call(
-        self, work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
-    ) -> defer.Deferred[_R]:
-        if self._reactor is None:
-            return defer.execute(work, *args, **kwargs)
-        return deferToThreadPool(self._reactor, self._pool, work, *args, **kwargs)
-
-    def _stop_pool(self, result: object) -> object:
-        self._pool.stop()
-        return result
 
     # On the worker thread
 

@@ -24,20 +24,18 @@ import ipaddress
 import json
 import sqlite3
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from chat.moderation.rules import Ban, Mute, RoomSettings, Saved
 from chat.moderation.targets import AccountTarget, AddressTarget, NickTarget, Target
 from chat.storage import StoreError
+from chat.worker import StoreThread
 
-_P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 log = Logger()
@@ -232,23 +230,20 @@ class BackgroundModerationStore:
         self, path: str, reactor: IReactorFromThreads, *, busy_timeout: float = BUSY_TIMEOUT
     ) -> None:
         self.path = path
-        self._reactor = reactor
         self._busy_timeout = busy_timeout
-        self._pool = ThreadPool(1, 1, name="tcpchat-moderation")
+        self._thread = StoreThread("tcpchat-moderation", reactor)
+        self._call = self._thread.call
         self._store: ModerationStore | None = None
         self._stopping = False
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
-        self._pool.start()
-        return self._call(self._open)
+        return self._thread.start(self._open)
 
     def stop(self) -> defer.Deferred[None]:
         """Write everything asked so far, close the store and end the worker thread."""
         self._stopping = True
-        if not self._pool.started:
-            return defer.succeed(None)
-        return self._call(self._close).addBoth(self._stop_pool)
+        return self._thread.stop(self._close)
 
     def load_all(self, now: float) -> defer.Deferred[Saved]:
         """What :meth:`ModerationStore.load_all` gives, from the worker thread."""
@@ -288,15 +283,6 @@ class BackgroundModerationStore:
     def _failed(self, failure: Failure, what: str) -> None:
         log.failure("moderation: cannot {what} in {path}; the change is lost at restart",
                     failure, what=what, path=self.path)
-
-    def _call(
-        self, work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
-    ) -> defer.Deferred[_R]:
-        return deferToThreadPool(self._reactor, self._pool, work, *args, **kwargs)
-
-    def _stop_pool(self, result: object) -> object:
-        self._pool.stop()
-        return result
 
     # On the worker thread
 
