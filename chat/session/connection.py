@@ -48,7 +48,8 @@ from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, 
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member
 from chat.session.admission import Ticket
-from chat.session.login import Arrival, ChatSession, Guest, IChatSession
+from chat.session.checkers import Guest
+from chat.session.login import Arrival, ChatSession, IChatSession
 from chat.session.output import Output
 from chat.session.pacing import FloodPacing
 from chat.session.server import ChatServer

@@ -1,8 +1,9 @@
 """Logging in: from a connection that names itself to a member of the chat.
 
 Identity is not the connection. A front end logs in through a
-:class:`twisted.cred.portal.Portal` with credentials (today a
-:class:`Guest`, who only gives a nickname) and a mind, the
+:class:`twisted.cred.portal.Portal` with credentials (a
+:class:`~chat.session.checkers.Guest`, who only gives a nickname, or a
+nickname and its password) and a mind, the
 :class:`Arrival` (the front end as a :class:`~chat.domain.outbox.Client`,
 and where to join); the checkers say who it is, and the :class:`ChatRealm`
 makes it a :class:`ChatSession`: it claims the nickname in the
@@ -12,14 +13,14 @@ comes back (proven by its resume token) through
 :class:`~chat.domain.registry.Registry`. The resume token and the
 catch-up position belong to the session.
 
-Registered nicknames (:mod:`chat.accounts`) log in with
-:class:`~twisted.cred.credentials.UsernamePassword` credentials, checked by
-the :class:`~chat.accounts.checker.AccountChecker`; the
-:class:`GuestChecker` refuses them to guests
-(:class:`~chat.domain.errors.PasswordRequiredError`), and refuses every
-guest when accounts are required. A session logged in to an account may
-take over the session of the same account that the server still holds,
-without a resume token: the password is the proof.
+Who may come in is the checkers' (:mod:`chat.session.checkers`): guests,
+and the passwords of registered nicknames. A session logged in to an
+account may take over the session of the same account that the server
+still holds, without a resume token: the password is the proof. The
+session keeps the account (:meth:`ChatSession.register`,
+:meth:`~ChatSession.change_password`, :meth:`~ChatSession.unregister`),
+and its private messages to registered users who are offline are kept for
+them (:meth:`ChatSession.whisper`) and handed over at their next login.
 """
 
 from __future__ import annotations
@@ -31,22 +32,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from twisted.cred import credentials, portal
-from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.error import UnauthorizedLogin
+from twisted.cred import portal
 from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import Interface, implementer
 
-from chat.accounts.checker import AccountChecker
 from chat.accounts.mailbox import Letter, Mailbox
 from chat.accounts.passwords import PasswordRefusedError
 from chat.accounts.store import Account, AccountExistsError, Accounts
 from chat.accounts.throttle import Throttle
 from chat.domain.errors import (
-    AccountRequiredError,
     AccountsUnavailableError,
     AlreadyNamedError,
     AlreadyRegisteredError,
@@ -67,67 +64,12 @@ from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member, Registry
 from chat.moderation import Moderation
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
+from chat.session.checkers import ExternalName
 from chat.text import fold, nickname_fault
 
 log = Logger()
 
 _session_ids = itertools.count(1)
-
-
-class IGuest(credentials.ICredentials):
-    """Credentials of someone who gives a nickname and nothing more."""
-
-    nick = Attribute("The nickname asked for, as typed.")
-
-
-@implementer(IGuest)
-@dataclass(frozen=True, slots=True)
-class Guest:
-    """A guest asking for ``nick``."""
-
-    nick: str
-
-
-@implementer(ICredentialsChecker)
-class GuestChecker:
-    """Lets guests in under the nickname they ask for, unless it is registered (then
-    they must give its password), or unless accounts are required."""
-
-    credentialInterfaces = (IGuest,)
-
-    def __init__(
-        self, accounts: Accounts | None = None, require_account: bool = False,
-        external: bool = False,
-    ) -> None:
-        self.accounts = accounts
-        self.require_account = require_account
-        self.external = external
-        """Whether ``--auth`` checkers may know nicknames that have no account: with
-        accounts required, every nickname is then asked for its password."""
-
-    def requestAvatarId(self, credentials: Guest) -> defer.Deferred[bytes | tuple[()]]:
-        """The nickname, as cred's avatar ids are: UTF-8 bytes."""
-        nick = credentials.nick
-        fault = nickname_fault(nick)
-        if fault is not None:
-            return defer.fail(NicknameInvalidError(nick, fault))
-        if self.accounts is None:
-            if self.require_account:
-                return defer.fail(AccountRequiredError(nick))
-            return defer.succeed(_avatar_id(nick))
-
-        def guest(registered: bool) -> bytes | tuple[()]:
-            if registered or (self.require_account and self.external):
-                raise PasswordRequiredError(nick)
-            if self.require_account:
-                raise AccountRequiredError(nick)
-            return _avatar_id(nick)
-
-        return self.accounts.registered(nick).addCallback(guest)
-
-
-def _avatar_id(nick: str) -> bytes:
-    return nick.encode("utf-8", "surrogateescape")
 
 
 class IChatSession(Interface):
@@ -494,58 +436,6 @@ class ChatRealm:
             # A guest's operator status is its nickname's: it ends with the guest.
             self.moderation.forget_guest_operator(session.member.key)
         return self.directory.release(session.claim)
-
-
-class ExternalName(bytes):
-    """The avatar id of a nickname let in by an administrator's ``--auth`` checker."""
-
-
-@implementer(ICredentialsChecker)
-class PasswordChecker:
-    """A nickname's password: its account's, or for a nickname with no account, that of
-    the first ``--auth`` checker that knows it."""
-
-    credentialInterfaces = (credentials.IUsernamePassword,)
-
-    def __init__(self, accounts: Accounts, extra: tuple[ICredentialsChecker, ...]) -> None:
-        self.accounts = AccountChecker(accounts)
-        self.registered = accounts.registered
-        self.extra = extra
-
-    def requestAvatarId(self, given: Any) -> defer.Deferred[Any]:
-        nick = bytes(given.username).decode("utf-8", "surrogateescape")
-
-        def check(registered: bool) -> defer.Deferred[Any]:
-            if registered or not self.extra:
-                return self.accounts.requestAvatarId(given)
-            return self._external(given, list(self.extra))
-
-        return self.registered(nick).addCallback(check)
-
-    def _external(self, given: Any, left: list[ICredentialsChecker]) -> defer.Deferred[Any]:
-        checker = left.pop(0)
-        tried = defer.maybeDeferred(checker.requestAvatarId, given)
-        name = bytes(given.username)
-
-        def next_one(failure: Failure) -> Any:
-            if left and failure.check(UnauthorizedLogin):
-                return self._external(given, left)
-            return Failure(UnauthorizedLogin("wrong password"))
-
-        return tried.addCallbacks(lambda _: ExternalName(name), next_one)
-
-
-def chat_portal(
-    realm: ChatRealm, require_account: bool = False, auth: tuple[ICredentialsChecker, ...] = ()
-) -> portal.Portal:
-    """The way in: guests, and with accounts the password of a registered nickname (or,
-    for the nicknames the ``auth`` checkers know, theirs)."""
-    checkers: list[ICredentialsChecker] = [
-        GuestChecker(realm.accounts, require_account, external=bool(auth))
-    ]
-    if realm.accounts is not None:
-        checkers.append(PasswordChecker(realm.accounts, auth))
-    return portal.Portal(realm, checkers)
 
 
 def _account_refusal(failure: Failure, nick: str) -> Failure:

@@ -30,7 +30,8 @@ from chat.local.directory import LocalDirectory
 from chat.moderation import Moderation
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
-from chat.session.login import ChatRealm, chat_portal
+from chat.session.checkers import chat_portal
+from chat.session.login import ChatRealm
 from chat.session.moderator import ModerationRules, Moderator
 
 log = Logger()

@@ -7,7 +7,7 @@ from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.python import usage
 
 from chat.options import Options
-from chat.session.login import chat_portal
+from chat.session.checkers import chat_portal
 from chat.testing import Chat, TypedConnection
 
 

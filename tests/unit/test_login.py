@@ -12,7 +12,8 @@ from chat.domain.events import Quit
 from chat.line.protocol import LineFactory
 from chat.local import LocalDirectory
 from chat.ports.directory import AlreadyClaimedError, Claim
-from chat.session.login import Arrival, ChatSession, Guest, IChatSession
+from chat.session.checkers import Guest
+from chat.session.login import Arrival, ChatSession, IChatSession
 from chat.session.server import ChatServer
 from chat.testing import Chat, RecordingClient, TypedConnection
 from tests.support.contract import fired

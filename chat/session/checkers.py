@@ -1,0 +1,140 @@
+"""The way in: who may log in, as twisted.cred checkers, and the portal they make.
+
+- :class:`Guest` credentials give only a nickname; the :class:`GuestChecker`
+  lets them in unless the nickname is registered (then it asks for the
+  password: :class:`~chat.domain.errors.PasswordRequiredError`) or accounts
+  are required;
+- :class:`~twisted.cred.credentials.UsernamePassword` credentials are
+  checked by the :class:`PasswordChecker`: against the account in the
+  database, or, for a nickname with no account, by the administrator's
+  ``--auth`` checkers (``twisted.cred.strcred``), whose users log in as
+  an :class:`ExternalName`.
+
+:func:`chat_portal` puts them in front of the realm of
+:mod:`chat.session.login`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.cred import credentials, portal
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from zope.interface import Attribute, implementer
+
+from chat.accounts.checker import AccountChecker
+from chat.accounts.store import Accounts
+from chat.domain.errors import AccountRequiredError, NicknameInvalidError, PasswordRequiredError
+from chat.text import nickname_fault
+
+
+class IGuest(credentials.ICredentials):
+    """Credentials of someone who gives a nickname and nothing more."""
+
+    nick = Attribute("The nickname asked for, as typed.")
+
+
+@implementer(IGuest)
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """A guest asking for ``nick``."""
+
+    nick: str
+
+
+@implementer(ICredentialsChecker)
+class GuestChecker:
+    """Lets guests in under the nickname they ask for, unless it is registered (then
+    they must give its password), or unless accounts are required."""
+
+    credentialInterfaces = (IGuest,)
+
+    def __init__(
+        self, accounts: Accounts | None = None, require_account: bool = False,
+        external: bool = False,
+    ) -> None:
+        self.accounts = accounts
+        self.require_account = require_account
+        self.external = external
+        """Whether ``--auth`` checkers may know nicknames that have no account: with
+        accounts required, every nickname is then asked for its password."""
+
+    def requestAvatarId(self, credentials: Guest) -> defer.Deferred[bytes | tuple[()]]:
+        """The nickname, as cred's avatar ids are: UTF-8 bytes."""
+        nick = credentials.nick
+        fault = nickname_fault(nick)
+        if fault is not None:
+            return defer.fail(NicknameInvalidError(nick, fault))
+        if self.accounts is None:
+            if self.require_account:
+                return defer.fail(AccountRequiredError(nick))
+            return defer.succeed(_avatar_id(nick))
+
+        def guest(registered: bool) -> bytes | tuple[()]:
+            if registered or (self.require_account and self.external):
+                raise PasswordRequiredError(nick)
+            if self.require_account:
+                raise AccountRequiredError(nick)
+            return _avatar_id(nick)
+
+        return self.accounts.registered(nick).addCallback(guest)
+
+
+def _avatar_id(nick: str) -> bytes:
+    return nick.encode("utf-8", "surrogateescape")
+
+
+class ExternalName(bytes):
+    """The avatar id of a nickname let in by an administrator's ``--auth`` checker."""
+
+
+@implementer(ICredentialsChecker)
+class PasswordChecker:
+    """A nickname's password: its account's, or for a nickname with no account, that of
+    the first ``--auth`` checker that knows it."""
+
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, accounts: Accounts, extra: tuple[ICredentialsChecker, ...]) -> None:
+        self.accounts = AccountChecker(accounts)
+        self.registered = accounts.registered
+        self.extra = extra
+
+    def requestAvatarId(self, given: Any) -> defer.Deferred[Any]:
+        nick = bytes(given.username).decode("utf-8", "surrogateescape")
+
+        def check(registered: bool) -> defer.Deferred[Any]:
+            if registered or not self.extra:
+                return self.accounts.requestAvatarId(given)
+            return self._external(given, list(self.extra))
+
+        return self.registered(nick).addCallback(check)
+
+    def _external(self, given: Any, left: list[ICredentialsChecker]) -> defer.Deferred[Any]:
+        checker = left.pop(0)
+        tried = defer.maybeDeferred(checker.requestAvatarId, given)
+        name = bytes(given.username)
+
+        def next_one(failure: Failure) -> Any:
+            if left and failure.check(UnauthorizedLogin):
+                return self._external(given, left)
+            return Failure(UnauthorizedLogin("wrong password"))
+
+        return tried.addCallbacks(lambda _: ExternalName(name), next_one)
+
+
+def chat_portal(
+    realm: Any, require_account: bool = False, auth: tuple[ICredentialsChecker, ...] = ()
+) -> portal.Portal:
+    """The way in: guests, and with accounts the password of a registered nickname (or,
+    for the nicknames the ``auth`` checkers know, theirs)."""
+    checkers: list[ICredentialsChecker] = [
+        GuestChecker(realm.accounts, require_account, external=bool(auth))
+    ]
+    if realm.accounts is not None:
+        checkers.append(PasswordChecker(realm.accounts, auth))
+    return portal.Portal(realm, checkers)
