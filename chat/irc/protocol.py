@@ -249,7 +249,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
         if not params:
             self.send([self.viewer.numeric("409", "No origin specified")])
             return
-        self.send([line("PONG", SERVER, params[0])])
+        self.send([line("PONG", SERVER, params[0], trailing=True)])
 
     def irc_PONG(self, params: list[str]) -> None:
         """An answer to the server's PING: hearing it was enough."""
@@ -264,22 +264,23 @@ class IRCProtocol(IRCCommands, LineReceiver):
             new_style = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
             offered = [f"sasl={SASL_MECHANISMS}" if cap == "sasl" and new_style else cap
                        for cap in CAPABILITIES]
-            self.send([line("CAP", viewer.nick, "LS", " ".join(offered))])
+            self.send([line("CAP", viewer.nick, "LS", " ".join(offered), trailing=True)])
         elif sub == "LIST":
-            self.send([line("CAP", viewer.nick, "LIST", " ".join(sorted(viewer.caps)))])
+            self.send([line("CAP", viewer.nick, "LIST", " ".join(sorted(viewer.caps)),
+                            trailing=True)])
         elif sub == "REQ":
             self.negotiating = not self.registered
             asked = params[1].split() if len(params) > 1 else []
             names = [cap.removeprefix("-") for cap in asked]
             if not asked or any(name not in CAPABILITIES for name in names):
-                self.send([line("CAP", viewer.nick, "NAK", " ".join(asked))])
+                self.send([line("CAP", viewer.nick, "NAK", " ".join(asked), trailing=True)])
                 return
             for cap in asked:
                 if cap.startswith("-"):
                     viewer.caps.discard(cap[1:])
                 else:
                     viewer.caps.add(cap)
-            self.send([line("CAP", viewer.nick, "ACK", " ".join(asked))])
+            self.send([line("CAP", viewer.nick, "ACK", " ".join(asked), trailing=True)])
         elif sub == "END":
             self.negotiating = False
             self._try_to_register()
@@ -308,15 +309,20 @@ class IRCProtocol(IRCCommands, LineReceiver):
             self.send([self.viewer.numeric("431", "No nickname given")])
             return
         if self.registered:
-            self.run("NICK_CHANGE", params)
+            self._rename(params[0])
             return
         self.wanted_nick = params[0]
         self._try_to_register()
 
-    def irc_NICK_CHANGE(self, params: list[str]) -> Deferred[None]:
+    def _rename(self, nick: str) -> None:
         session = self.session()
-        self.moderator.check_speech(session.member, None)
-        return session.rename(params[0])
+        try:
+            self.moderator.check_speech(session.member, None)
+            renamed = session.rename(nick)
+        except ChatError as error:
+            self.refused(error, "NICK", nick)
+            return
+        renamed.addErrback(self.failed, "NICK", nick)
 
     def irc_QUIT(self, params: list[str]) -> None:
         reason = relayable(params[0]).strip() if params else ""
