@@ -150,7 +150,7 @@ class IRCCommands:
         if not params:
             raise NeedMoreParamsError
         reason = relayable(params[1]).strip() if len(params) > 1 else ""
-        self.each(params[0], "PART", lambda name: self._part(_room(name), reason or "left"))
+        self.each(params[0], "PART", lambda name: self._part(_room(name), reason or "parted"))
 
     def _part(self, room: str, reason: str) -> None:
         member = self.session().member

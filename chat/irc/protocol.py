@@ -46,7 +46,7 @@ from chat.session.admission import Ticket
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
 from chat.session.server import ChatServer
-from chat.text import NICK_MAX, decode, relayable
+from chat.text import NICK_MAX, decode, fold, relayable
 
 CAPABILITIES = ("account-tag", "echo-message", "message-tags", "multi-prefix", "sasl",
                 "server-time")
@@ -142,7 +142,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
     # What the renderer asks
 
     def names(self, room: str) -> list[str]:
-        found = self.registry.rooms.get(room.lower())
+        found = self.registry.rooms.get(fold(room))
         if found is None:
             return []
         return [("@" if self.is_operator(found, member) else "") + member.nick

@@ -14,7 +14,7 @@ NOTICEs worded as the line front end words them.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -60,6 +60,9 @@ from chat.irc.wire import SERVER, Wire, channel, line, mask, server_time
 from chat.line.render import describe_reason, render
 from chat.text import fold
 
+QUITS_REMEMBERED = 256
+"""Members whose QUIT this client was shown that are remembered, so that a member who
+was in several of its channels quits once (its Left events come one per room, together)."""
 NAMES_PER_LINE = 40
 """Nicknames in one RPL_NAMREPLY line (at most 40 * 22 bytes: well within 512)."""
 
@@ -102,7 +105,7 @@ class Viewer:
         """The rooms the client is in, by key, as named."""
         self.echoes: deque[Echo] = deque()
         self._last_renamed: Renamed | None = None
-        self._quit_shown: set[str] = set()
+        self._quit_shown: OrderedDict[str, None] = OrderedDict()
         self._names_due: str | None = None
 
     def numeric(self, code: str, *params: str) -> str:
@@ -180,10 +183,11 @@ class Viewer:
                     out.append(self.numeric("333", channel(topic_room), by, str(int(at or 0))))
                 return out
             case Joined(nick, joined_room):
-                self._quit_shown.discard(fold(nick))
+                self._quit_shown.pop(fold(nick), None)
                 return [line("JOIN", channel(joined_room), source=mask(nick))]
             case CrowdJoined(joined_room, nicks):
-                self._quit_shown.difference_update(fold(nick) for nick in nicks)
+                for nick in nicks:
+                    self._quit_shown.pop(fold(nick), None)
                 return [line("JOIN", channel(joined_room), source=mask(nick)) for nick in nicks]
             case Left(nick, left_room, reason):
                 return self._left(nick, left_room, reason)
@@ -265,7 +269,9 @@ class Viewer:
             case Quit() | ConnectionLost() | SendQueueExceeded() | Reconnected() | Kick():
                 if fold(nick) in self._quit_shown:
                     return []
-                self._quit_shown.add(fold(nick))
+                self._quit_shown[fold(nick)] = None
+                if len(self._quit_shown) > QUITS_REMEMBERED:
+                    self._quit_shown.popitem(last=False)
                 return [line("QUIT", _quit_message(reason), source=mask(nick), trailing=True)]
         return []
 
