@@ -47,6 +47,14 @@ class NeedMoreParamsError(Exception):
     """The command came without the parameters it needs (ERR_NEEDMOREPARAMS)."""
 
 
+class NoSuchChannelError(Exception):
+    """The command names a channel that does not exist (ERR_NOSUCHCHANNEL)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class IRCCommands:
     """The commands of a registered IRC client, for its protocol to mix in."""
 
@@ -76,6 +84,8 @@ class IRCCommands:
             done = handler(params)
         except NeedMoreParamsError:
             self.send([self.viewer.numeric("461", command, "Not enough parameters")])
+        except NoSuchChannelError as error:
+            self.send([self.viewer.numeric("403", error.name, "No such channel")])
         except ChatError as error:
             self.refused(error, command, target)
         else:
@@ -114,6 +124,8 @@ class IRCCommands:
         """The session, with channel ``name`` as its current room while the block runs."""
         session = self.session()
         member = session.member
+        if self._room_named(name) is None:
+            raise NoSuchChannelError(name)
         room = member.rooms.get(fold(_room(name)))
         if room is None:
             raise NotInRoomError(_room(name))
@@ -183,6 +195,8 @@ class IRCCommands:
                 self.moderator.set_topic(session, relayable(params[1]).strip())
             return
         room = _room(name)
+        if self._room_named(name) is None:
+            raise NoSuchChannelError(name)
         settings = self.server.moderation.room(fold(room))
         shown = channel(room)
         if not settings.topic:

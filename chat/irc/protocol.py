@@ -49,7 +49,7 @@ from chat.session.server import ChatServer
 from chat.text import NICK_MAX, decode, fold, relayable
 
 CAPABILITIES = ("account-tag", "echo-message", "message-tags", "multi-prefix", "sasl",
-                "server-time")
+                "server-time", "userhost-in-names")
 """IRCv3 capabilities the server offers (multi-prefix holds trivially: one prefix, ``@``)."""
 SASL_MECHANISMS = "PLAIN"
 SASL_CHUNK = 400
@@ -145,7 +145,8 @@ class IRCProtocol(IRCCommands, LineReceiver):
         found = self.registry.rooms.get(fold(room))
         if found is None:
             return []
-        return [("@" if self.is_operator(found, member) else "") + member.nick
+        shown = mask if "userhost-in-names" in self.viewer.caps else str
+        return [("@" if self.is_operator(found, member) else "") + shown(member.nick)
                 for member in found.members.values()]
 
     def account_of(self, nick: str) -> str | None:
@@ -298,7 +299,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
     def irc_USER(self, params: list[str]) -> None:
         if self.registered:
             self.send([self.viewer.numeric("462", "You may not reregister")])
-        elif len(params) < 4:
+        elif len(params) < 4 or not params[0] or not params[3]:
             self.send([self.viewer.numeric("461", "USER", "Not enough parameters")])
         else:
             self.user_given = True

@@ -129,8 +129,8 @@ class Viewer:
     def names(self, room: str) -> list[str]:
         """RPL_NAMREPLY lines and RPL_ENDOFNAMES for ``room``."""
         nicks = self.lookup.names(room)
-        if fold(self.nick) not in {fold(nick.lstrip("@")) for nick in nicks}:
-            nicks.append(self.nick)
+        if fold(self.nick) not in {fold(nick.lstrip("@").partition("!")[0]) for nick in nicks}:
+            nicks.append(mask(self.nick) if "userhost-in-names" in self.caps else self.nick)
         out = [
             self.numeric("353", "=", channel(room), " ".join(nicks[start : start + NAMES_PER_LINE]))
             for start in range(0, len(nicks), NAMES_PER_LINE)

@@ -520,3 +520,25 @@ def test_lines_past_the_flood_burst_wait_for_the_pacing() -> None:
     assert alice.received() == [":tcpchat PONG tcpchat :1", ":tcpchat PONG tcpchat :2"]
     chat.clock.advance(1)
     assert alice.received() == [":tcpchat PONG tcpchat :3"]
+
+
+def test_topic_and_kick_of_a_channel_that_does_not_exist_are_403(clients: Clients) -> None:
+    alice = clients.irc("alice")
+    alice.send("TOPIC #nowhere", "KICK #nowhere bob")
+    assert alice.commands() == ["403", "403"]
+
+
+def test_user_with_an_empty_realname_is_461(clients: Clients) -> None:
+    alice = clients.irc()
+    alice.send("NICK alice", "USER alice 0 * :")
+    assert alice.commands() == ["461"]
+
+
+def test_userhost_in_names(chat: Chat, clients: Clients) -> None:
+    alice = clients.irc("alice", "userhost-in-names")
+    chat.connect("bob")
+    alice.received()
+    alice.send("NAMES #lobby")
+    assert alice.received()[0] == (
+        ":tcpchat 353 alice = #lobby :alice!alice@tcpchat bob!bob@tcpchat"
+    )
