@@ -197,3 +197,12 @@ class OperatorNameError(ChatError):
     def __init__(self, nick: str) -> None:
         super().__init__(nick)
         self.nick = nick
+
+
+class NicknameBannedError(ChatError):
+    """``nick`` is banned from the server: nobody may take it (``/nick``)."""
+
+    def __init__(self, nick: str, until: float | None = None) -> None:
+        super().__init__(nick, until)
+        self.nick = nick
+        self.until = until

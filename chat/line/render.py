@@ -31,6 +31,7 @@ from chat.domain.errors import (
     ChatError,
     InvalidRoomError,
     MutedError,
+    NicknameBannedError,
     NicknameInvalidError,
     NicknameTakenError,
     NoSuchUserError,
@@ -294,6 +295,8 @@ def describe_error(error: ChatError) -> str:
         case BannedError(room=room, reason=reason, until=until):
             why = f": {reason}" if reason else ""
             return f"you are banned from {_where(room)} {until_text(until)}{why}"
+        case NicknameBannedError(nick=nick, until=until):
+            return f'nickname "{nick}" is banned on this server {until_text(until)}'
         case MutedError(room=room, until=until):
             where = "everywhere" if room is None else f"in {room}"
             return f"you are muted {where} {until_text(until)}: nobody sees what you say"
@@ -335,11 +338,21 @@ _POWERS = {
 }
 
 
+_SERVER_WIDE = {
+    Power.KICK: "kick someone off the server",
+    Power.BAN: "ban server-wide",
+    Power.MUTE: "mute server-wide",
+    Power.SET_TOPIC: "set the lobby's topic",
+    Power.CONFIGURE: "change the lobby's settings",
+    Power.OP: "grant or take operator status in the lobby",
+}
+
+
 def _not_permitted(action: Power, room: str | None) -> str:
     if action is Power.DISCONNECT:
         return "only a server operator may disconnect someone from the server"
     if room is None:
-        return f"only a server operator may {_POWERS[action].split()[0]} server-wide"
+        return f"only a server operator may {_SERVER_WIDE[action]}"
     who = "its owner" if action is Power.OP else "its operators"
     return f"only {who} and server operators may {_POWERS[action]} {room}"
 

@@ -23,6 +23,7 @@ from chat.moderation.rules import (
     Restorable,
     RoomSettings,
     Saved,
+    guest_key,
 )
 from chat.moderation.store import BackgroundModerationStore, ModerationStore
 from chat.moderation.targets import (
@@ -60,6 +61,7 @@ __all__ = [
     "RoomSettings",
     "Saved",
     "Target",
+    "guest_key",
     "parse_duration",
     "parse_target",
     "target_text",

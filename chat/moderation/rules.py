@@ -38,6 +38,15 @@ from twisted.internet.interfaces import IReactorTime
 from chat.domain.errors import ChatError
 from chat.moderation.targets import AccountTarget, AddressTarget, NickTarget, Target
 
+GUEST = "guest:"
+"""Marks a guest's nickname among a room's operators, which are otherwise accounts:
+no account is ever called that way (nicknames have no ``:``)."""
+
+
+def guest_key(nick_key: str) -> str:
+    """How a guest called ``nick_key`` is named among a room's operators."""
+    return GUEST + nick_key
+
 
 class Power(enum.Enum):
     """What an actor may be refused."""
@@ -356,21 +365,21 @@ class Moderation:
 
     def move_guest_operator(self, old_key: str, new_key: str | None) -> None:
         """A guest is now called ``new_key`` (None: gone): its operator status follows."""
+        old = guest_key(old_key)
         for settings in list(self._rooms.values()):
-            if old_key in settings.operators:
-                operators = settings.operators - {old_key}
-                self._set(replace(
-                    settings, operators=operators if new_key is None else operators | {new_key}
-                ))
+            if old in settings.operators:
+                operators = settings.operators - {old}
+                self._set(replace(settings, operators=(
+                    operators if new_key is None else operators | {guest_key(new_key)}
+                )))
 
     def is_room_operator(self, room_key: str, nick_key: str, account_key: str | None) -> bool:
-        """Whether the user with these keys is an operator of ``room_key`` or its owner."""
+        """Whether the user with these keys is an operator of ``room_key`` or its owner:
+        a registered user by its account, a guest by its :func:`guest_key`."""
         settings = self.room(room_key)
-        if account_key is not None and (
-            account_key == settings.owner or account_key in settings.operators
-        ):
-            return True
-        return nick_key in settings.operators
+        if account_key is not None:
+            return account_key == settings.owner or account_key in settings.operators
+        return guest_key(nick_key) in settings.operators
 
     def kept_rooms(self) -> list[str]:
         """The keys of the rooms kept while empty (an owner, a topic or bans), sorted."""

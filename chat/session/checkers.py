@@ -110,13 +110,15 @@ class PasswordChecker:
         def check(registered: bool) -> defer.Deferred[Any]:
             if registered or not self.extra:
                 return self.accounts.requestAvatarId(given)
-            return self._external(given, list(self.extra))
+            return self._external(given, self._tries(given))
 
         return self.registered(nick).addCallback(check)
 
-    def _external(self, given: Any, left: list[ICredentialsChecker]) -> defer.Deferred[Any]:
-        checker = left.pop(0)
-        tried = defer.maybeDeferred(checker.requestAvatarId, given)
+    def _external(
+        self, given: Any, left: list[tuple[ICredentialsChecker, Any]]
+    ) -> defer.Deferred[Any]:
+        checker, offered = left.pop(0)
+        tried: defer.Deferred[Any] = defer.maybeDeferred(checker.requestAvatarId, offered)
         name = bytes(given.username)
 
         def next_one(failure: Failure) -> Any:
@@ -125,6 +127,15 @@ class PasswordChecker:
             return Failure(UnauthorizedLogin("wrong password"))
 
         return tried.addCallbacks(lambda _: ExternalName(name), next_one)
+
+    def _tries(self, given: Any) -> list[tuple[ICredentialsChecker, Any]]:
+        """Each checker with the credentials as bytes, then as text: strcred's own
+        checkers differ (``file:`` keeps bytes, ``memory:`` the text of its argument)."""
+        as_text = credentials.UsernamePassword(
+            bytes(given.username).decode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
+            bytes(given.password).decode("utf-8", "surrogateescape"),  # type: ignore[arg-type]
+        )
+        return [(checker, offered) for checker in self.extra for offered in (given, as_text)]
 
 
 def chat_portal(

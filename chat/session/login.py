@@ -48,6 +48,7 @@ from chat.domain.errors import (
     AlreadyNamedError,
     AlreadyRegisteredError,
     BannedError,
+    NicknameBannedError,
     NicknameInvalidError,
     NicknameTakenError,
     NoSuchUserError,
@@ -140,7 +141,7 @@ class ChatSession:
         if moderation is not None:
             ban = moderation.banned(fold(nick), None, "", None)
             if ban is not None:
-                raise BannedError(None, ban.reason, ban.until)
+                raise NicknameBannedError(nick, ban.until)
         allowed = self.realm.may_use(nick, self.account)
         return allowed.addCallback(lambda _: self.realm.claim(nick, self.id)).addCallback(
             self._renamed, nick

@@ -45,6 +45,7 @@ from chat.moderation import (
     NotPermittedError,
     Power,
     Target,
+    guest_key,
     parse_duration,
     parse_target,
     target_text,
@@ -145,7 +146,9 @@ class Moderator:
             return
         ban = self._ban_of(session, scope)
         if ban is not None:
-            raise BannedError(room_name(room), ban.reason, ban.until)
+            known = self.registry.rooms.get(scope)
+            raise BannedError(room_name(room) if known is None else known.name, ban.reason,
+                              ban.until)
 
     def check_speech(self, member: Member, room: str | None = None) -> None:
         """Refuse (:class:`MutedError`) what a muted member would say in ``room``, by
@@ -329,13 +332,21 @@ class Moderator:
             # A registered user by account; a guest by nickname, until it leaves.
             target = self._session(nick)
             account = target.account
-            key = account.key if account is not None else target.member.key
+            key = account.key if account is not None else guest_key(target.member.key)
             shown = target.member.nick
             changed = self.moderation.grant_op(fold(room), key)
         else:
-            # Taken by name, so that an operator who is offline can lose it too.
-            key, shown = fold(nick), self._shown(nick)
-            changed = self.moderation.revoke_op(fold(room), key)
+            # Online: whoever uses the nickname now; offline, by name (an account's).
+            member = self.registry.find(nick)
+            online = None if member is None else self.realm.sessions.get(member.id)
+            if online is None:
+                keys = [fold(nick), guest_key(fold(nick))]
+            elif online.account is not None:
+                keys = [online.account.key]
+            else:
+                keys = [guest_key(online.member.key)]
+            shown = self._shown(nick)
+            changed = any([self.moderation.revoke_op(fold(room), key) for key in keys])
         if not changed:
             return False
         action = "opped" if grant else "deopped"

@@ -79,3 +79,12 @@ def test_without_accounts_required_guests_still_join() -> None:
     chat = chat_with_auth(require_account=False)
     _, lines = typed(chat, "bob")
     assert lines[0].startswith("*** Welcome, bob!")
+
+
+def test_a_memory_checker_made_by_auth_lets_its_user_in() -> None:
+    """strcred's memory: checker keeps its users as text, not bytes: it works too."""
+    [checker] = parsed("--auth", "memory:henry:sesame")["auth"]
+    chat = Chat(accounts=True, flood_rate=0, require_account=True)
+    chat.server.portal = chat_portal(chat.server.realm, True, (checker,))
+    _, lines = typed(chat, "henry", "sesame")
+    assert any(line.startswith("*** Welcome, henry!") for line in lines), lines

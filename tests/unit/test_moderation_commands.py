@@ -850,11 +850,47 @@ def test_a_guests_operator_status_follows_its_nick(cast: Cast) -> None:
 
 
 def test_a_server_banned_nickname_cannot_be_taken_with_nick(lobby: Cast) -> None:
+    """The refusal names the nickname, not the user: it is no ban of the user (a client
+    must not read it as one and stop reconnecting)."""
     lobby.root.type("/ban zed")
     read_all(*lobby.everyone())
     lobby.gus.type("/nick zed")
     [refusal] = lobby.gus.received()
-    assert refusal.startswith("!!! you are banned from the server")
+    assert refusal == '!!! nickname "zed" is banned on this server for ever'
+
+
+def test_a_guest_takes_no_operator_status_from_an_account_of_its_name(
+    chat: Chat, cast: Cast
+) -> None:
+    """carol, registered, is an operator of den; a guest who takes "carol" while she is
+    away (or once her account is gone) is not."""
+    carol = log_in(chat, "carol")
+    joined(carol, ROOM)
+    cast.alice.type("/op carol")
+    carol.type("/quit")
+    carol.lose()
+    chat.accounts.unregister("carol", PASSWORD)
+    guest = chat.connect("carol")
+    joined(guest, ROOM)
+    read_all(*cast.everyone(), guest)
+    guest.type("/kick vic")
+    [refusal] = guest.received()
+    assert refusal.startswith("!!! only its operators")
+
+
+def test_deop_finds_the_account_under_its_current_nickname(chat: Chat, cast: Cast) -> None:
+    carol = log_in(chat, "carol")
+    joined(carol, ROOM)
+    cast.alice.type("/op carol")
+    carol.type("/nick cally")
+    read_all(*cast.everyone(), carol)
+    cast.alice.type("/deop cally")
+    assert cast.alice.received() == ["*** alice took operator status from cally in den"]
+
+
+def test_only_a_server_operator_sets_the_lobby_topic(lobby: Cast) -> None:
+    lobby.alice.type("/topic hello all")
+    assert lobby.alice.received() == ["!!! only a server operator may set the lobby's topic"]
 
 
 def test_a_kick_from_the_lobby_disconnects_a_user_in_another_room(chat: Chat, lobby: Cast) -> None:

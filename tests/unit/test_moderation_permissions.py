@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet.task import Clock
 
-from chat.moderation.rules import Actor, Moderation, NotPermittedError, Power
+from chat.moderation.rules import Actor, Moderation, NotPermittedError, Power, guest_key
 
 ROOT = Actor("root", "root", server_operator=True)
 OWNER = Actor("alice", "alice")
@@ -28,7 +28,7 @@ def moderation() -> Moderation:
     moderation = Moderation(Clock())
     moderation.set_owner("kitchen", "alice")
     moderation.grant_op("kitchen", "bob")
-    moderation.grant_op("kitchen", "gus")
+    moderation.grant_op("kitchen", guest_key("gus"))
     moderation.grant_op("garden", "dave")
     return moderation
 

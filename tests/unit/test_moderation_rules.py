@@ -10,7 +10,7 @@ import ipaddress
 import pytest
 from twisted.internet.task import Clock
 
-from chat.moderation.rules import Ban, Moderation, Mute, RoomSettings
+from chat.moderation.rules import Ban, Moderation, Mute, RoomSettings, guest_key
 from chat.moderation.targets import AccountTarget, AddressTarget, NickTarget, parse_target
 
 HOUR = 3600.0
@@ -379,8 +379,15 @@ def test_an_operator_by_account_is_a_room_operator_under_any_nickname(
 
 def test_an_operator_by_nickname_is_a_room_operator_as_a_guest(moderation: Moderation) -> None:
     """A guest opped by nickname is an operator with no account."""
-    moderation.grant_op("kitchen", "bob")
+    moderation.grant_op("kitchen", guest_key("bob"))
     assert moderation.is_room_operator("kitchen", "bob", None)
+
+
+def test_a_guest_under_an_operators_account_name_is_no_operator(moderation: Moderation) -> None:
+    """The account bob is an operator; a guest who takes the nickname bob (the account
+    gone, or not logged in) is not."""
+    moderation.grant_op("kitchen", "bob")
+    assert not moderation.is_room_operator("kitchen", "bob", None)
 
 
 def test_the_owner_is_a_room_operator(moderation: Moderation) -> None:

@@ -19,7 +19,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
-from chat.moderation.rules import Ban, Moderation, Mute, RoomSettings, Saved
+from chat.moderation.rules import Ban, Moderation, Mute, RoomSettings, Saved, guest_key
 from chat.moderation.store import BackgroundModerationStore, ModerationStore
 from chat.moderation.targets import AccountTarget, AddressTarget, NickTarget, Target
 from chat.storage import SQLiteHistoryStore, StoreError
@@ -424,7 +424,7 @@ def test_room_settings_hold_across_a_restart(server: Server) -> None:
     moderation.set_topic("kitchen", "Soup tonight", "alice")
     moderation.set_topic_ops_only("kitchen", True)
     moderation.grant_op("kitchen", "bob")
-    moderation.grant_op("kitchen", "gus")
+    moderation.grant_op("kitchen", guest_key("gus"))
     settings = moderation.room("kitchen")
     again = server.restart()
     assert again.room("kitchen") == settings
