@@ -10,6 +10,8 @@ runs at once on the caller's thread.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -22,12 +24,21 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+def daemon_pool(name: str) -> ThreadPool:
+    """A pool of one thread that does not keep the process alive: a server stops it
+    when it stops (its stopService); one that is never stopped (a test, a start-up
+    that failed) must not make the interpreter wait for ever on its exit."""
+    pool = ThreadPool(1, 1, name=name)
+    pool.threadFactory = functools.partial(threading.Thread, daemon=True)  # type: ignore[assignment]
+    return pool
+
+
 class StoreThread:
     """The thread named ``name`` on which a store's calls run, one after another."""
 
     def __init__(self, name: str, reactor: IReactorFromThreads | None) -> None:
         self._reactor = reactor
-        self._pool = ThreadPool(1, 1, name=name)
+        self._pool = daemon_pool(name)
 
     def start(self, opening: Callable[[], None]) -> defer.Deferred[None]:
         """Start the thread and run ``opening`` (which opens the store) on it."""

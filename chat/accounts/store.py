@@ -26,7 +26,6 @@ from typing import ParamSpec, TypeVar
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
 
 from chat.accounts.passwords import (
     PasswordRefusedError,
@@ -37,6 +36,7 @@ from chat.accounts.passwords import (
 from chat.domain.errors import NicknameInvalidError
 from chat.storage import StoreError
 from chat.text import fold, nickname_fault
+from chat.worker import daemon_pool
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -217,7 +217,7 @@ class Accounts:
         """None: every call runs at once, on the caller's thread (the in-memory
         harness of :mod:`chat.testing`, which has no reactor to come back to)."""
         self._busy_timeout = busy_timeout
-        self._pool = ThreadPool(1, 1, name="tcpchat-accounts")
+        self._pool = daemon_pool("tcpchat-accounts")
         self._store: AccountStore | None = None
         self._dummy_hash = ""
         """Checked against when a nickname has no account, so the time taken does not tell."""

@@ -869,6 +869,7 @@ def test_a_guest_takes_no_operator_status_from_an_account_of_its_name(
     cast.alice.type("/op carol")
     carol.type("/quit")
     carol.lose()
+    assert chat.accounts is not None
     chat.accounts.unregister("carol", PASSWORD)
     guest = chat.connect("carol")
     joined(guest, ROOM)
