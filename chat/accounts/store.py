@@ -9,8 +9,15 @@ same file. Every call blocks on the disk.
 :class:`Accounts` is what the server uses: every store call, and every
 password hash and check, runs on one worker thread of its own (the
 store's connection lives on that thread, so ``:memory:`` works too), and
-answers with a Deferred. Nothing is cached: what the administrator
-changes is seen by the next call.
+answers with a Deferred. Every guest's login asks whether its nickname is
+registered, so :class:`Accounts` keeps the set of registered (folded)
+names in memory and answers that at once, without the thread, while the
+database files are as they were when it read them (inode, size and
+modification time of the file and its ``-wal``); once they have changed,
+by the administrator's command or anything else, the set is read again
+on the worker thread before the answer, so what the administrator changes
+is seen by the next call. The accounts themselves are always read from
+the store.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import ParamSpec, TypeVar
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 
 from chat.accounts.passwords import (
     PasswordRefusedError,
@@ -53,6 +61,15 @@ CREATE TABLE IF NOT EXISTS accounts (
 """
 BUSY_TIMEOUT = 5.0
 """Seconds a call waits for the server (or another administrator) to finish writing."""
+RACY_SECONDS = 2.0
+"""A file modified this recently, when the registered names were read from it, may
+change again within the same tick of the file system's clock without its size or
+modification time showing it: those names are used once, then read again."""
+
+FileState = tuple[int, int, int] | None
+"""A file's inode, size and modification time (ns); None: there is no such file."""
+KeysRead = tuple[tuple[FileState, ...], frozenset[str], bool]
+"""The files' state, the names of the accounts, and whether the files had settled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +202,10 @@ class AccountStore:
         if changed == 0:
             raise NoSuchAccountError(name)
 
+    def keys(self) -> frozenset[str]:
+        """The folded nickname of every account."""
+        return frozenset(row[0] for row in self._db.execute("SELECT key FROM accounts"))
+
     def accounts(self) -> list[Account]:
         """Every account, by folded nickname."""
         rows = self._db.execute(
@@ -221,6 +242,11 @@ class Accounts:
         self._store: AccountStore | None = None
         self._dummy_hash = ""
         """Checked against when a nickname has no account, so the time taken does not tell."""
+        self._keys: frozenset[str] = frozenset()
+        """The folded names of the accounts, as last read."""
+        self._keys_state: tuple[FileState, ...] | None = None
+        """The database files as they were when :attr:`_keys` was read; None: read again."""
+        self._waiting_for_keys: list[defer.Deferred[frozenset[str]]] = []
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
@@ -238,11 +264,17 @@ class Accounts:
 
     def registered(self, nick: str) -> defer.Deferred[bool]:
         """Whether ``nick`` (ignoring case) has an account."""
-        return self.find(nick).addCallback(lambda account: account is not None)
+        key = fold(nick)
+        return self._registered_keys().addCallback(lambda keys: key in keys)
 
     def find(self, nick: str) -> defer.Deferred[Account | None]:
         """The account of ``nick`` (ignoring case), or None."""
-        return self._call(self._find, nick)
+        key = fold(nick)
+
+        def look_up(keys: frozenset[str]) -> defer.Deferred[Account | None] | None:
+            return self._call(self._find, nick) if key in keys else None
+
+        return self._registered_keys().addCallback(look_up)
 
     def check(self, nick: str, password: str) -> defer.Deferred[Account | None]:
         """The account of ``nick`` if ``password`` is its password; None if not or no account."""
@@ -259,7 +291,7 @@ class Accounts:
         refused = _refusal(password)
         if refused is not None:
             return defer.fail(refused)
-        return self._call(self._register, nick, password, operator)
+        return self._call(self._register, nick, password, operator).addBoth(self._keys_changed)
 
     def change_password(self, nick: str, old: str, new: str) -> defer.Deferred[bool]:
         """Replace the password if ``old`` is right: whether it was (fails with
@@ -271,7 +303,7 @@ class Accounts:
 
     def unregister(self, nick: str, password: str) -> defer.Deferred[bool]:
         """Delete the account if ``password`` is right: whether it was."""
-        return self._call(self._unregister, nick, password)
+        return self._call(self._unregister, nick, password).addBoth(self._keys_changed)
 
     def set_operator(self, nick: str, flag: bool) -> defer.Deferred[None]:
         """Make the account a server operator, or no longer (fails with NoSuchAccountError)."""
@@ -288,6 +320,40 @@ class Accounts:
         self._pool.stop()
         return result
 
+    def _registered_keys(self) -> defer.Deferred[frozenset[str]]:
+        """The folded names of the accounts: those in memory while the files are
+        unchanged, else read again (one read at a time, for every caller waiting)."""
+        if self._keys_state is not None and self._keys_state == self._file_states():
+            return defer.succeed(self._keys)
+        waiting: defer.Deferred[frozenset[str]] = defer.Deferred()
+        self._waiting_for_keys.append(waiting)
+        if len(self._waiting_for_keys) == 1:
+            self._call(self._read_keys).addBoth(self._keys_read)
+        return waiting
+
+    def _keys_read(self, result: KeysRead | Failure) -> None:
+        waiting, self._waiting_for_keys = self._waiting_for_keys, []
+        if isinstance(result, Failure):
+            for caller in waiting:
+                caller.errback(result)
+            return
+        states, self._keys, settled = result
+        self._keys_state = states if settled else None
+        for caller in waiting:
+            caller.callback(self._keys)
+
+    def _keys_changed(self, result: _R) -> _R:
+        """This server has written an account: read the names again. (The one worker
+        thread answers in order, so a read that answers after this one ran after it.)"""
+        self._keys_state = None
+        return result
+
+    def _file_states(self) -> tuple[FileState, ...]:
+        """The state of the database's files; none for a database in memory."""
+        if self.path in ("", ":memory:"):
+            return ()
+        return (_file_state(self.path), _file_state(self.path + "-wal"))
+
     # On the worker thread
 
     def _open(self) -> None:
@@ -303,6 +369,16 @@ class Accounts:
         if self._store is None:
             raise RuntimeError("the accounts are not open")
         return self._store
+
+    def _read_keys(self) -> KeysRead:
+        """The files' state (taken first: a change while reading shows as a change),
+        the names, and whether the files had settled (not modified just now)."""
+        states = self._file_states()
+        now = time.time_ns()
+        settled = all(
+            state is None or now - state[2] > RACY_SECONDS * 1e9 for state in states
+        )
+        return states, self._opened().keys(), settled
 
     def _find(self, nick: str) -> Account | None:
         found = self._opened().find(nick)
@@ -339,6 +415,14 @@ class Accounts:
 
     def _set_operator(self, nick: str, flag: bool) -> None:
         self._opened().set_operator(nick, flag)
+
+
+def _file_state(path: str) -> FileState:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _refusal(password: str) -> PasswordRefusedError | None:

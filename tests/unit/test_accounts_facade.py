@@ -212,14 +212,58 @@ def test_set_operator_of_a_nickname_without_account_fails(running: Running) -> N
                       NoSuchAccountError)
 
 
-def test_a_change_made_by_the_administrator_is_seen_at_once(running: Running) -> None:
-    """An account added by another connection to the file is found by the next call."""
+def test_a_change_made_by_the_administrator_is_seen_at_once(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account added by another connection to the file is found by the next call,
+    also when the names were read (and kept) just before."""
+    monkeypatch.setattr(store_module, "RACY_SECONDS", 0.0)
+    assert running.result(running.accounts.registered("bob")) is False
     other = AccountStore(running.path)
     try:
         other.add("bob", "scrypt$16384$8$1$c2FsdA==$a2V5")
     finally:
         other.close()
     assert running.result(running.accounts.registered("bob")) is True
+
+
+def test_a_nickname_without_account_is_answered_without_the_worker_thread(
+    running: Running, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the names are read, and while the files do not change, registered and find
+    answer at once for a nickname nobody registered (every guest's login asks)."""
+    monkeypatch.setattr(store_module, "RACY_SECONDS", 0.0)
+    accounts = running.accounts
+    assert running.result(accounts.registered("bob")) is False
+    asked, found = accounts.registered("bob"), accounts.find("carol")
+    assert asked.called and found.called
+    assert running.result(asked) is False and running.result(found) is None
+    assert running.result(accounts.find("alice")) == alice
+
+
+def test_names_read_from_files_modified_just_now_are_read_again(running: Running) -> None:
+    """Names read from files modified within RACY_SECONDS are not kept: a change in the
+    same tick of the file system's clock would not show."""
+    assert running.result(running.accounts.registered("bob")) is False
+    assert not running.accounts.registered("bob").called
+
+
+@pytest.mark.parametrize("path", ["", ":memory:"])
+def test_in_memory_an_account_registered_or_removed_is_seen_by_the_next_call(
+    path: str,
+) -> None:
+    """With no file to watch, this server's own register and unregister are still seen."""
+    memory = Running(path)
+    accounts = memory.accounts
+    memory.result(accounts.start())
+    try:
+        assert memory.result(accounts.registered("alice")) is False
+        memory.result(accounts.register("alice", PASSWORD))
+        assert memory.result(accounts.registered("alice")) is True
+        memory.result(accounts.unregister("alice", PASSWORD))
+        assert memory.result(accounts.registered("alice")) is False
+    finally:
+        memory.result(accounts.stop())
 
 
 def test_every_call_runs_on_one_worker_thread(
