@@ -12,12 +12,12 @@ store's connection lives on that thread, so ``:memory:`` works too), and
 answers with a Deferred. Every guest's login asks whether its nickname is
 registered, so :class:`Accounts` keeps the set of registered (folded)
 names in memory and answers that at once, without the thread, while the
-database files are as they were when it read them (inode, size and
-modification time of the file and its ``-wal``); once they have changed,
-by the administrator's command or anything else, the set is read again
-on the worker thread before the answer, so what the administrator changes
-is seen by the next call. The accounts themselves are always read from
-the store.
+file that every commit changes (the ``-wal``, or the database file if it
+is not in WAL mode) has the inode, size and modification time it had
+when the set was read; once it has changed, by the administrator's
+command or anything else, the set is read again on the worker thread
+before the answer, so what the administrator changes is seen by the next
+call. The accounts themselves are always read from the store.
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ class AccountStore:
     ) -> None:
         self.path = path
         self._clock = clock
+        self.write_ahead = False
+        """Whether commits go to the ``-wal`` file (else straight to the database file)."""
         self._db = self._connect(busy_timeout)
 
     def _error(self, problem: str) -> StoreError:
@@ -152,7 +154,8 @@ class AccountStore:
                 raise self._error(
                     f"its accounts table is not tcpchat's (columns: {', '.join(found)})"
                 )
-            db.execute("PRAGMA journal_mode=WAL")
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self.write_ahead = str(mode).lower() == "wal"
             with db:
                 db.execute(_SCHEMA)
         except sqlite3.Error as error:
@@ -247,6 +250,9 @@ class Accounts:
         self._keys_state: tuple[FileState, ...] | None = None
         """The database files as they were when :attr:`_keys` was read; None: read again."""
         self._waiting_for_keys: list[defer.Deferred[frozenset[str]]] = []
+        self._watched: tuple[str, ...] = () if path in ("", ":memory:") else (path, path + "-wal")
+        """The files every commit changes: once the store is open, only the ``-wal`` of a
+        database in WAL mode (the database file then changes only when checkpointed)."""
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
@@ -265,16 +271,22 @@ class Accounts:
     def registered(self, nick: str) -> defer.Deferred[bool]:
         """Whether ``nick`` (ignoring case) has an account."""
         key = fold(nick)
-        return self._registered_keys().addCallback(lambda keys: key in keys)
+        keys = self._current_keys()
+        if keys is not None:
+            return defer.succeed(key in keys)
+        return self._keys_read_again().addCallback(lambda keys: key in keys)
 
     def find(self, nick: str) -> defer.Deferred[Account | None]:
         """The account of ``nick`` (ignoring case), or None."""
         key = fold(nick)
 
-        def look_up(keys: frozenset[str]) -> defer.Deferred[Account | None] | None:
-            return self._call(self._find, nick) if key in keys else None
+        def look_up(keys: frozenset[str]) -> defer.Deferred[Account | None]:
+            return self._call(self._find, nick) if key in keys else defer.succeed(None)
 
-        return self._registered_keys().addCallback(look_up)
+        keys = self._current_keys()
+        if keys is not None:
+            return look_up(keys)
+        return self._keys_read_again().addCallback(look_up)
 
     def check(self, nick: str, password: str) -> defer.Deferred[Account | None]:
         """The account of ``nick`` if ``password`` is its password; None if not or no account."""
@@ -320,11 +332,16 @@ class Accounts:
         self._pool.stop()
         return result
 
-    def _registered_keys(self) -> defer.Deferred[frozenset[str]]:
-        """The folded names of the accounts: those in memory while the files are
-        unchanged, else read again (one read at a time, for every caller waiting)."""
+    def _current_keys(self) -> frozenset[str] | None:
+        """The folded names of the accounts, as read while the files are unchanged
+        since; None: they must be read again."""
         if self._keys_state is not None and self._keys_state == self._file_states():
-            return defer.succeed(self._keys)
+            return self._keys
+        return None
+
+    def _keys_read_again(self) -> defer.Deferred[frozenset[str]]:
+        """The folded names of the accounts, read on the worker thread (one read at a
+        time, for every caller waiting)."""
         waiting: defer.Deferred[frozenset[str]] = defer.Deferred()
         self._waiting_for_keys.append(waiting)
         if len(self._waiting_for_keys) == 1:
@@ -349,15 +366,15 @@ class Accounts:
         return result
 
     def _file_states(self) -> tuple[FileState, ...]:
-        """The state of the database's files; none for a database in memory."""
-        if self.path in ("", ":memory:"):
-            return ()
-        return (_file_state(self.path), _file_state(self.path + "-wal"))
+        """The state of the files a commit changes; none for a database in memory."""
+        return tuple(_file_state(name) for name in self._watched)
 
     # On the worker thread
 
     def _open(self) -> None:
         self._store = AccountStore(self.path, busy_timeout=self._busy_timeout)
+        if self._watched and self._store.write_ahead:
+            self._watched = (self.path + "-wal",)
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
     def _close(self) -> None:
