@@ -58,7 +58,9 @@ class Outbox:
     def __init__(self, client: Client, gathered: Callable[[], None]) -> None:
         self.client = client
         self._gathered = gathered
-        self._waiting: deque[Batch | Reservation] = deque()
+        self._waiting: deque[Batch | Reservation] | None = None
+        """What waits behind a place not filled yet; None while nothing does (a deque
+        takes most of a kilobyte, and one outbox per member holds none most of the time)."""
         self.deliver: Callable[[Batch], None] = client.deliver
         """Pass ``batch`` on, behind anything waiting (the fan-out's way in)."""
 
@@ -71,14 +73,18 @@ class Outbox:
         """Keep a place, after everything said so far, for a batch to :meth:`fill` later."""
         self._gathered()
         reservation = Reservation()
+        if self._waiting is None:
+            self._waiting = deque()
+            self.deliver = self._waiting.append
         self._waiting.append(reservation)
-        self.deliver = self._waiting.append
         return reservation
 
     def fill(self, reservation: Reservation, batch: Batch | None) -> None:
         """Put ``batch`` (None: nothing) in its place, and pass on what is then due."""
         reservation.batch, reservation.filled = batch, True
         waiting = self._waiting
+        if waiting is None:
+            return
         while waiting:
             head = waiting[0]
             if isinstance(head, Reservation):
@@ -90,9 +96,10 @@ class Outbox:
             else:
                 waiting.popleft()
                 self.client.deliver(head)
+        self._waiting = None
         self.deliver = self.client.deliver
 
     @property
     def waiting(self) -> int:
         """Batches and places waiting behind an unfilled place."""
-        return len(self._waiting)
+        return 0 if self._waiting is None else len(self._waiting)
