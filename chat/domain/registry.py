@@ -229,6 +229,8 @@ class Registry:
         self._by_id: dict[str, Member] = {}
         self._origin = secrets.token_hex(8)
         """Makes this registry's member ids differ from those of other processes."""
+        self._gather = self.flush
+        """What every member's outbox calls before it delivers: one bound method for all."""
         self._pending: dict[Room, list[tuple[Member | None, Event]]] = {}
         self._last_pending: Room | None = None
         self._flush_call: IDelayedCall | None = None
@@ -264,7 +266,7 @@ class Registry:
         self.check_nickname(nick)
         target = self._room(room)
         member = Member(
-            f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self.flush), self._now()
+            f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self._gather), self._now()
         )
         self.members[member.key] = member
         self._by_id[member.id] = member

@@ -83,6 +83,10 @@ def one_line_traceback(failure: Failure) -> str:
     return f"{failure.value.__class__.__name__}: {failure.getErrorMessage()} (in {where})"
 
 
+_CONNECTION_LOST = ConnectionLost()
+"""Why a member leaves unless told otherwise (one for every connection: it has no fields)."""
+
+
 def _discard(data: bytes) -> None:
     """What a connection that is not open does with bytes written to it."""
 
@@ -105,7 +109,7 @@ class Connection:
         connection is open, nothing before it starts or once it closes."""
         self.transport: Any = None
         self.closing = False
-        self.leave_reason: LeaveReason = ConnectionLost()
+        self.leave_reason: LeaveReason = _CONNECTION_LOST
         self.on_lost: Deferred[None] = Deferred()
         """Fires once the connection is gone."""
         self.keep_token: str | None = None
