@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import interfaces
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionLost as ConnectionLostError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import deferLater
@@ -110,8 +110,8 @@ class Connection:
         self.transport: Any = None
         self.closing = False
         self.leave_reason: LeaveReason = _CONNECTION_LOST
-        self.on_lost: Deferred[None] = Deferred()
-        """Fires once the connection is gone."""
+        self._on_lost: Deferred[None] | None = None
+        self._gone = False
         self.keep_token: str | None = None
         self._handshake: IDelayedCall | None = None
         self._flood_wake: IDelayedCall | None = None
@@ -122,6 +122,15 @@ class Connection:
     @property
     def member(self) -> Member | None:
         return None if self.session is None else self.session.member
+
+    @property
+    def on_lost(self) -> Deferred[None]:
+        """Fires once the connection is gone. Made when first asked for (when the server
+        stops): a Deferred and its list for each of thousands of connections would be
+        two more objects each for every garbage collection to visit."""
+        if self._on_lost is None:
+            self._on_lost = succeed(None) if self._gone else Deferred()
+        return self._on_lost
 
     # Life
 
@@ -157,7 +166,9 @@ class Connection:
             log.info("{peer} left without choosing a nickname", peer=self.peer)
         self.server.connections.discard(self)
         self.server.admission.release(self.ticket)
-        self.on_lost.callback(None)
+        self._gone = True
+        if self._on_lost is not None:
+            self._on_lost.callback(None)
 
     def banned(self) -> BannedError | None:
         """Why the peer may not connect at all (a server-wide ban of its address), if so:

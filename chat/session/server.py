@@ -41,8 +41,9 @@ class OpenConnection(Protocol):
     """What the server needs of each of its connections when it stops
     (:class:`~chat.session.connection.Connection` is one)."""
 
-    on_lost: Deferred[None]
-    """Fires once the connection is gone."""
+    @property
+    def on_lost(self) -> Deferred[None]:
+        """Fires once the connection is gone."""
 
     def shut_down(self) -> None:
         """Say goodbye, then close."""
