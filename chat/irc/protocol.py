@@ -27,8 +27,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.internet.interfaces import IAddress, IDelayedCall
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
@@ -45,6 +45,7 @@ from chat.line.render import describe_error
 from chat.session.admission import Ticket
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
+from chat.session.refusal import RefusedConnection
 from chat.session.server import ChatServer
 from chat.text import NICK_MAX, decode, fold, relayable
 
@@ -446,28 +447,6 @@ class IRCProtocol(IRCCommands, LineReceiver):
             self.connection.internal_error(failure)
 
 
-class _Refusal(Protocol):
-    """Tells a connection the server cannot take it (an IRC ERROR), then closes it, or
-    aborts it after ``close_timeout`` seconds if that does not happen."""
-
-    transport: Any
-
-    def __init__(self, reason: str, clock: IReactorTime, close_timeout: float) -> None:
-        self.reason = reason
-        self.clock = clock
-        self.close_timeout = close_timeout
-        self._deadline: IDelayedCall | None = None
-
-    def connectionMade(self) -> None:
-        self.transport.write(encode([line("ERROR", f"Closing link: {self.reason}", source=None)]))
-        self.transport.loseConnection()
-        self._deadline = self.clock.callLater(self.close_timeout, self.transport.abortConnection)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-
-
 class IRCFactory(ServerFactory):
     """Builds an :class:`IRCProtocol` for each connection the server admits."""
 
@@ -481,4 +460,7 @@ class IRCFactory(ServerFactory):
         if isinstance(answer, Ticket):
             return IRCProtocol(self.server, answer)
         config = self.server.config
-        return _Refusal(describe_refusal(answer), self.server.clock, config.close_timeout)
+        return RefusedConnection(
+            encode([line("ERROR", f"Closing link: {describe_refusal(answer)}", source=None)]),
+            self.server.clock, config.close_timeout,
+        )

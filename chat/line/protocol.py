@@ -16,8 +16,8 @@ from typing import Any
 from twisted.internet import interfaces
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -30,6 +30,7 @@ from chat.line.render import ERROR, NOTICE, describe_error, encode_batch, encode
 from chat.session.admission import Refusal, ServerFull, Ticket
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
+from chat.session.refusal import RefusedConnection
 from chat.session.server import ChatServer
 from chat.telnet import TelnetFilter
 from chat.text import NICK_MAX, clean, decode, number, relayable
@@ -312,28 +313,6 @@ class LineProtocol(Commands, LineReceiver):
         return self.registry.move(member, room, after).addCallback(self.charge_history)
 
 
-class _Refusal(Protocol):
-    """Tells a connection the server cannot take it, then closes it, or aborts it
-    after ``close_timeout`` seconds if that does not happen (TLS without a handshake)."""
-
-    transport: Any
-
-    def __init__(self, reason: str, clock: IReactorTime, close_timeout: float) -> None:
-        self.reason = reason
-        self.clock = clock
-        self.close_timeout = close_timeout
-        self._deadline: IDelayedCall | None = None
-
-    def connectionMade(self) -> None:
-        self.transport.write(encode_line(ERROR + self.reason))
-        self.transport.loseConnection()
-        self._deadline = self.clock.callLater(self.close_timeout, self.transport.abortConnection)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-
-
 class LineFactory(ServerFactory):
     """Builds a :class:`LineProtocol` for each connection the server admits."""
 
@@ -347,7 +326,10 @@ class LineFactory(ServerFactory):
         if isinstance(answer, Ticket):
             return LineProtocol(self.server, answer)
         config = self.server.config
-        return _Refusal(describe_refusal(answer), self.server.clock, config.close_timeout)
+        return RefusedConnection(
+            encode_line(ERROR + describe_refusal(answer)),
+            self.server.clock, config.close_timeout,
+        )
 
 
 def describe_refusal(refusal: Refusal) -> str:
