@@ -578,13 +578,21 @@ class Registry:
         in its place: before anything said in the room from now on."""
         place, upto = member.outbox.reserve(), self.sequencer.last_id
         if after is None:
-            read = self.history.read_recent(room.key, self.replay).addCallback(CatchUp, False)
-        else:
-            read = self.history.read_since(room.key, after)
+            return self.history.read_recent(room.key, self.replay).addCallbacks(
+                self._show_recent, self._show_nothing,
+                callbackArgs=(member, room, place, upto), errbackArgs=(member, place),
+            )
+        read = self.history.read_since(room.key, after)
         return read.addCallbacks(
             self._show_catch_up, self._show_nothing,
             callbackArgs=(member, room, place, upto), errbackArgs=(member, place),
         )
+
+    @staticmethod
+    def _show_recent(
+        entries: list[Said], member: Member, room: Room, place: Reservation, upto: int
+    ) -> int:
+        return Registry._show_catch_up(CatchUp(entries, False), member, room, place, upto)
 
     @staticmethod
     def _show_catch_up(
