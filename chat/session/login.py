@@ -372,9 +372,11 @@ class ChatRealm:
                 arrival = replace(arrival, room=LOBBY, after=None)
         owner = f"{self._origin}.s{next(_session_ids)}"
         taken_over = self._take_over(nick, arrival, account)
-        return taken_over.addCallback(lambda _: self.claim(nick, owner)).addCallback(
-            self._join, nick, arrival, account
-        )
+        if taken_over is None:
+            claimed = self.claim(nick, owner)
+        else:
+            claimed = taken_over.addCallback(lambda _: self.claim(nick, owner))
+        return claimed.addCallback(self._join, nick, arrival, account)
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Claim ``nick`` for ``owner``; a nickname held by another fails as taken."""
@@ -407,17 +409,18 @@ class ChatRealm:
 
     def _take_over(
         self, nick: str, arrival: Arrival, account: Account | None
-    ) -> defer.Deferred[None]:
+    ) -> defer.Deferred[None] | None:
         """Replace the session of this nickname that the server still holds (its peer
         dropped without the server noticing), if the newcomer proves that it is the
         same person: by its resume token, or by logging in to the same account;
-        fires once the nickname is free."""
+        fires once the nickname is free. None: there is nothing to take over (the
+        usual case, which then claims at once, with no Deferred to wait on)."""
         member = self.registry.find(nick)
         if member is None:
-            return defer.succeed(None)
+            return None
         session = self.sessions.get(member.id)
         if session is None:
-            return defer.succeed(None)
+            return None
         same_token = arrival.resume_token is not None and (
             session.resume_token == arrival.resume_token
         )
@@ -425,7 +428,7 @@ class ChatRealm:
             session.account is not None and session.account.key == account.key
         )
         if not (same_token or same_account):
-            return defer.succeed(None)
+            return None
         log.info("{nick} resumes on a new connection", nick=member.nick)
         session.client.displace()
         return session.released if session.released is not None else defer.succeed(None)
