@@ -97,9 +97,15 @@ class LineStyle:
 
     colour: bool
     palette: tuple[str, ...] = BASIC_PALETTE
+    time_format: str = "%H:%M"
+
+    @property
+    def indent(self) -> int:
+        """Blanks before a continuation row: the width of the time column and its space."""
+        return len(time.strftime(self.time_format, time.localtime(0))) + 1
 
     def line(self, line: str, when: float) -> str:
-        """A line of the chat as shown: ``HH:MM`` local time, then the line, made safe.
+        """A line of the chat as shown: local time (``HH:MM``), then the line, made safe.
 
         A replayed line shows instead the time it was said, in brackets, as
         past. Control characters and escape sequences are removed,
@@ -108,7 +114,7 @@ class LineStyle:
         text = clean(line)
         said_at, rest = split_stamp(text)
         if said_at is None:
-            stamp = time.strftime("%H:%M", time.localtime(when))
+            stamp = time.strftime(self.time_format, time.localtime(when))
         else:
             stamp, text = past_time(said_at, when), rest
         if not self.colour:

@@ -87,7 +87,7 @@ async def _run_terminal(
     reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint
 ) -> None:
     size = os.get_terminal_size(STDOUT)
-    style = LineStyle(options.colour, palette_for(options.colours_256))
+    style = LineStyle(options.colour, palette_for(options.colours_256), options.timestamp)
     chat_terminal = ChatTerminal(style, reactor, size.columns)
     session = Session(
         chat_terminal,

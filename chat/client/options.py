@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chat.client.config import BELL_CHOICES, default_config_path, read_config, settings_help
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 55555
 DEFAULT_GREETING_TIMEOUT = 10.0
+DEFAULT_TIMESTAMP = "%H:%M"
+DEFAULT_BELL = "private"
 PASSWORD_VARIABLE = "TCPCHAT_PASSWORD"
 
 _DESCRIPTION = """\
@@ -28,7 +35,22 @@ asks for it, hidden. It is kept in memory only, to log in again on reconnecting.
 Exit status: 0 after leaving, 1 if the server cannot be reached or the
 nickname's password is missing or wrong (pipe mode), 2 if the nickname is
 refused (pipe mode) or the command line is wrong.
-Colours are off with --no-color or when NO_COLOR is set.
+Colours are off with --no-color, or when NO_COLOR is set and neither
+--color nor the config file's colour setting says otherwise.
+
+Config file: ~/.config/tcpchat/client.toml ($XDG_CONFIG_HOME/tcpchat/client.toml),
+or --config FILE. Every setting is optional and the command line overrides it;
+TCPCHAT_PASSWORD overrides password_file. Its settings:
+{settings}
+
+Example:
+  server = "chat.example.org"
+  port = 5000
+  tls = true
+  nick = "alice"
+  password_file = "~/.config/tcpchat/password"
+  bell = "all"
+  timestamp = "%H:%M:%S"
 """
 
 
@@ -46,6 +68,9 @@ class ClientOptions:
     colours_256: bool = False
     log_file: str | None = None
     greeting_timeout: float = DEFAULT_GREETING_TIMEOUT
+    bell: str = DEFAULT_BELL  # "private", "all" (mentions too) or "off"
+    timestamp: str = DEFAULT_TIMESTAMP  # strftime format of each line's time
+    log_dir: str | None = None
     # The nickname's password from --password-file or TCPCHAT_PASSWORD; never shown.
     password: str | None = field(default=None, repr=False)
 
@@ -106,12 +131,24 @@ def _has_256_colours(environ: Mapping[str, str]) -> bool:
     return "256color" in environ.get("TERM", "") or bool(environ.get("COLORTERM"))
 
 
+def _timestamp_format(text: str) -> str:
+    try:
+        time.strftime(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a strftime format: {text!r}") from None
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tcpchat-client",
         description=_DESCRIPTION,
-        epilog=_EPILOG,
+        epilog=_EPILOG.format(settings=settings_help()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="read settings from FILE (default ~/.config/tcpchat/client.toml, if it exists)",
     )
     parser.add_argument("--nick", help="nickname to join with (otherwise it is asked for)")
     parser.add_argument(
@@ -119,23 +156,47 @@ def _parser() -> argparse.ArgumentParser:
         help="the registered nickname's password is the first line of FILE "
         f"(else ${PASSWORD_VARIABLE}; else it is asked for on a terminal)",
     )
-    parser.add_argument("--tls", action="store_true", help="connect with TLS")
     parser.add_argument(
-        "--tls-no-verify",
-        action="store_true",
+        "--tls", action=argparse.BooleanOptionalAction, default=None,
+        help="connect with TLS (--no-tls: without, whatever the config file says)",
+    )
+    parser.add_argument(
+        "--tls-no-verify", action="store_const", const=False, dest="tls_verify",
         help="with --tls, accept any certificate (a self-signed test server)",
     )
     parser.add_argument(
-        "--no-color", action="store_true", help="no colours on the terminal (also NO_COLOR=1)"
+        "--color", "--colour", action="store_const", const=True, dest="colour",
+        help="colours on the terminal even if NO_COLOR is set",
+    )
+    parser.add_argument(
+        "--no-color", "--no-colour", action="store_const", const=False, dest="colour",
+        help="no colours on the terminal (also NO_COLOR=1)",
+    )
+    parser.add_argument(
+        "--bell", action="store_const", const="all",
+        help="ring the terminal bell for private messages and mentions of your nickname "
+        "(default: private messages only)",
+    )
+    parser.add_argument(
+        "--no-bell", action="store_const", const="off", dest="bell", help="never ring the bell"
+    )
+    parser.add_argument(
+        "--timestamp", type=_timestamp_format, metavar="FORMAT",
+        help=f"strftime format of the time before each line (default {DEFAULT_TIMESTAMP})"
+        .replace("%", "%%"),
+    )
+    parser.add_argument(
+        "--log-dir", metavar="DIR",
+        help="keep a log of the conversation in DIR (a file per server and room)",
     )
     parser.add_argument("--log", metavar="FILE", help="write a diagnostic log to FILE")
     parser.add_argument(
-        "--greeting-timeout", type=_seconds, default=DEFAULT_GREETING_TIMEOUT, metavar="SECONDS",
+        "--greeting-timeout", type=_seconds, metavar="SECONDS",
         help="give up on a connection the server does not greet within SECONDS, and retry "
         f"(default {DEFAULT_GREETING_TIMEOUT:g})",
     )
     parser.add_argument(
-        "host", nargs="?", default=DEFAULT_HOST, metavar="HOST",
+        "host", nargs="?", metavar="HOST",
         help=f"server host or endpoint string (default {DEFAULT_HOST})",
     )
     parser.add_argument(
@@ -145,33 +206,87 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_settings(
+    parser: argparse.ArgumentParser, given: str | None, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The config file's settings, checked; a problem with it is a usage error."""
+    path = Path(given).expanduser() if given else default_config_path(environ)
+    try:
+        settings = read_config(path, must_exist=given is not None)
+    except ValueError as error:
+        parser.error(str(error))
+    checks = {
+        "port": lambda value: _port(str(value)),
+        "greeting_timeout": lambda value: _seconds(str(value)),
+        "timestamp": _timestamp_format,
+    }
+    for key, check in checks.items():
+        if key in settings:
+            try:
+                check(settings[key])
+            except argparse.ArgumentTypeError as error:
+                parser.error(f"{path}: {key}: {error}")
+    return settings
+
+
 def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ClientOptions:
-    """Parse the arguments (without the program name); exits with status 2 on a mistake."""
+    """Parse the arguments (without the program name) over the config file's settings.
+
+    The command line wins over the config file, which wins over the
+    environment for colours (NO_COLOR); TCPCHAT_PASSWORD wins over the
+    config file's password_file. Exits with status 2 on a mistake.
+    """
     parser = _parser()
     arguments = parser.parse_args(argv)
-    endpoint = arguments.host if _is_endpoint_string(arguments.host) else None
-    if endpoint is not None and arguments.port is not None:
+    config = _config_settings(parser, arguments.config, environ)
+
+    def setting(name: str, key: str, default: Any) -> Any:
+        given = getattr(arguments, name)
+        return given if given is not None else config.get(key, default)
+
+    host = setting("host", "server", DEFAULT_HOST)
+    endpoint = host if _is_endpoint_string(host) else None
+    port = arguments.port
+    if endpoint is not None and port is not None:
         parser.error("give either an endpoint string or HOST PORT, not both")
-    if endpoint is not None and arguments.tls:
+    if port is None:
+        port = config.get("port", DEFAULT_PORT)
+    tls = bool(setting("tls", "tls", False))
+    tls_verify = bool(setting("tls_verify", "tls_verify", True))
+    if endpoint is not None and tls:
         parser.error("--tls goes with HOST PORT; for an endpoint string use tls:HOST:PORT")
-    if arguments.tls_no_verify and not arguments.tls:
+    if not tls_verify and not tls:
         parser.error("--tls-no-verify goes with --tls")
-    password = environ.get(PASSWORD_VARIABLE) or None
-    if arguments.password_file is not None:
+    password = None if arguments.password_file else environ.get(PASSWORD_VARIABLE) or None
+    password_file = arguments.password_file or (
+        None if password else config.get("password_file")
+    )
+    if password_file is not None:
         try:
-            password = _read_password(arguments.password_file)
+            password = _read_password(str(Path(password_file).expanduser()))
         except ValueError as error:
             parser.error(str(error))
+    colour_default = not environ.get("NO_COLOR")
+    bell = setting("bell", "bell", DEFAULT_BELL)
+    if isinstance(bell, bool):
+        bell = "all" if bell else "off"
+    assert bell in BELL_CHOICES
+    log_dir = setting("log_dir", "log_dir", None)
+    log_file = setting("log", "log", None)
     return ClientOptions(
-        host=arguments.host,
-        port=DEFAULT_PORT if arguments.port is None else arguments.port,
+        host=host,
+        port=port,
         endpoint=endpoint,
-        nick=arguments.nick,
-        tls=arguments.tls,
-        tls_verify=not arguments.tls_no_verify,
-        colour=not arguments.no_color and not environ.get("NO_COLOR"),
+        nick=setting("nick", "nick", None),
+        tls=tls,
+        tls_verify=tls_verify,
+        colour=bool(setting("colour", "colour", colour_default)),
         colours_256=_has_256_colours(environ),
-        log_file=arguments.log,
-        greeting_timeout=arguments.greeting_timeout,
+        log_file=None if log_file is None else str(Path(log_file).expanduser()),
+        greeting_timeout=float(setting("greeting_timeout", "greeting_timeout",
+                                       DEFAULT_GREETING_TIMEOUT)),
         password=password,
+        bell=bell,
+        timestamp=setting("timestamp", "timestamp", DEFAULT_TIMESTAMP),
+        log_dir=None if log_dir is None else str(Path(log_dir).expanduser()),
     )

@@ -321,7 +321,7 @@ class ChatTerminal(HistoricRecvLine):
         if self._position_timer is not None:
             self._held_lines.append(line)
             return
-        rows = fold(self.style.line(line, self.clock.seconds()), self.width)
+        rows = fold(self.style.line(line, self.clock.seconds()), self.width, self.style.indent)
         self.terminal.write(b"\r")
         self.terminal.eraseLine()
         self.terminal.write("\r\n\x1b[K".join(rows).encode("utf-8") + b"\r\n")

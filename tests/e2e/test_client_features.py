@@ -1,0 +1,90 @@
+"""What the terminal client offers beyond a line editor, in real pseudo-terminals (tmux).
+
+One server and one tmux server serve the whole module, to keep it quick:
+each test has users of its own (and, where counts matter, a room of its
+own), and the terminals stay until the module ends. Keys are typed with
+``send-keys`` and the screen read with ``capture-pane``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.client_process import client_environment
+from tests.support.servers import ROOT, RunningServer, running
+from tests.support.tmux import TIMEOUT, Terminal, Tmux, tmux_program
+
+TIMESTAMP = re.compile(r"^\d\d:\d\d(:\d\d)? ")
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server for the module, with its history (for the unread marker)."""
+    with running(tmp_path_factory.mktemp("client-features"), "--db", ":memory:") as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clients' XDG_CONFIG_HOME: no config file of the machine's user is read."""
+    return tmp_path_factory.mktemp("config-home")
+
+
+@pytest.fixture(scope="module")
+def tmux(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Iterator[Tmux]:
+    """A private tmux server for the module, killed with everything in it at the end."""
+    environment = client_environment()
+    environment["XDG_CONFIG_HOME"] = str(home)
+    private = Tmux(tmux_program(), tmp_path_factory.mktemp("tmux"), environment)
+    yield private
+    private.stop()
+
+
+def client(tmux: Tmux, name: str, arguments: list[str], *environment: str) -> Terminal:
+    """``tcpchat-client ARGUMENTS`` in a new terminal named ``name``; rows read without times."""
+    command = ["env", *environment, sys.executable, "-m", "chat.client", *arguments]
+    return tmux.terminal(name, command, cwd=ROOT, row_prefix=TIMESTAMP)
+
+
+def joined(tmux: Tmux, server: RunningServer, nick: str, *arguments: str) -> Terminal:
+    """A user in the lobby, started with --nick."""
+    terminal = client(tmux, nick, ["--nick", nick, *arguments, server.host, str(server.port)])
+    terminal.wait_for(f"*** Welcome, {nick}!")
+    return terminal
+
+
+def wait_until(terminal: Terminal, found: object, what: str) -> list[str]:
+    """Wait until ``found(rows)`` is true; the rows then."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        rows = terminal.rows()
+        if found(rows):  # type: ignore[operator]
+            return rows
+        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
+        time.sleep(0.05)
+
+
+def test_config_file_settings_apply_and_the_command_line_overrides_them(tmux, shared_server,
+                                                                        tmp_path):
+    """The config file names the server, colours off and a time format; --nick overrides its
+    nickname."""
+    config = tmp_path / "client.toml"
+    config.write_text(
+        f'server = "{shared_server.host}"\nport = {shared_server.port}\nnick = "fromfile"\n'
+        'colour = false\ntimestamp = "%H:%M:%S"\n'
+    )
+    terminal = client(tmux, "configured", ["--config", str(config), "--nick", "fromcli"])
+    terminal.wait_for("*** Welcome, fromcli!")
+    screen = terminal.screen(colours=True)
+    assert any(re.match(r"\d\d:\d\d:\d\d \*\*\* Welcome, fromcli!", row) for row in screen)
+    assert "\x1b[" not in "".join(screen)
+    terminal.press("C-d")
+    terminal.wait_for("exit status 0")
