@@ -7,6 +7,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
+from chat.client.inputline import char_width, text_width
 from chat.client.lines import Kind, ServerLine, parse, split_stamp
 from chat.text import clean
 
@@ -16,6 +17,7 @@ _BOLD = "1"
 _ACTION = "35"
 _NOTICE = "36"
 _ERROR = "1;31"
+_STATUS = "7"  # reverse video
 
 # Foreground colours a nickname may get on any colour terminal: no black,
 # white or grey, which vanish on some backgrounds, and nothing like the
@@ -120,6 +122,23 @@ class LineStyle:
         if not self.colour:
             return f"{stamp} {text}"
         return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette)}"
+
+    def status(self, text: str, width: int) -> str:
+        """The status line as shown: cut to fit a row short of ``width`` (the last column is left
+        free, so the terminal never wraps it), in reverse video across the row with colours."""
+        room = max(width - 1, 1)
+        text = clean(text)
+        if text_width(text) > room:
+            kept: list[str] = []
+            for char in text:
+                if text_width("".join(kept)) + char_width(char) > room - 1:
+                    break
+                kept.append(char)
+            text = "".join(kept) + "…"
+        used = text_width(text)
+        if not self.colour:
+            return text
+        return _paint(_STATUS, text + " " * (room - used))
 
     def password_prompt(self) -> tuple[str, str]:
         """The prompt before the hidden input of a password, as plain text and as shown."""

@@ -88,7 +88,8 @@ async def _run_terminal(
 ) -> None:
     size = os.get_terminal_size(STDOUT)
     style = LineStyle(options.colour, palette_for(options.colours_256), options.timestamp)
-    chat_terminal = ChatTerminal(style, reactor, size.columns)
+    tls = options.tls or (options.endpoint or "").startswith(("tls:", "ssl:"))
+    chat_terminal = ChatTerminal(style, reactor, size.columns, size.lines, tls=tls)
     session = Session(
         chat_terminal,
         reactor,

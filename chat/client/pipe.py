@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chat.client.session import Session
+from chat.client.status import Status
 
 PROGRAM = "tcpchat-client"
 
@@ -97,3 +98,6 @@ class PipeIO(Protocol):
 
     def password_wanted(self) -> None:
         """Never asked: pipe mode answers with the password given, or stops."""
+
+    def status_changed(self, status: Status) -> None:
+        """Pipe mode has no status line."""

@@ -31,6 +31,7 @@ follows a command the client sends ``/ids`` again, whose distinctive answer
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -65,6 +66,14 @@ from chat.client.lines import (
     split_message_id,
     welcomed_nick,
 )
+from chat.client.roster import (
+    REGISTERED_SUFFIX,
+    ROOMS_ANSWER,
+    WHO_ANSWER,
+    Roster,
+    kicked_to_lobby,
+)
+from chat.client.status import Link, Status
 from chat.text import clean, nickname_problem, relayable
 
 log = Logger()
@@ -125,6 +134,9 @@ class SessionView(Protocol):
     def password_wanted(self) -> None:
         """The server asks for the nickname's password: the user is to type it, hidden, and it
         is to be given to :meth:`Session.password_entered` (never to ``user_line``)."""
+
+    def status_changed(self, status: Status) -> None:
+        """What the status line shows has changed (room, users, connection, away, ...)."""
 
 
 class Phase(Enum):
@@ -255,6 +267,16 @@ class Session:
         self._typed_ahead: str | None = None
         # An operator's disconnection or a ban, told just before the connection closed.
         self._kept_out: str | None = None
+        # Where the user is and who is there, from the server's notices; when the
+        # next connection attempt is due; whether this connection sent a password.
+        self.roster = Roster()
+        self._retry_at: float | None = None
+        self._password_sent = False
+        # The answers (to /who and /rooms the client asked on its own, on a
+        # terminal) that are taken in for the roster and not shown, in order.
+        self._quiet_answers: deque[re.Pattern[str]] = deque()
+        # The password of a /register or /password sent, until the server confirms it.
+        self._pending_password: str | None = None
 
     # Told by the connection
 
@@ -267,8 +289,10 @@ class Session:
         self._connection = connection
         self._offline_news = None
         self._pending_refusal = None
-        self._nickname_asked = self._password_asked = False
+        self._nickname_asked = self._password_asked = self._password_sent = False
+        self._retry_at = None
         self.phase = Phase.NAMING
+        self._status_changed()
         self._greeting_timer = self.clock.callLater(self.greeting_timeout, self._no_greeting)
         if self._joined_before:
             token = "" if self._resume_token is None else f" {self._resume_token}"
@@ -301,10 +325,13 @@ class Session:
             said = parse(line)
             if said.kind is Kind.ERROR and keeps_out(said.text):
                 self._kept_out = said.text
-            if self._answered(said, line):
+            if self._answered(said, line) or self._quiet_answer(said):
                 return
+            changed = self.roster.take(said, self.nick)
             self._follow_changes(said)
             line = self._missed_messages_line(said, line)
+            if changed:
+                self._status_changed()
         self.view.show_line(line)
 
     def connection_lost(self, reason: Failure) -> None:
@@ -312,6 +339,7 @@ class Session:
         log.info("connection closed: {reason}", reason=describe_failure(reason))
         self._connection = None
         self._nickname_asked = self._password_asked = False
+        self._quiet_answers.clear()
         self._cancel_rejoin_try()
         self._cancel_greeting_timer()
         self._in_doubt.extend(sent for sent in self._awaiting if sent.kind is not None)
@@ -366,6 +394,8 @@ class Session:
         """The next connection attempt is ``delay`` seconds away."""
         if self.phase is Phase.ENDED or self._offline_news is None:
             return
+        self._retry_at = self.clock.seconds() + delay
+        self._status_changed()
         what_happened, next_step = self._offline_news
         self.view.show_status(f"{what_happened}; {next_step} in {math.ceil(delay)}s")
 
@@ -384,6 +414,7 @@ class Session:
             self._say(text)
             return
         self._outbox.append(text)
+        self._status_changed()
         if self.phase is Phase.OFFLINE and self.interactive:
             self.view.show_status("not connected: this will be sent once back")
 
@@ -498,6 +529,7 @@ class Session:
         assert self._connection is not None and self._password is not None
         log.info("sending the password of {nick}", nick=self.nick)
         self._password_asked = False
+        self._password_sent = True
         self._connection.send_line(self._password)
 
     def _welcomed(self, nick: str, line: str) -> None:
@@ -508,6 +540,9 @@ class Session:
         self._rejoin_deadline = None
         self._rejoin_tries = 0
         self.unwelcomed_connections = 0
+        self.roster.welcomed(line.removeprefix("*** "))
+        self.roster.account = nick if self._password_sent else None
+        self.roster.away = None
         if self._joined_before:
             self.view.show_status(f"reconnected: back in the room as {nick}")
             self._missed_header_due = self.interactive
@@ -515,6 +550,10 @@ class Session:
             self.view.show_line(line)
         self._joined_before = True
         self.view.nickname_changed(nick)
+        self._status_changed()
+        if self.interactive:
+            self._ask_quietly("/who", WHO_ANSWER)
+            self._ask_quietly("/rooms", ROOMS_ANSWER)
         if self._in_doubt:
             # Whether the server had them shows in the replay, which ends before
             # the barrier's answer; what typed since waits until then.
@@ -526,6 +565,7 @@ class Session:
     def _send_outbox(self) -> None:
         while self._outbox and self.phase is Phase.CHATTING:
             self._say(self._outbox.popleft())
+        self._status_changed()
 
     def _nick_refused(self, reason: str) -> None:
         if self.interactive:
@@ -576,6 +616,7 @@ class Session:
             else:
                 self._awaiting.append(_Sent(Kind.ACTION, action, text))
             self._connection.send_line(text)
+            self._status_changed()
             return
         if command == "nick" and self.interactive:
             problem = nickname_problem(_argument(text)) if _argument(text) else None
@@ -585,6 +626,10 @@ class Session:
         # A command is never shown as typed; one holding a password is not kept as typed either.
         self._awaiting.append(_Sent(None, masked(text), masked(text)))
         self._connection.send_line(text)
+        if command in ("register", "password") and _argument(text):
+            # Kept for logging in again on reconnecting, once the server confirms it.
+            arguments = _argument(text)
+            self._pending_password = arguments if command == "register" else arguments.split()[-1]
         if command == "nick":
             self._pending_nick_change = _argument(text)
         elif command == "join":
@@ -604,6 +649,7 @@ class Session:
             if sent.kind is not None:
                 assert self.nick is not None
                 self.view.show_own_line(sent.shown_as(self.nick))
+                self._status_changed()
                 return
 
     def _answered(self, said: ServerLine, line: str) -> bool:
@@ -622,6 +668,7 @@ class Session:
             self._awaiting.popleft()
             assert self.nick is not None
             self.view.show_refused(head.shown_as(self.nick), line)
+            self._status_changed()
             return True
         barrier_sent = any(sent is _BARRIER for sent in self._awaiting)
         if said.kind is Kind.NOTICE and is_ids_answer(said.text) and barrier_sent:
@@ -654,13 +701,39 @@ class Session:
             return "*** end of missed messages"
         return line
 
+    def _ask_quietly(self, command: str, answer: re.Pattern[str]) -> None:
+        """Send a command whose answer (matching ``answer``) is for the roster, not shown."""
+        assert self._connection is not None
+        self._quiet_answers.append(answer)
+        self._connection.send_line(command)
+
+    def _quiet_answer(self, said: ServerLine) -> bool:
+        """Whether a line is the answer to a command the client asked on its own (taken in)."""
+        if said.kind is not Kind.NOTICE or not self._quiet_answers:
+            return False
+        if self._quiet_answers[0].fullmatch(said.text) is None:
+            return False
+        self._quiet_answers.popleft()
+        self.roster.take(said, self.nick)
+        self._status_changed()
+        return True
+
     def _follow_changes(self, said: ServerLine) -> None:
         """Take in a /nick or /join once the server confirms it; forget it if refused."""
         if said.kind is Kind.ERROR:
-            self._pending_nick_change = self._pending_room = None
+            self._pending_nick_change = self._pending_room = self._pending_password = None
+            if kicked_to_lobby(said.text):
+                self.room = LOBBY
+                self._last_id = 0
+                if self.interactive:
+                    self._ask_quietly("/who", WHO_ANSWER)
             return
         if said.kind is not Kind.NOTICE:
             return
+        if self._pending_password and (
+            said.text == "password changed" or said.text.endswith(REGISTERED_SUFFIX)
+        ):
+            self._password, self._pending_password = self._pending_password, None
         nick = self._pending_nick_change
         if nick and said.text.endswith(f" is now known as {nick}"):
             self._pending_nick_change = None
@@ -671,6 +744,34 @@ class Session:
             self._pending_room = None
             self.room = room
             self._last_id = 0
+            if self.interactive:
+                self._ask_quietly("/who", WHO_ANSWER)
+
+    # The status line
+
+    def status(self) -> Status:
+        """What the status line is to show now."""
+        match self.phase:
+            case Phase.CHATTING:
+                link = Link.CONNECTED
+            case Phase.NAMING:
+                link = Link.LOGGING_IN
+            case Phase.LEAVING | Phase.ENDED:
+                link = Link.LEAVING
+            case Phase.OFFLINE:
+                waiting = self._retry_at is not None and self._retry_at > self.clock.seconds()
+                link = Link.WAITING if waiting else Link.CONNECTING
+        roster = self.roster
+        unsent = len(self._outbox) + len(self._in_doubt)
+        unsent += sum(1 for sent in self._awaiting if sent.kind is not None)
+        return Status(
+            room=roster.room, users=roster.users, link=link, retry_at=self._retry_at,
+            rejoining=self._joined_before, away=roster.away, account=roster.account,
+            topic=roster.topic, unsent=unsent,
+        )
+
+    def _status_changed(self) -> None:
+        self.view.status_changed(self.status())
 
     # Leaving
 
@@ -681,6 +782,7 @@ class Session:
 
     def _start_leaving(self) -> None:
         self.phase = Phase.LEAVING
+        self._status_changed()
         self._cancel_rejoin_try()
         self._outbox.clear()
         self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_now)

@@ -2,16 +2,17 @@
 
 :class:`ChatTerminal` is the :class:`~chat.client.session.SessionView` of
 an interactive session. The line being typed is always the last row of
-the terminal; each line of the chat is written over it and the input line
-is drawn again below, so what the user is typing stays as it was. The
-screen is never cleared and no alternate screen is used: the scrollback
+the terminal and the status line (:mod:`chat.client.status`) the one
+above it; each line of the chat is written over the status line and
+scrolls up, and both are drawn again below, so what the user is typing
+stays as it was. No alternate screen is used: the terminal's scrollback
 keeps the whole conversation after the client exits.
 
 Lines wider than the terminal are cut into rows here, continuation rows
-indented (see :mod:`chat.client.rows`). When the window gets narrower than
-the input line, many terminals rewrap that row into several; the client
-asks the terminal where its cursor went to tell whether it did, and
-clears every row the old input line now takes before drawing it again.
+indented (see :mod:`chat.client.rows`). The lines shown are also kept
+(:mod:`chat.client.scrollback`): when the window is resized the screen is
+drawn again from them at the new width, so nothing of the old status and
+input rows, however the terminal rewrapped them, is left over.
 
 When the server asks for the nickname's password, the input line is
 hidden until the server lets the user in (or asks for a nickname): each
@@ -42,7 +43,9 @@ from chat.client.colours import LineStyle
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import holds_password
 from chat.client.rows import fold
+from chat.client.scrollback import Scrollback
 from chat.client.session import Session
+from chat.client.status import Link, Status, status_text
 from chat.text import clean
 
 CTRL_A = b"\x01"
@@ -61,8 +64,6 @@ _APPLICATION_END = b"\x1b[OF"
 HIDDEN = "*"
 # How much of a refused line is shown again, in characters.
 EXCERPT_LENGTH = 60
-# After a resize, how long to wait for the terminal to say where its cursor is.
-POSITION_TIMEOUT = 0.5
 
 
 class ChatTerminal(HistoricRecvLine):
@@ -77,20 +78,24 @@ class ChatTerminal(HistoricRecvLine):
 
     session: Session
 
-    def __init__(self, style: LineStyle, clock: IReactorTime, width: int) -> None:
+    def __init__(
+        self, style: LineStyle, clock: IReactorTime, width: int, height: int = 24,
+        *, tls: bool = False,
+    ) -> None:
         self.style = style
         self.clock = clock
         self.width = width
+        self.height = height
+        self.tls = tls
         self.closed: Deferred[None] = Deferred()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt = ("> ", "> ")
         # While a password is typed: the prompt to go back to after it; else None.
         self._prompt_after_password: tuple[str, str] | None = None
-        self._cursor_column = 0  # where the cursor stood on the input row when last drawn
-        # While asking the terminal where its cursor is after a resize: the
-        # timer for an answer that may never come, and the lines held back.
-        self._position_timer: IDelayedCall | None = None
-        self._held_lines: list[str] = []
+        self.scrollback = Scrollback()
+        self._status: Status | None = None
+        # While the status line counts down to the next connection attempt.
+        self._countdown: IDelayedCall | None = None
 
     # Setting up
 
@@ -112,7 +117,7 @@ class ChatTerminal(HistoricRecvLine):
     def initializeScreen(self) -> None:
         # RecvLine resets the terminal here, which would wipe the screen.
         self.mode = "insert"
-        self.draw_input_line()
+        self._draw_bottom()
 
     def setInsertMode(self) -> None:
         self.mode = "insert"
@@ -123,52 +128,18 @@ class ChatTerminal(HistoricRecvLine):
     def terminalSize(self, width: int, height: int) -> None:
         self.width = width
         self.height = height
-        if self._position_timer is not None:
-            return  # being redrawn already; the answer will be read with the new width
-        if self._cursor_column < width:
-            self._redraw_after_resize(0)
-            return
-        # The terminal may have rewrapped the input row into several: its
-        # cursor's column tells, being then the old column modulo the width.
-        asked = self.terminal.reportCursorPosition()
-        self._position_timer = self.clock.callLater(POSITION_TIMEOUT, self._position_unknown)
-        asked.addCallback(self._position_known)
-
-    def _position_known(self, position: tuple[int, int]) -> None:
-        if self._position_timer is None or not self._position_timer.active():
-            return  # a late answer, after the timeout
-        self._position_timer.cancel()
-        self._position_timer = None
-        column = self._cursor_column
-        rewrapped = column >= self.width and position[0] == column % self.width
-        self._redraw_after_resize(column // self.width if rewrapped else 0)
-
-    def _position_unknown(self) -> None:
-        self._position_timer = None
-        self._redraw_after_resize(0)
-
-    def _redraw_after_resize(self, rows_up: int) -> None:
-        """Clear from the first row the input line takes to the end of the screen, and redraw."""
-        if rows_up:
-            self.terminal.cursorUp(rows_up)
-        self.terminal.write(b"\r")
-        self.terminal.eraseToDisplayEnd()
-        self.draw_input_line()
-        held, self._held_lines = self._held_lines, []
-        for line in held:
-            self._print_above(line)
+        self._draw_screen()
 
     def connectionLost(self, reason: Failure) -> None:
         self.session.leave()
         self.closed.callback(None)
 
     def close(self) -> None:
-        """Take the input line away and let go of the terminal; :attr:`closed` fires after."""
-        if self._position_timer is not None and self._position_timer.active():
-            self._position_timer.cancel()
-        self._position_timer = None
-        self.terminal.write(b"\r")
-        self.terminal.eraseLine()
+        """Take the status and input lines away and let go of the terminal; :attr:`closed`
+        fires after."""
+        self._stop_countdown()
+        self.terminal.cursorPosition(0, self._status_row)
+        self.terminal.eraseToDisplayEnd()
         # Not ServerProtocol.loseConnection: it resets the terminal, wiping the screen.
         self.terminal.transport.loseConnection()
 
@@ -298,10 +269,17 @@ class ChatTerminal(HistoricRecvLine):
 
     # Drawing
 
+    @property
+    def _status_row(self) -> int:
+        return max(self.height - 2, 0)
+
+    @property
+    def _view_rows(self) -> int:
+        """How many rows of the chat the screen shows, above the status line."""
+        return max(self.height - 2, 1)
+
     def draw_input_line(self) -> None:
-        """Draw the prompt and the visible part of the input on the cursor's row."""
-        if self._position_timer is not None:
-            return  # drawn once the terminal has said where the old one went
+        """Draw the prompt and the visible part of the input on the last row."""
         plain_prompt, shown_prompt = self._prompt
         if self._prompt_after_password is None:
             chars = [encoded.decode("utf-8") for encoded in self.lineBuffer]
@@ -310,22 +288,52 @@ class ChatTerminal(HistoricRecvLine):
         shown = visible_input(
             chars, self.lineBufferIndex, self.width - text_width(plain_prompt) - 1
         )
-        self.terminal.write(b"\r")
+        self.terminal.cursorPosition(0, self.height - 1)
         self.terminal.eraseLine()
         self.terminal.write((shown_prompt + shown.text).encode("utf-8"))
         if shown.cursor_back:
             self.terminal.cursorBackward(shown.cursor_back)
-        self._cursor_column = text_width(plain_prompt) + text_width(shown.text) - shown.cursor_back
+
+    def _draw_status(self) -> None:
+        """Draw the status line, then put the cursor back on the input line."""
+        if self.height >= 2:
+            self.terminal.cursorPosition(0, self._status_row)
+            self.terminal.eraseLine()
+            self.terminal.write(self.style.status(self._status_text(), self.width).encode("utf-8"))
+        self.draw_input_line()
+
+    def _status_text(self) -> str:
+        if self._status is None:
+            return "[lobby] | connecting"
+        return status_text(self._status, self.clock.seconds(), tls=self.tls)
+
+    def _draw_bottom(self) -> None:
+        """Clear from the status line down and draw it and the input line."""
+        self.terminal.cursorPosition(0, self._status_row)
+        self.terminal.eraseToDisplayEnd()
+        self._draw_status()
+
+    def _draw_screen(self) -> None:
+        """Draw the whole screen again from the lines kept: the last ones, status, input."""
+        rows, _ = self.scrollback.rows_before(0, self._view_rows, self.width, self.style.indent)
+        self.terminal.cursorPosition(0, 0)
+        self.terminal.eraseToDisplayEnd()
+        top = self._view_rows - len(rows)
+        for number, row in enumerate(rows):
+            self.terminal.cursorPosition(0, top + number)
+            self.terminal.write(row.encode("utf-8"))
+        self._draw_bottom()
 
     def _print_above(self, line: str) -> None:
-        if self._position_timer is not None:
-            self._held_lines.append(line)
-            return
-        rows = fold(self.style.line(line, self.clock.seconds()), self.width, self.style.indent)
-        self.terminal.write(b"\r")
-        self.terminal.eraseLine()
-        self.terminal.write("\r\n\x1b[K".join(rows).encode("utf-8") + b"\r\n")
-        self.draw_input_line()
+        styled = self.style.line(line, self.clock.seconds())
+        self.scrollback.add(styled)
+        rows = fold(styled, self.width, self.style.indent)
+        # Written from the status row down, each row ending in a newline, and one
+        # newline more: the screen scrolls up by as many rows as the line takes.
+        self.terminal.cursorPosition(0, self._status_row)
+        self.terminal.eraseToDisplayEnd()
+        self.terminal.write("\r\n\x1b[K".join(rows).encode("utf-8") + b"\r\n\n")
+        self._draw_bottom()
 
     # SessionView
 
@@ -354,6 +362,24 @@ class ChatTerminal(HistoricRecvLine):
         self._stop_hiding()
         self._prompt = self.style.prompt(nick)
         self.draw_input_line()
+
+    def status_changed(self, status: Status) -> None:
+        self._status = status
+        self._draw_status()
+        if status.link is Link.WAITING and self._countdown is None:
+            self._countdown = self.clock.callLater(1.0, self._count_down)
+        elif status.link is not Link.WAITING:
+            self._stop_countdown()
+
+    def _count_down(self) -> None:
+        """Another second towards the next attempt: the status line says how many are left."""
+        self._countdown = None
+        self.status_changed(self.session.status())
+
+    def _stop_countdown(self) -> None:
+        if self._countdown is not None and self._countdown.active():
+            self._countdown.cancel()
+        self._countdown = None
 
     def password_wanted(self) -> None:
         if self._prompt_after_password is None:

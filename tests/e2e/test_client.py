@@ -289,6 +289,10 @@ class AccountsServer:
                 elif line == "/quit":
                     say("*** Bye")
                     return
+                elif line == "/who":
+                    say(f"*** 1 user in lobby: {nick}")
+                elif line == "/rooms":
+                    say("*** 1 room: lobby (1)")
                 else:
                     say(f"@id={len(lines)}")
 

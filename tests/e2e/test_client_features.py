@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,12 +61,12 @@ def joined(tmux: Tmux, server: RunningServer, nick: str, *arguments: str) -> Ter
     return terminal
 
 
-def wait_until(terminal: Terminal, found: object, what: str) -> list[str]:
-    """Wait until ``found(rows)`` is true; the rows then."""
+def wait_until(terminal: Terminal, found: Callable[[list[str]], bool], what: str) -> list[str]:
+    """Wait until ``found(rows)`` holds of the terminal's rows; the rows then."""
     deadline = time.monotonic() + TIMEOUT
     while True:
         rows = terminal.rows()
-        if found(rows):  # type: ignore[operator]
+        if found(rows):
             return rows
         assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
         time.sleep(0.05)
@@ -88,3 +88,32 @@ def test_config_file_settings_apply_and_the_command_line_overrides_them(tmux, sh
     assert "\x1b[" not in "".join(screen)
     terminal.press("C-d")
     terminal.wait_for("exit status 0")
+
+
+def status_of(terminal: Terminal) -> str:
+    """The status line: the row above the input line."""
+    return terminal.rows()[-2]
+
+
+def wait_for_status(terminal: Terminal, *parts: str) -> str:
+    """Wait until the status line holds every one of ``parts``; the status line then."""
+    rows = wait_until(terminal, lambda rows: len(rows) >= 2 and all(part in rows[-2] for part in
+                                                                    parts), f"status {parts}")
+    return rows[-2]
+
+
+def test_status_line_shows_room_users_away_account_and_the_connection_across_a_restart(
+        tmux, server):
+    """The row above the input: the room and its users, away, the account; while the server
+    restarts, the countdown to reconnecting; then connected again, logged in again."""
+    alice = joined(tmux, server, "alice")
+    assert wait_for_status(alice, "[lobby]", "1 user |", "connected")
+    joined(tmux, server, "bob")
+    wait_for_status(alice, "2 users")
+    alice.type_line("/away lunch")
+    alice.type_line("/register long enough")
+    wait_for_status(alice, "away: lunch", "account alice")
+    server.restart()
+    wait_for_status(alice, "reconnecting in ")
+    status = wait_for_status(alice, "connected", "account alice")
+    assert "away" not in status

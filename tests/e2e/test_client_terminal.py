@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,11 @@ def lines(terminal: Terminal) -> list[str]:
     return shown
 
 
+def seen(rows: list[str]) -> list[str]:
+    """The rows of the chat and the input line: all but the status line above the input."""
+    return [*rows[:-2], rows[-1]]
+
+
 def joined(tmux: Tmux, server: Any, nick: str) -> Terminal:
     """A user in the room, started with --nick."""
     terminal = client(tmux, nick, ["--nick", nick, server.host, str(server.port)])
@@ -74,7 +80,7 @@ def test_message_arrives_above_half_typed_text_which_stays_editable(tmux, server
     bob.type("hello alice")
     bob.press("Enter")
     rows = alice.wait_for("<bob> hello alice")
-    assert rows[-2:] == ["<bob> hello alice", "alice> half typ"]
+    assert seen(rows)[-2:] == ["<bob> hello alice", "alice> half typ"]
     alice.type("ed")
     alice.press("Enter")
     bob.wait_for("<alice> half typed")
@@ -172,6 +178,14 @@ def test_refused_line_is_shown_refused_and_own_lines_follow_the_server(tmux, sta
     assert not any("xxx" in row for row in bob.wait_for("<alice> short one"))
 
 
+def no_fragments(rows: list[str], width: int) -> bool:
+    """Whether the input line is on the last row, whole in view, and nowhere else."""
+    last = rows[-1]
+    if not (last.startswith("alice> ") and last.endswith("05abcdefgh") and len(last) < width):
+        return False
+    return not [row for row in rows[:-1] if "abcdefgh" in row or row.startswith("alice>")]
+
+
 def test_resizing_leaves_no_fragments_of_the_input_line(tmux, server):
     """Shrinking and widening the terminal redraws the input line once, with nothing left over."""
     alice = joined(tmux, server, "alice")
@@ -180,11 +194,9 @@ def test_resizing_leaves_no_fragments_of_the_input_line(tmux, server):
     alice.wait_for(draft)
     for width in (40, 25, 80, 33):
         alice.resize(width)
-        time.sleep(0.3)
-        rows = alice.rows()
-        assert rows[-1].startswith("alice> ")
-        others = [row for row in rows[:-1] if "abcdefgh" in row or row.startswith("alice>")]
-        assert others == [], f"fragments at width {width}:\n" + "\n".join(rows)
+        # Drawn again on one row, its end in view, and nothing of it anywhere else: a
+        # fragment the client left would stay, and this wait would fail.
+        wait_until(alice, partial(no_fragments, width=width), f"fragments at width {width}")
     alice.press("Enter")
     alice.wait_for("<alice> draft 00")
 
@@ -207,6 +219,17 @@ def test_continuation_rows_of_a_wrapped_message_are_indented(tmux, server):
             rows = [row for row in terminal.screen() if row]
         tail = next(row for row in rows if forged in row)
         assert tail == "      " + forged
+
+
+def wait_until(terminal: Terminal, found: Callable[[list[str]], bool], what: str) -> list[str]:
+    """Wait until ``found(rows)`` holds of the terminal's rows; the rows then."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        rows = terminal.rows()
+        if found(rows):
+            return rows
+        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
+        time.sleep(0.05)
 
 
 def first_retry_delays(terminal: Terminal, news: str) -> tuple[int, int]:
@@ -278,7 +301,9 @@ def test_after_an_outage_missed_messages_come_first_then_what_was_typed_offline(
     back = rows.index("*** reconnected: back in the room as alice")
     assert rows[back + 1] == "*** 1 missed message:"
     assert re.fullmatch(r"\[\d\d:\d\d\] <carol> while you were away", rows[back + 2])
-    assert rows[back + 3 :] == ["*** end of missed messages", "<alice> typed offline", "alice>"]
+    assert seen(rows)[back + 3 :] == [
+        "*** end of missed messages", "<alice> typed offline", "alice>"
+    ]
 
 
 def test_password_is_asked_hidden_again_after_a_wrong_one_and_never_shown_or_recalled(tmux):
@@ -305,5 +330,5 @@ def test_password_is_asked_hidden_again_after_a_wrong_one_and_never_shown_or_rec
         accounts.close()
     assert not any("horse" in row for row in rows)
     assert [lines[1:] for lines in accounts.received] == [
-        ["alice", "wrong horse", AccountsServer.password, "hello", "/quit"]
+        ["alice", "wrong horse", AccountsServer.password, "/who", "/rooms", "hello", "/quit"]
     ]

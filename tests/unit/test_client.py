@@ -47,8 +47,13 @@ from chat.client.session import (
     Session,
     describe_failure,
 )
-from chat.client.terminal import POSITION_TIMEOUT, ChatTerminal, terminal_protocol
+from chat.client.status import Status
+from chat.client.terminal import ChatTerminal, terminal_protocol
 
+# What a terminal's session asks on its own once in the room, for its status line,
+# and the answers a joined() client's server gives.
+QUIET = ["/who", "/rooms"]
+QUIET_ANSWERS = ["*** 1 user in lobby: alice", "*** 1 room: lobby (1)"]
 GREETING = [
     "*** Welcome to tcpchat.",
     "*** Please choose a nickname (1-20 letters, digits, _ or -):",
@@ -73,6 +78,7 @@ class RecordingView:
         self.nick_asked = 0
         self.password_asked = 0
         self.nick: str | None = None
+        self.status: Status | None = None
 
     def show_line(self, line: str) -> None:
         self.lines.append(line)
@@ -97,6 +103,9 @@ class RecordingView:
 
     def password_wanted(self) -> None:
         self.password_asked += 1
+
+    def status_changed(self, status: Status) -> None:
+        self.status = status
 
     def everything_shown(self) -> str:
         """All the view was asked to show, as one text."""
@@ -153,7 +162,8 @@ def joined(nick: str = "alice", interactive: bool = True) -> tuple[Client, FakeS
     client = Client(nick, interactive)
     server = client.connect()
     server.say("*** Welcome to tcpchat.", f"*** Welcome, {nick}! 1 user online.")
-    server.received()
+    if server.received()[-len(QUIET):] == QUIET:
+        server.say(*QUIET_ANSWERS)
     return client, server
 
 
@@ -417,7 +427,7 @@ def test_own_message_whose_acknowledgement_was_lost_is_shown_by_the_replay_not_s
         "@id=43 [2026-11-28 14:02Z] <bob> missed",
         "*** end of history",
     )
-    assert server.received() == ["/ids"]
+    assert server.received() == [*QUIET, "/ids"]
     server.say(IDS_ON)
     assert server.received() == []
     assert client.view.own == ["[2026-11-28 14:02Z] <alice> mine"]
@@ -443,7 +453,7 @@ def test_own_message_the_server_never_had_is_sent_again_after_the_catch_up():
         "@id=3 [2026-11-28 14:02Z] <bob> meanwhile",
         "*** end of history",
     )
-    assert server.received() == ["/ids"]
+    assert server.received() == [*QUIET, "/ids"]
     client.session.user_line("typed during the catch-up")
     server.say(IDS_ON)
     assert server.received() == ["lost in transit", "typed offline", "typed during the catch-up"]
@@ -871,12 +881,26 @@ def test_pipe_lets_go_of_output_nobody_reads_any_more():
 # The terminal UI, on an in-memory terminal
 
 
+class _CursorPositionParser(insults.ClientProtocol.ControlSequenceParser):
+    def H(self, proto, handler, buf):
+        """ESC [ ROW ; COLUMN H, which insults' own emulator takes for ESC [ H."""
+        row, _, column = buf.partition(b";")
+        handler.cursorPosition(int(column or 1) - 1, int(row or 1) - 1)
+
+
+class Emulator(insults.ClientProtocol):
+    """A terminal emulator for the tests, which knows where ESC [ ROW ; COLUMN H goes."""
+
+    controlSequenceParser = _CursorPositionParser()
+
+
 class ScreenUnderTest:
     """A ChatTerminal joined as alice, whose output is rendered by an emulated terminal."""
 
-    def __init__(self, width: int = 60) -> None:
+    def __init__(self, width: int = 60, height: int = 24) -> None:
         self.clock = clock = Clock()
-        self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, width)
+        self.width, self.height = width, height
+        self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, width, height)
         self.session = Session(
             self.chat_terminal, clock, address="test", nick="alice", interactive=True
         )
@@ -885,19 +909,29 @@ class ScreenUnderTest:
         self.keyboard = terminal_protocol(self.chat_terminal)
         self.keyboard.makeConnection(self.stdio)
         self.server = FakeServer(self.session)
-        self.server.say("*** Welcome, alice! 1 user online.")
+        self.server.say("*** Welcome, alice! 1 user online.", *QUIET_ANSWERS)
         self.server.received()
 
     def type(self, keys: bytes) -> None:
         self.keyboard.dataReceived(keys)
 
-    def rows(self) -> list[str]:
+    def screen(self) -> list[str]:
+        """Every row of the emulated screen, without trailing blanks."""
         screen = helper.TerminalBuffer()
-        emulator = insults.ClientProtocol(lambda: screen)
+        screen.width, screen.height = self.width, self.height
+        emulator = Emulator(lambda: screen)
         emulator.makeConnection(StringTransport())
         emulator.dataReceived(self.stdio.value())
-        rows = bytes(screen).decode().splitlines()
-        return [TIMESTAMP.sub("", row).rstrip() for row in rows if row.strip()]
+        return [row.rstrip() for row in bytes(screen).decode().split("\n")]
+
+    def rows(self) -> list[str]:
+        """The non-empty rows above the status line without their times, and the input line."""
+        rows = self.screen()
+        chat = [TIMESTAMP.sub("", row) for row in rows[:-2] if row.strip()]
+        return [*chat, rows[-1]]
+
+    def status_row(self) -> str:
+        return self.screen()[-2]
 
 
 def test_incoming_message_appears_above_what_is_being_typed():
@@ -949,13 +983,15 @@ def test_ctrl_c_leaves_even_with_text_typed():
 
 
 def test_closing_does_not_clear_the_screen():
-    """Leaving removes only the input line: the conversation stays on screen."""
+    """Leaving removes only the status and input lines: the conversation stays on screen."""
     screen = ScreenUnderTest()
     screen.server.say("<bob> remember me")
     screen.chat_terminal.close()
     assert b"\x1bc" not in screen.stdio.value()
     assert b"\x1b[2J" not in screen.stdio.value()
-    assert screen.rows()[-1] == "<bob> remember me"
+    rows = screen.screen()
+    assert rows[-2:] == ["", ""]
+    assert TIMESTAMP.sub("", rows[-3]) == "<bob> remember me"
 
 
 # Own lines follow what the server accepted, in its order
@@ -1039,7 +1075,7 @@ def test_line_typed_offline_is_shown_after_the_missed_messages():
     server = client.connect()
     assert server.received() == ["/resume lobby 0", "alice"]
     server.say("*** Welcome, alice! 1 user online.")
-    assert server.received() == ["back again"]
+    assert server.received() == [*QUIET, "back again"]
     server.say(
         "*** history of lobby, last message:",
         "@id=3 [2026-11-28 14:02Z] <bob> meanwhile",
@@ -1285,41 +1321,23 @@ def test_rows_end_at_a_space_near_the_end():
     assert fold("aaaa bbbb cccc dddd", 12, indent=2) == ["aaaa bbbb", "  cccc dddd"]
 
 
-def test_resize_clears_the_rows_a_rewrapped_input_line_takes():
-    """Narrower than the input line: the terminal is asked where its cursor went; if the row was
-    rewrapped, the client goes up to the first of its rows and clears from there."""
-    screen = ScreenUnderTest(width=80)
-    screen.type(b"x" * 60)
+def test_resize_draws_the_screen_again_from_the_lines_kept():
+    """After a resize the screen is drawn from the top again, from the lines kept, cut at the
+    new width: nothing of the old rows is left, whatever the terminal did with them."""
+    screen = ScreenUnderTest(width=80, height=8)
+    for number in range(10):
+        screen.server.say(f"<bob> line {number} " + "x" * 30)
+    screen.type(b"y" * 60)
     screen.stdio.clear()
-    screen.chat_terminal.terminalSize(30, 20)
-    assert screen.stdio.value() == b"\x1b[6n"
-    screen.stdio.clear()
-    screen.server.say("<bob> held back")
-    assert screen.stdio.value() == b""
-    screen.type(b"\x1b[3;8R")  # column 8 = 67 % 30 + 1: rewrapped onto three rows
+    screen.width = 30
+    screen.chat_terminal.terminalSize(30, 8)
     drawn = screen.stdio.value()
-    assert drawn.startswith(b"\x1b[2A\r\x1b[J\r")
-    assert b"<bob> held back" in drawn
-
-
-def test_resize_of_a_terminal_that_does_not_rewrap_clears_only_the_input_row():
-    """A terminal that cuts the row instead (its cursor at the last column) is not gone up in."""
-    screen = ScreenUnderTest(width=80)
-    screen.type(b"x" * 60)
-    screen.chat_terminal.terminalSize(30, 20)
-    screen.stdio.clear()
-    screen.type(b"\x1b[20;30R")
-    assert screen.stdio.value().startswith(b"\r\x1b[J\r")
-
-
-def test_resize_without_an_answer_redraws_after_a_while():
-    """A terminal that never says where its cursor is still gets its input line back."""
-    screen = ScreenUnderTest(width=80)
-    screen.type(b"x" * 60)
-    screen.chat_terminal.terminalSize(30, 20)
-    screen.stdio.clear()
-    screen.clock.advance(POSITION_TIMEOUT)
-    assert screen.stdio.value().startswith(b"\r\x1b[J\r")
+    assert drawn.startswith(b"\x1b[1;1H\x1b[J")
+    rows = screen.screen()
+    assert rows[-1].startswith("alice> ") and rows[-1].endswith("y" * 20)
+    assert rows[-2].startswith("[lobby]")
+    assert rows[-3].startswith("      ") and "line 9" in rows[-4]
+    assert all(len(row) <= 30 for row in rows)
 
 
 # Registered nicknames: the password
@@ -1516,6 +1534,7 @@ class LoginScreen(ScreenUnderTest):
 
     def __init__(self) -> None:
         self.clock = clock = Clock()
+        self.width, self.height = 60, 24
         self.chat_terminal = ChatTerminal(LineStyle(colour=False), clock, 60)
         self.session = Session(
             self.chat_terminal, clock, address="test", nick="alice", interactive=True
