@@ -40,6 +40,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorThreads, IReactorT
 from twisted.python.failure import Failure
 
 from chat.client.colours import LineStyle
+from chat.client.completion import Completions, complete
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import holds_password
 from chat.client.rows import fold
@@ -94,6 +95,8 @@ class ChatTerminal(HistoricRecvLine):
         self._prompt_after_password: tuple[str, str] | None = None
         self.scrollback = Scrollback()
         self._status: Status | None = None
+        # The choices of the last Tab, the one taken, and the line it made.
+        self._completion: tuple[Completions, int, str] | None = None
         # While the status line counts down to the next connection attempt.
         self._countdown: IDelayedCall | None = None
 
@@ -172,7 +175,29 @@ class ChatTerminal(HistoricRecvLine):
             self.draw_input_line()
 
     def handle_TAB(self) -> None:
-        self.characterReceived(b" ", False)
+        """Complete the word before the cursor; Tab again right after: the next choice."""
+        if self._prompt_after_password is not None:
+            return
+        typed = self._typed()
+        cycle = self._completion
+        if cycle is not None and cycle[2] == typed:
+            completions, index = cycle[0], (cycle[1] + 1) % len(cycle[0].choices)
+            end = completions.start + len(completions.choices[cycle[1]])
+        else:
+            roster = self.session.roster
+            completions = complete(
+                typed, self.lineBufferIndex, nicks=roster.members.values(),
+                rooms=roster.rooms.values(), own_nick=self.session.nick,
+            )
+            index, end = 0, self.lineBufferIndex
+        if not completions.choices:
+            self._completion = None
+            return
+        chosen = completions.choices[index]
+        self.lineBuffer[completions.start : end] = [char.encode("utf-8") for char in chosen]
+        self.lineBufferIndex = completions.start + len(chosen)
+        self._completion = (completions, index, self._typed())
+        self.draw_input_line()
 
     def handle_LEFT(self) -> None:
         self._move_to(self.lineBufferIndex - 1)

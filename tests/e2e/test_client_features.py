@@ -117,3 +117,29 @@ def test_status_line_shows_room_users_away_account_and_the_connection_across_a_r
     wait_for_status(alice, "reconnecting in ")
     status = wait_for_status(alice, "connected", "account alice")
     assert "away" not in status
+
+
+def test_tab_completes_nicknames_commands_and_rooms(tmux, shared_server):
+    """``ze`` Tab at the start of a line is ``zebra: ``; ``/jo`` is ``/join ``, then the rooms."""
+    zebra, yak = shared_server.connect("zebra"), shared_server.connect("yak")
+    try:
+        yak.send_line("/join zoo")
+        yak.expect("you are now in zoo")
+        keeper = joined(tmux, shared_server, "keeper")
+        keeper.type("ze")
+        keeper.press("Tab")
+        keeper.type("hi")
+        keeper.wait_for("keeper> zebra: hi")
+        keeper.press("Enter")
+        zebra.expect("<keeper> zebra: hi")
+        keeper.type("/jo")
+        keeper.press("Tab")
+        keeper.type("zo")
+        keeper.press("Tab")
+        keeper.wait_for("keeper> /join zoo")
+        keeper.press("Enter")
+        keeper.wait_for("*** you are now in zoo")
+        keeper.press("C-d")
+    finally:
+        zebra.close()
+        yak.close()

@@ -1,0 +1,64 @@
+"""Keys beyond line editing: Tab completion, PageUp/PageDown, pastes; on an emulated terminal."""
+
+from __future__ import annotations
+
+from chat.client.completion import complete
+from tests.unit.test_client import ScreenUnderTest
+
+NICKS = ["alice", "Bob", "bobby", "carol"]
+ROOMS = ["lobby", "dev", "design"]
+
+
+def choices(line: str, cursor: int | None = None) -> tuple[int, tuple[str, ...]]:
+    found = complete(line, len(line) if cursor is None else cursor, nicks=NICKS, rooms=ROOMS,
+                     own_nick="alice")
+    return found.start, found.choices
+
+
+def test_a_nickname_at_the_start_of_a_line_is_addressed():
+    """``bo`` at the start completes to ``Bob: `` then ``bobby: ``; one's own is not offered."""
+    assert choices("bo") == (0, ("Bob: ", "bobby: "))
+    assert choices("a") == (0, ())
+
+
+def test_a_nickname_later_in_a_line_or_after_msg_gets_a_blank():
+    """Inside a message and as /msg's or /whois's first argument, a nickname and a blank."""
+    assert choices("hi ca") == (3, ("carol ",))
+    assert choices("/msg ca") == (5, ("carol ",))
+    assert choices("/whois B") == (7, ("Bob ", "bobby "))
+    assert choices("/msg carol ca") == (11, ())
+
+
+def test_commands_and_rooms_after_join_are_completed():
+    """``/jo`` is ``/join ``; after ``/join`` the rooms known, ``#`` or not."""
+    assert choices("/jo") == (0, ("/join ",))
+    assert choices("/who") == (0, ("/who ", "/whois "))
+    assert choices("/join de") == (6, ("design ", "dev "))
+    assert choices("/join #de") == (6, ("design ", "dev "))
+
+
+def screen_with_members() -> ScreenUnderTest:
+    screen = ScreenUnderTest()
+    screen.server.say("*** 3 users in lobby: alice, Bob, bobby", "*** 2 rooms: lobby (3), dev (1)")
+    return screen
+
+
+def test_tab_completes_and_tab_again_takes_the_next_choice():
+    """Tab puts the first choice in the line; Tab again replaces it with the next; typing on
+    starts a new completion."""
+    screen = screen_with_members()
+    screen.type(b"bo\t")
+    assert screen.rows()[-1] == "alice> Bob:"
+    screen.type(b"\t")
+    assert screen.rows()[-1] == "alice> bobby:"
+    screen.type(b"\t")
+    assert screen.rows()[-1] == "alice> Bob:"
+    screen.type(b"hi\r")
+    assert screen.server.received() == ["Bob: hi"]
+
+
+def test_tab_completes_in_the_middle_of_a_line_keeping_what_follows():
+    """The word before the cursor is completed; the rest of the line stays."""
+    screen = screen_with_members()
+    screen.type(b"/join de ok\x1b[D\x1b[D\x1b[D\t")
+    assert screen.rows()[-1] == "alice> /join dev  ok"
