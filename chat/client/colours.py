@@ -18,6 +18,7 @@ _ACTION = "35"
 _NOTICE = "36"
 _ERROR = "1;31"
 _STATUS = "7"  # reverse video
+_HIGHLIGHT = "1;33"  # a message that mentions you: bold yellow
 
 # Foreground colours a nickname may get on any colour terminal: no black,
 # white or grey, which vanish on some backgrounds, and nothing like the
@@ -73,14 +74,16 @@ def _paint(codes: str, text: str) -> str:
     return f"\x1b[{codes}m{text}{_RESET}"
 
 
-def _coloured_by_kind(line: ServerLine, palette: tuple[str, ...]) -> str:
+def _coloured_by_kind(line: ServerLine, palette: tuple[str, ...], highlight: bool) -> str:
     nick = line.nick or ""
     colour = nick_colour(nick, palette)
     match line.kind:
         case Kind.MESSAGE:
-            return f"{_paint(colour, f'<{nick}>')} {line.text}"
+            text = _paint(_HIGHLIGHT, line.text) if highlight else line.text
+            return f"{_paint(colour, f'<{nick}>')} {text}"
         case Kind.ACTION:
-            return f"{_paint(_ACTION, '*')} {_paint(colour, nick)} {_paint(_ACTION, line.text)}"
+            text = _paint(_HIGHLIGHT if highlight else _ACTION, line.text)
+            return f"{_paint(_ACTION, '*')} {_paint(colour, nick)} {text}"
         case Kind.PRIVATE:
             return f"{_paint(f'{_BOLD};{colour}', f'*{nick}*')} {_paint(_BOLD, line.text)}"
         case Kind.PRIVATE_SENT:
@@ -106,7 +109,7 @@ class LineStyle:
         """Blanks before a continuation row: the width of the time column and its space."""
         return len(time.strftime(self.time_format, time.localtime(0))) + 1
 
-    def line(self, line: str, when: float) -> str:
+    def line(self, line: str, when: float, highlight: bool = False) -> str:
         """A line of the chat as shown: local time (``HH:MM``), then the line, made safe.
 
         A replayed line shows instead the time it was said, in brackets, as
@@ -121,7 +124,7 @@ class LineStyle:
             stamp, text = past_time(said_at, when), rest
         if not self.colour:
             return f"{stamp} {text}"
-        return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette)}"
+        return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette, highlight)}"
 
     def status(self, text: str, width: int) -> str:
         """The status line as shown: cut to fit a row short of ``width`` (the last column is left

@@ -89,7 +89,9 @@ async def _run_terminal(
     size = os.get_terminal_size(STDOUT)
     style = LineStyle(options.colour, palette_for(options.colours_256), options.timestamp)
     tls = options.tls or (options.endpoint or "").startswith(("tls:", "ssl:"))
-    chat_terminal = ChatTerminal(style, reactor, size.columns, size.lines, tls=tls)
+    chat_terminal = ChatTerminal(
+        style, reactor, size.columns, size.lines, tls=tls, bell=options.bell
+    )
     session = Session(
         chat_terminal,
         reactor,

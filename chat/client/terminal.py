@@ -42,7 +42,7 @@ from twisted.python.failure import Failure
 from chat.client.colours import LineStyle
 from chat.client.completion import Completions, complete
 from chat.client.inputline import text_width, visible_input
-from chat.client.lines import holds_password
+from chat.client.lines import Kind, holds_password, mentions, parse
 from chat.client.rows import fold
 from chat.client.scrollback import Scrollback
 from chat.client.session import Session
@@ -61,6 +61,7 @@ CTRL_W = b"\x17"
 # insults reports as unhandled control sequences.
 _APPLICATION_HOME = b"\x1b[OH"
 _APPLICATION_END = b"\x1b[OF"
+BELL = b"\x07"
 # What each character of a password being typed is drawn as.
 HIDDEN = "*"
 # How much of a refused line is shown again, in characters.
@@ -81,13 +82,14 @@ class ChatTerminal(HistoricRecvLine):
 
     def __init__(
         self, style: LineStyle, clock: IReactorTime, width: int, height: int = 24,
-        *, tls: bool = False,
+        *, tls: bool = False, bell: str = "private",
     ) -> None:
         self.style = style
         self.clock = clock
         self.width = width
         self.height = height
         self.tls = tls
+        self.bell = bell  # ring for "private" messages, "all" (mentions too) or "off"
         self.closed: Deferred[None] = Deferred()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prompt = ("> ", "> ")
@@ -349,8 +351,8 @@ class ChatTerminal(HistoricRecvLine):
             self.terminal.write(row.encode("utf-8"))
         self._draw_bottom()
 
-    def _print_above(self, line: str) -> None:
-        styled = self.style.line(line, self.clock.seconds())
+    def _print_above(self, line: str, highlight: bool = False) -> None:
+        styled = self.style.line(line, self.clock.seconds(), highlight)
         self.scrollback.add(styled)
         rows = fold(styled, self.width, self.style.indent)
         # Written from the status row down, each row ending in a newline, and one
@@ -363,7 +365,17 @@ class ChatTerminal(HistoricRecvLine):
     # SessionView
 
     def show_line(self, line: str) -> None:
-        self._print_above(line)
+        said = parse(line)
+        nick = self.session.nick
+        mention = (
+            said.kind in (Kind.MESSAGE, Kind.ACTION) and nick is not None
+            and said.nick != nick and mentions(said.text, nick)
+        )
+        self._print_above(line, highlight=mention)
+        if said.stamp is None and (
+            (said.kind is Kind.PRIVATE and self.bell != "off") or (mention and self.bell == "all")
+        ):
+            self.terminal.write(BELL)
 
     def show_own_line(self, line: str) -> None:
         self._print_above(line)

@@ -143,3 +143,40 @@ def test_tab_completes_nicknames_commands_and_rooms(tmux, shared_server):
     finally:
         zebra.close()
         yak.close()
+
+
+def wait_for_bytes(path: Path, wanted: bytes) -> bytes:
+    """Wait until the file at ``path`` holds ``wanted``; what it holds then."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        held = path.read_bytes() if path.exists() else b""
+        if wanted in held:
+            return held
+        assert time.monotonic() < deadline, f"{wanted!r} never written: {held[-300:]!r}"
+        time.sleep(0.05)
+
+
+def test_a_private_message_rings_the_bell_and_a_mention_is_highlighted(tmux, shared_server,
+                                                                       tmp_path):
+    """By default a private message rings the bell (the BEL byte reaches the terminal); a
+    message naming you is highlighted, and rings only with --bell."""
+    written = tmp_path / "ringo.out"
+    ringo = joined(tmux, shared_server, "ringo")
+    ringo.record_output(written)
+    caller = shared_server.connect("caller")
+    try:
+        caller.send_line("hey ringo, look")
+        ringo.wait_for("<caller> hey ringo, look")
+        caller.send_line("/msg ringo psst")
+        held = wait_for_bytes(written, b"\x07")
+        assert held.count(b"\x07") == 1
+        ringo.wait_for("*caller* psst")
+        mention = next(row for row in ringo.screen(colours=True) if "hey ringo" in row)
+        assert re.search(r"\x1b\[[0-9;]*33[0-9;]*mhey ringo, look", mention), repr(mention)
+        loud = tmp_path / "loud.out"
+        ringer = joined(tmux, shared_server, "ringer", "--bell")
+        ringer.record_output(loud)
+        caller.send_line("ringer: and you")
+        wait_for_bytes(loud, b"\x07")
+    finally:
+        caller.close()

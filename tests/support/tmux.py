@@ -104,6 +104,11 @@ class Terminal:
         self.type(text)
         self.press("Enter")
 
+    def record_output(self, path: Path) -> None:
+        """From now on, append every byte the program writes to its terminal to ``path``
+        (``tmux pipe-pane``): what the screen does not show, such as a bell, is there."""
+        self.tmux.run("pipe-pane", "-o", "-t", self.name, f"cat >> {shlex.quote(str(path))}")
+
     def resize(self, width: int, height: int = HEIGHT) -> None:
         self.tmux.run("resize-window", "-t", self.name, "-x", str(width), "-y", str(height))
 

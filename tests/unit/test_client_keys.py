@@ -62,3 +62,31 @@ def test_tab_completes_in_the_middle_of_a_line_keeping_what_follows():
     screen = screen_with_members()
     screen.type(b"/join de ok\x1b[D\x1b[D\x1b[D\t")
     assert screen.rows()[-1] == "alice> /join dev  ok"
+
+
+def test_private_messages_ring_the_bell_and_mentions_only_when_asked():
+    """By default a live private message rings; a mention rings with bell "all"; a replayed
+    line and one's own name inside a word never do."""
+    screen = ScreenUnderTest()
+    screen.stdio.clear()
+    screen.server.say("<bob> alice: hi", "<bob> malice", "[2026-11-28 14:02Z] *bob* old")
+    assert b"\x07" not in screen.stdio.value()
+    screen.server.say("*bob* psst")
+    assert screen.stdio.value().count(b"\x07") == 1
+    screen.chat_terminal.bell = "all"
+    screen.stdio.clear()
+    screen.server.say("* bob pokes alice", "<bob> malice")
+    assert screen.stdio.value().count(b"\x07") == 1
+    screen.chat_terminal.bell = "off"
+    screen.stdio.clear()
+    screen.server.say("*bob* psst", "<bob> alice!")
+    assert b"\x07" not in screen.stdio.value()
+
+
+def test_a_mention_is_highlighted_in_colour():
+    """The text of a message naming you is bold yellow."""
+    from chat.client.colours import LineStyle
+
+    style = LineStyle(colour=True)
+    assert "\x1b[1;33mhi alice\x1b[0m" in style.line("<bob> hi alice", 0.0, highlight=True)
+    assert "\x1b[1;33m" not in style.line("<bob> hi alice", 0.0)
