@@ -18,6 +18,7 @@ _ACTION = "35"
 _NOTICE = "36"
 _ERROR = "1;31"
 _STATUS = "7"  # reverse video
+_MARKER = "1;33;7"  # the client's own markers: bold, yellow, reversed
 _HIGHLIGHT = "1;33"  # a message that mentions you: bold yellow
 
 # Foreground colours a nickname may get on any colour terminal: no black,
@@ -129,6 +130,13 @@ class LineStyle:
     def status(self, text: str, width: int) -> str:
         """The status line as shown: cut to fit a row short of ``width`` (the last column is left
         free, so the terminal never wraps it), in reverse video across the row with colours."""
+        return self._bar(_STATUS, text, width)
+
+    def marker(self, text: str, width: int) -> str:
+        """A line of the client's own across the chat (scrolled back, unread), cut to fit."""
+        return self._bar(_MARKER, text, width)
+
+    def _bar(self, codes: str, text: str, width: int) -> str:
         room = max(width - 1, 1)
         text = clean(text)
         if text_width(text) > room:
@@ -138,10 +146,9 @@ class LineStyle:
                     break
                 kept.append(char)
             text = "".join(kept) + "…"
-        used = text_width(text)
         if not self.colour:
             return text
-        return _paint(_STATUS, text + " " * (room - used))
+        return _paint(codes, text + " " * (room - text_width(text)))
 
     def password_prompt(self) -> tuple[str, str]:
         """The prompt before the hidden input of a password, as plain text and as shown."""

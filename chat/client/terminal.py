@@ -99,6 +99,10 @@ class ChatTerminal(HistoricRecvLine):
         self._status: Status | None = None
         # The choices of the last Tab, the one taken, and the line it made.
         self._completion: tuple[Completions, int, str] | None = None
+        # While paged back (PageUp): rows between the page's last one and the last row
+        # kept (0: not paged back), and how many lines have come since.
+        self._back = 0
+        self._new_below = 0
         # While the status line counts down to the next connection attempt.
         self._countdown: IDelayedCall | None = None
 
@@ -116,6 +120,8 @@ class ChatTerminal(HistoricRecvLine):
                 CTRL_K: self.handle_CTRL_K,
                 CTRL_U: self.handle_CTRL_U,
                 CTRL_W: self.handle_CTRL_W,
+                self.terminal.PGUP: self.handle_PGUP,
+                self.terminal.PGDN: self.handle_PGDN,
             }
         )
 
@@ -133,7 +139,10 @@ class ChatTerminal(HistoricRecvLine):
     def terminalSize(self, width: int, height: int) -> None:
         self.width = width
         self.height = height
-        self._draw_screen()
+        if self._back:
+            self._draw_page()
+        else:
+            self._draw_screen()
 
     def connectionLost(self, reason: Failure) -> None:
         self.session.leave()
@@ -143,6 +152,8 @@ class ChatTerminal(HistoricRecvLine):
         """Take the status and input lines away and let go of the terminal; :attr:`closed`
         fires after."""
         self._stop_countdown()
+        if self._back:
+            self._back_to_live()
         self.terminal.cursorPosition(0, self._status_row)
         self.terminal.eraseToDisplayEnd()
         # Not ServerProtocol.loseConnection: it resets the terminal, wiping the screen.
@@ -239,6 +250,36 @@ class ChatTerminal(HistoricRecvLine):
         while start > 0 and self.lineBuffer[start - 1] != b" ":
             start -= 1
         self._delete(start, self.lineBufferIndex)
+
+    @property
+    def _page_rows(self) -> int:
+        """Rows of a page back: the chat's rows but one, for the marker."""
+        return max(self._view_rows - 1, 1)
+
+    def handle_PGUP(self) -> None:
+        """Page back through the lines kept; the marker says so, the input stays."""
+        back = self._back + max(self._page_rows - 1, 1)
+        rows, _ = self.scrollback.rows_before(back, self._page_rows, self.width, self.style.indent)
+        if len(rows) < self._page_rows:  # the first row kept is in the page: stop there
+            back = max(back + len(rows) - self._page_rows, 0)
+        if back == self._back:
+            return
+        self._back = back
+        self._draw_page()
+
+    def handle_PGDN(self) -> None:
+        """Page forward; past the last page, back to the live chat with what came meanwhile."""
+        if not self._back:
+            return
+        self._back = max(self._back - max(self._page_rows - 1, 1), 0)
+        if self._back:
+            self._draw_page()
+        else:
+            self._back_to_live()
+
+    def _back_to_live(self) -> None:
+        self._back = self._new_below = 0
+        self._draw_screen()
 
     def handle_UP(self) -> None:
         if self._prompt_after_password is not None:
@@ -351,10 +392,38 @@ class ChatTerminal(HistoricRecvLine):
             self.terminal.write(row.encode("utf-8"))
         self._draw_bottom()
 
+    def _draw_page(self) -> None:
+        """Draw a page of older rows, the marker below it, the status and input lines."""
+        rows, _ = self.scrollback.rows_before(
+            self._back, self._page_rows, self.width, self.style.indent
+        )
+        self.terminal.cursorPosition(0, 0)
+        self.terminal.eraseToDisplayEnd()
+        for number, row in enumerate(rows):
+            self.terminal.cursorPosition(0, number)
+            self.terminal.write(row.encode("utf-8"))
+        self._draw_marker()
+        self._draw_bottom()
+
+    def _draw_marker(self) -> None:
+        new = self._new_below
+        news = f"{new} new line{'' if new == 1 else 's'} below; " if new else ""
+        marker = f"-- scrolled back: {news}PageDown for more, to the end for the live chat --"
+        self.terminal.cursorPosition(0, self._page_rows)
+        self.terminal.eraseLine()
+        self.terminal.write(self.style.marker(marker, self.width).encode("utf-8"))
+
     def _print_above(self, line: str, highlight: bool = False) -> None:
         styled = self.style.line(line, self.clock.seconds(), highlight)
         self.scrollback.add(styled)
         rows = fold(styled, self.width, self.style.indent)
+        if self._back:
+            # The page stays where it is; the marker counts what came below it.
+            self._back += len(rows)
+            self._new_below += 1
+            self._draw_marker()
+            self.draw_input_line()
+            return
         # Written from the status row down, each row ending in a newline, and one
         # newline more: the screen scrolls up by as many rows as the line takes.
         self.terminal.cursorPosition(0, self._status_row)

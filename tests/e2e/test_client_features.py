@@ -180,3 +180,29 @@ def test_a_private_message_rings_the_bell_and_a_mention_is_highlighted(tmux, sha
         wait_for_bytes(loud, b"\x07")
     finally:
         caller.close()
+
+
+def test_page_up_scrolls_back_with_a_marker_while_the_input_stays_usable(tmux, shared_server):
+    """PageUp shows older lines and a marker; typing still works; lines that come are counted;
+    PageDown brings the live chat back with them."""
+    talker = shared_server.connect("talker")
+    try:
+        pager = joined(tmux, shared_server, "pager")
+        for number in range(25):
+            talker.send_line(f"line {number:02d}")
+        pager.wait_for("<talker> line 24")
+        pager.press("PPage")
+        rows = pager.wait_for("-- scrolled back: PageDown")
+        assert "<talker> line 24" not in rows and "<talker> line 05" in rows
+        pager.type("typed meanwhile")
+        talker.send_line("while paged back")
+        pager.wait_for("-- scrolled back: 1 new line below")
+        assert pager.rows()[-1] == "pager> typed meanwhile"
+        pager.press("NPage")
+        rows = pager.wait_for("<talker> while paged back")
+        assert not any("scrolled back" in row for row in rows)
+        pager.press("Enter")
+        talker.expect("<pager> typed meanwhile")
+        pager.press("C-d")
+    finally:
+        talker.close()

@@ -90,3 +90,27 @@ def test_a_mention_is_highlighted_in_colour():
     style = LineStyle(colour=True)
     assert "\x1b[1;33mhi alice\x1b[0m" in style.line("<bob> hi alice", 0.0, highlight=True)
     assert "\x1b[1;33m" not in style.line("<bob> hi alice", 0.0)
+
+
+def test_page_up_shows_older_lines_with_a_marker_and_the_input_stays_usable():
+    """PageUp draws an older page and a marker; what comes meanwhile is counted, not shown;
+    typing and sending still work; PageDown past the end is the live chat again."""
+    screen = ScreenUnderTest(width=60, height=10)
+    for number in range(30):
+        screen.server.say(f"<bob> line {number:02d}")
+    assert screen.rows()[-2] == "<bob> line 29"
+    screen.type(b"\x1b[5~")
+    rows = screen.screen()
+    assert [row for row in rows if "line" in row][-1].endswith("line 23")
+    assert rows[-3].startswith("-- scrolled back: PageDown")
+    screen.server.say("<bob> while away")
+    screen.type(b"still typing\r")
+    assert screen.server.received() == ["still typing"]
+    rows = screen.screen()
+    assert rows[-3].startswith("-- scrolled back: 1 new line below")
+    assert not any("while away" in row for row in rows)
+    screen.type(b"\x1b[5~" * 10)
+    assert "Welcome, alice" in screen.screen()[0]
+    screen.type(b"\x1b[6~" * 10)
+    rows = screen.rows()
+    assert rows[-2] == "<bob> while away" and not any("scrolled" in row for row in rows)
