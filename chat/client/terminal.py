@@ -31,7 +31,7 @@ import signal
 import termios
 import tty
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.conch.recvline import HistoricRecvLine
@@ -43,6 +43,7 @@ from chat.client.colours import LineStyle
 from chat.client.completion import Completions, complete
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import Kind, holds_password, mentions, parse
+from chat.client.paste import Paste, read_paste
 from chat.client.rows import fold
 from chat.client.scrollback import Scrollback
 from chat.client.session import Session
@@ -62,6 +63,11 @@ CTRL_W = b"\x17"
 _APPLICATION_HOME = b"\x1b[OH"
 _APPLICATION_END = b"\x1b[OF"
 BELL = b"\x07"
+# Bracketed paste: the terminal marks what is pasted, once asked to.
+PASTE_MODE_ON = b"\x1b[?2004h"
+PASTE_MODE_OFF = b"\x1b[?2004l"
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
 # What each character of a password being typed is drawn as.
 HIDDEN = "*"
 # How much of a refused line is shown again, in characters.
@@ -103,6 +109,10 @@ class ChatTerminal(HistoricRecvLine):
         # kept (0: not paged back), and how many lines have come since.
         self._back = 0
         self._new_below = 0
+        # A bracketed paste being read; a paste waiting for y or n, and the prompt it replaced.
+        self._pasting: list[bytes] | None = None
+        self._asked: Paste | None = None
+        self._prompt_before_question: tuple[str, str] | None = None
         # While the status line counts down to the next connection attempt.
         self._countdown: IDelayedCall | None = None
 
@@ -128,6 +138,7 @@ class ChatTerminal(HistoricRecvLine):
     def initializeScreen(self) -> None:
         # RecvLine resets the terminal here, which would wipe the screen.
         self.mode = "insert"
+        self.terminal.write(PASTE_MODE_ON)
         self._draw_bottom()
 
     def setInsertMode(self) -> None:
@@ -156,12 +167,22 @@ class ChatTerminal(HistoricRecvLine):
             self._back_to_live()
         self.terminal.cursorPosition(0, self._status_row)
         self.terminal.eraseToDisplayEnd()
+        self.terminal.write(PASTE_MODE_OFF)
         # Not ServerProtocol.loseConnection: it resets the terminal, wiping the screen.
         self.terminal.transport.loseConnection()
 
     # Keys
 
     def keystrokeReceived(self, keyID: bytes, modifier: object) -> None:
+        if self._pasting is not None:
+            if keyID in (b"\r", b"\n"):
+                self._pasting.append(b"\n")
+            elif len(keyID) == 1 and (keyID >= b" " or keyID == b"\t"):
+                self._pasting.append(keyID)
+            return
+        if self._asked is not None:
+            self._answered(keyID)
+            return
         handler = self.keyHandlers.get(keyID)
         if handler is not None:
             handler()
@@ -169,7 +190,13 @@ class ChatTerminal(HistoricRecvLine):
             self.characterReceived(keyID, False)
 
     def unhandledControlSequence(self, seq: bytes) -> None:
-        if seq == _APPLICATION_HOME:
+        if seq == PASTE_START:
+            self._pasting = []
+        elif seq == PASTE_END and self._pasting is not None:
+            text = b"".join(self._pasting).decode("utf-8", "replace")
+            self._pasting = None
+            self._pasted(text)
+        elif seq == _APPLICATION_HOME:
             self.handle_HOME()
         elif seq == _APPLICATION_END:
             self.handle_END()
@@ -186,6 +213,39 @@ class ChatTerminal(HistoricRecvLine):
             self.lineBufferIndex += 1
         if not moreCharactersComing:
             self.draw_input_line()
+
+    def _pasted(self, text: str) -> None:
+        """One line goes into the input line; several are sent, or asked about first."""
+        if "\n" not in text.strip("\n"):
+            self.characterReceived(text.strip("\n").encode("utf-8"), False)
+            return
+        paste = read_paste(text)
+        if self._prompt_after_password is not None or self._asked is not None or not paste.lines:
+            return
+        if paste.needs_asking:
+            self._asked = paste
+            self._print_above(f"*** {paste.question()}")
+            self._prompt_before_question = self._prompt
+            plain = f"send {len(paste.lines)} lines? [y/N] "
+            self._prompt = (plain, plain)
+            self.draw_input_line()
+            return
+        self._send_paste(paste)
+
+    def _answered(self, key: bytes) -> None:
+        """The key pressed after the question about a paste: y sends it, anything else not."""
+        paste, self._asked = self._asked, None
+        assert paste is not None and self._prompt_before_question is not None
+        self._prompt, self._prompt_before_question = self._prompt_before_question, None
+        if key in (b"y", b"Y"):
+            self._send_paste(paste)
+        else:
+            self._print_above(f"*** paste of {len(paste.lines)} lines dropped")
+
+    def _send_paste(self, paste: Paste) -> None:
+        self._print_above(f"*** sending {len(paste.lines)} pasted lines")
+        for line in paste.lines:
+            self.session.user_line(line)
 
     def handle_TAB(self) -> None:
         """Complete the word before the cursor; Tab again right after: the next choice."""
@@ -272,7 +332,9 @@ class ChatTerminal(HistoricRecvLine):
         if not self._back:
             return
         self._back = max(self._back - max(self._page_rows - 1, 1), 0)
-        if self._back:
+        # The live screen has one row more than a page (no marker): from one row back, it
+        # shows all the page would.
+        if self._back > 1:
             self._draw_page()
         else:
             self._back_to_live()
@@ -508,8 +570,9 @@ def terminal_protocol(chat_terminal: ChatTerminal) -> ServerProtocol:
 
 
 @contextmanager
-def raw_terminal(fd: int) -> Iterator[None]:
-    """Put the terminal on ``fd`` in raw mode; restore its modes and blocking flag after."""
+def raw_terminal(fd: int, output: int = 1) -> Iterator[None]:
+    """Put the terminal on ``fd`` in raw mode; restore its modes and blocking flag after, and
+    (on ``output``) turn bracketed paste off, however the client ended."""
     saved_modes = termios.tcgetattr(fd)
     saved_flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     tty.setraw(fd)
@@ -518,6 +581,8 @@ def raw_terminal(fd: int) -> Iterator[None]:
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved_modes)
         fcntl.fcntl(fd, fcntl.F_SETFL, saved_flags)
+        with suppress(OSError):
+            os.write(output, PASTE_MODE_OFF)
 
 
 def follow_window_size(fd: int, reactor: IReactorThreads, chat_terminal: ChatTerminal) -> None:

@@ -55,9 +55,12 @@ def client(tmux: Tmux, name: str, arguments: list[str], *environment: str) -> Te
 
 
 def joined(tmux: Tmux, server: RunningServer, nick: str, *arguments: str) -> Terminal:
-    """A user in the lobby, started with --nick."""
+    """A user in the lobby, started with --nick (the welcome seen, or the lobby's history
+    after it, which can push the welcome off the screen)."""
     terminal = client(tmux, nick, ["--nick", nick, *arguments, server.host, str(server.port)])
-    terminal.wait_for(f"*** Welcome, {nick}!")
+    welcome = f"*** Welcome, {nick}!"
+    wait_until(terminal, lambda rows: any(welcome in row or row.endswith("*** end of history")
+                                          for row in rows), f"{welcome!r} not on screen")
     return terminal
 
 
@@ -206,3 +209,23 @@ def test_page_up_scrolls_back_with_a_marker_while_the_input_stays_usable(tmux, s
         pager.press("C-d")
     finally:
         talker.close()
+
+
+def test_a_paste_is_sent_line_by_line_and_a_long_one_asks_first(tmux, shared_server):
+    """Two pasted lines arrive in order at once; six are sent only after y, all in order."""
+    reader = shared_server.connect("reader")
+    try:
+        paster = joined(tmux, shared_server, "paster")
+        paster.paste("one\ntwo\n")
+        paster.wait_for("*** sending 2 pasted lines")
+        assert [reader.expect("<paster>") for _ in range(2)] == ["<paster> one", "<paster> two"]
+        paster.paste("".join(f"line {number}\n" for number in range(6)))
+        assert paster.wait_for("send 6 lines? [y/N]")[-1] == "send 6 lines? [y/N]"
+        paster.type("y")
+        paster.wait_for("<paster> line 5")
+        assert [reader.expect("<paster>") for _ in range(6)] == [
+            f"<paster> line {number}" for number in range(6)
+        ]
+        paster.press("C-d")
+    finally:
+        reader.close()

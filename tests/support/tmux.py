@@ -104,6 +104,12 @@ class Terminal:
         self.type(text)
         self.press("Enter")
 
+    def paste(self, text: str) -> None:
+        """Paste ``text`` as a terminal does: bracketed when the program asked for it, each
+        LF sent as CR (``tmux paste-buffer -p``)."""
+        self.tmux.run("set-buffer", "-b", self.name, "--", text)
+        self.tmux.run("paste-buffer", "-p", "-d", "-b", self.name, "-t", self.name)
+
     def record_output(self, path: Path) -> None:
         """From now on, append every byte the program writes to its terminal to ``path``
         (``tmux pipe-pane``): what the screen does not show, such as a bell, is there."""

@@ -114,3 +114,44 @@ def test_page_up_shows_older_lines_with_a_marker_and_the_input_stays_usable():
     screen.type(b"\x1b[6~" * 10)
     rows = screen.rows()
     assert rows[-2] == "<bob> while away" and not any("scrolled" in row for row in rows)
+
+
+def paste(text: str) -> bytes:
+    return b"\x1b[200~" + text.encode() + b"\x1b[201~"
+
+
+def test_a_paste_of_a_few_lines_is_sent_in_order_with_a_note():
+    """Two pasted lines (CR between, as terminals send them) are sent as two lines, in order."""
+    screen = ScreenUnderTest()
+    screen.type(paste("first\rsecond\r"))
+    assert screen.server.received() == ["first", "second"]
+    assert "*** sending 2 pasted lines" in screen.rows()[-2]
+    assert screen.session.status().unsent == 2
+    screen.server.say("@id=1", "@id=2")
+    assert screen.rows()[-3:-1] == ["<alice> first", "<alice> second"]
+    assert screen.session.status().unsent == 0
+
+
+def test_a_long_paste_or_one_running_commands_is_sent_only_when_the_user_says_yes():
+    """More than three lines, or a command among them: asked first; y sends, n drops."""
+    screen = ScreenUnderTest(width=80)
+    screen.type(paste("a\nb\nc\nd\n"))
+    assert screen.server.received() == []
+    assert "paste of 4 lines: send them?" in screen.rows()[-2]
+    assert screen.rows()[-1] == "send 4 lines? [y/N]"
+    screen.type(b"n")
+    assert screen.server.received() == []
+    assert screen.rows()[-1] == "alice>"
+    screen.type(paste("hello\n/nick mallory\n"))
+    assert "(1 running /nick)" in screen.rows()[-3]
+    screen.type(b"y")
+    assert screen.server.received() == ["hello", "/nick mallory"]
+
+
+def test_a_one_line_paste_goes_into_the_input_line():
+    """A single pasted line is not sent: it is typed into the input line, to edit or send."""
+    screen = ScreenUnderTest()
+    screen.type(b"say ")
+    screen.type(paste("pasted words"))
+    assert screen.server.received() == []
+    assert screen.rows()[-1] == "alice> say pasted words"
