@@ -921,7 +921,9 @@ class ScreenUnderTest:
         screen.width, screen.height = self.width, self.height
         emulator = Emulator(lambda: screen)
         emulator.makeConnection(StringTransport())
-        emulator.dataReceived(self.stdio.value())
+        # insults' emulator takes ESC [ ? 2004 l (bracketed paste off) for a broken mode.
+        shown = self.stdio.value().replace(b"\x1b[?2004h", b"").replace(b"\x1b[?2004l", b"")
+        emulator.dataReceived(shown)
         return [row.rstrip() for row in bytes(screen).decode().split("\n")]
 
     def rows(self) -> list[str]:
