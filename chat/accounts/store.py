@@ -61,10 +61,13 @@ CREATE TABLE IF NOT EXISTS accounts (
 """
 BUSY_TIMEOUT = 5.0
 """Seconds a call waits for the server (or another administrator) to finish writing."""
+_monotonic = time.monotonic
+
 RACY_SECONDS = 2.0
 """A file modified this recently, when the registered names were read from it, may
 change again within the same tick of the file system's clock without its size or
-modification time showing it: those names are used once, then read again."""
+modification time showing it: those names are used, and read once more when this
+many seconds have passed since."""
 
 FileState = tuple[int, int, int] | None
 """A file's inode, size and modification time (ns); None: there is no such file."""
@@ -249,6 +252,8 @@ class Accounts:
         """The folded names of the accounts, as last read."""
         self._keys_state: tuple[FileState, ...] | None = None
         """The database files as they were when :attr:`_keys` was read; None: read again."""
+        self._keys_read_again_at: float | None = None
+        """When names read from files modified just before must be read once more."""
         self._waiting_for_keys: list[defer.Deferred[frozenset[str]]] = []
         self._watched: tuple[str, ...] = () if path in ("", ":memory:") else (path, path + "-wal")
         """The files every commit changes: once the store is open, only the ``-wal`` of a
@@ -335,9 +340,11 @@ class Accounts:
     def _current_keys(self) -> frozenset[str] | None:
         """The folded names of the accounts, as read while the files are unchanged
         since; None: they must be read again."""
-        if self._keys_state is not None and self._keys_state == self._file_states():
-            return self._keys
-        return None
+        if self._keys_state is None or self._keys_state != self._file_states():
+            return None
+        if self._keys_read_again_at is not None and _monotonic() >= self._keys_read_again_at:
+            return None
+        return self._keys
 
     def _keys_read_again(self) -> defer.Deferred[frozenset[str]]:
         """The folded names of the accounts, read on the worker thread (one read at a
@@ -355,7 +362,8 @@ class Accounts:
                 caller.errback(result)
             return
         states, self._keys, settled = result
-        self._keys_state = states if settled else None
+        self._keys_state = states
+        self._keys_read_again_at = None if settled else _monotonic() + RACY_SECONDS
         for caller in waiting:
             caller.callback(self._keys)
 

@@ -235,6 +235,8 @@ class Moderation:
         address matches no address ban) the networks that contain it. Of
         several bans, a server-wide one comes first, then the oldest.
         """
+        if not self._bans:
+            return None
         now = self._clock.seconds()
         peer = _address(address)
         matching = [

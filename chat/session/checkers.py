@@ -8,7 +8,7 @@
   checked by the :class:`PasswordChecker`: against the account in the
   database, or, for a nickname with no account, by the administrator's
   ``--auth`` checkers (``twisted.cred.strcred``), whose users log in as
-  an :class:`ExternalName`.
+  an :class:`ExternalName` (guests as a :class:`GuestName`).
 
 :func:`chat_portal` puts them in front of the realm of
 :mod:`chat.session.login`.
@@ -85,7 +85,12 @@ class GuestChecker:
 
 
 def _avatar_id(nick: str) -> bytes:
-    return nick.encode("utf-8", "surrogateescape")
+    return GuestName(nick.encode("utf-8", "surrogateescape"))
+
+
+class GuestName(bytes):
+    """The avatar id of a guest: a nickname the checker found to have no account, so the
+    realm need not look it up again."""
 
 
 class ExternalName(bytes):

@@ -65,7 +65,7 @@ from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member, Registry
 from chat.moderation import Moderation
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
-from chat.session.checkers import ExternalName
+from chat.session.checkers import ExternalName, GuestName
 from chat.text import fold, nickname_fault
 
 log = Logger()
@@ -345,7 +345,7 @@ class ChatRealm:
         fault = nickname_fault(nick)
         if fault is not None:
             return defer.fail(NicknameInvalidError(nick, fault))
-        if self.accounts is None:
+        if self.accounts is None or isinstance(avatarId, GuestName):
             return self._arrive(None, nick, arrival)
         if isinstance(avatarId, ExternalName):
             external = Account(nick, fold(nick), 0.0, False, external=True)
