@@ -76,6 +76,9 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
      "Seconds a closing connection may take to send what is left before it is aborted."),
     ("backlog", _whole("backlog", 1), _DEFAULTS.backlog,
      "Listen backlog of TCP and TLS listeners whose endpoint sets none."),
+    ("gc-threshold", _whole("gc-threshold", 0), _DEFAULTS.gc_threshold,
+     "Objects allocated between the garbage collector's passes over new objects "
+     "(0: Python's default, 700)."),
     ("crowd", _whole("crowd", 0), _DEFAULTS.crowd,
      "Members above which a room's join/leave notices are gathered (0: never)."),
     ("crowd-delay", _seconds("crowd-delay", 0.01), _DEFAULTS.crowd_delay,

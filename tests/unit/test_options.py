@@ -94,3 +94,22 @@ def test_motd_up_to_half_the_send_queue_is_accepted(tmp_path: Path) -> None:
     """A MOTD of exactly half the send queue, as sent, is accepted."""
     config = parse("--sendq", "4000", "--motd", motd_file(tmp_path, 2000))["config"]
     assert len(config.motd) == 20
+
+
+def test_the_collector_threshold_is_an_option_applied_when_the_server_runs() -> None:
+    """--gc-threshold reaches the config; the server sets it (0 keeps Python's own)."""
+    import gc
+
+    from chat.service import tune_collector
+
+    assert parse()["config"].gc_threshold == 50_000
+    assert parse("--gc-threshold", "0")["config"].gc_threshold == 0
+    saved = gc.get_threshold()
+    try:
+        tune_collector(parse("--gc-threshold", "12345")["config"].gc_threshold)
+        assert gc.get_threshold() == (12345, *saved[1:])
+        tune_collector(0)
+        assert gc.get_threshold()[0] == 12345
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
