@@ -82,6 +82,33 @@ class StoreError(Exception):
     """The database cannot be used; the message says which file and why, in one line."""
 
 
+class SQLiteFile:
+    """A store kept in one SQLite file of ``--db``: opened with a one-line
+    :class:`StoreError` for a file it cannot use, its tables made or checked by
+    :meth:`_prepare`."""
+
+    path: str
+    _db: sqlite3.Connection
+
+    def _open(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, timeout=busy_timeout)
+        except sqlite3.Error as error:
+            raise self._error(str(error)) from None
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _error(self, problem: str) -> StoreError:
+        return StoreError(f"tcpchat: cannot use --db {self.path}: {problem}")
+
+    def _prepare(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
 class _Stop:
     """Asks the writer thread to write what is left and end."""

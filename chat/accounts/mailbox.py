@@ -27,7 +27,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 
 from chat.accounts.store import BUSY_TIMEOUT
-from chat.storage import StoreError
+from chat.storage import SQLiteFile
 from chat.text import fold
 from chat.worker import StoreThread
 
@@ -72,7 +72,7 @@ def check_limits(per_user: int, keep_days: float) -> None:
         raise ValueError(f"keep_days must be more than 0, not {keep_days}")
 
 
-class MailboxStore:
+class MailboxStore(SQLiteFile):
     """The ``offline_messages`` table of the database at ``path``; every method blocks.
 
     Opening fails with :class:`~chat.storage.StoreError`, in one line, for a
@@ -86,22 +86,10 @@ class MailboxStore:
         busy_timeout: float = BUSY_TIMEOUT, clock: Callable[[], float] = time.time,
     ) -> None:
         check_limits(per_user, keep_days)
-        self.path = path
         self.per_user = per_user
         self._keep_seconds = keep_days * _DAY
         self._clock = clock
-        try:
-            self._db = sqlite3.connect(path, timeout=busy_timeout)
-        except sqlite3.Error as error:
-            raise self._error(str(error)) from None
-        try:
-            self._prepare()
-        except BaseException:
-            self._db.close()
-            raise
-
-    def _error(self, problem: str) -> StoreError:
-        return StoreError(f"tcpchat: cannot use --db {self.path}: {problem}")
+        self._open(path, busy_timeout)
 
     def _prepare(self) -> None:
         try:

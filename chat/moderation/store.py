@@ -33,7 +33,7 @@ from twisted.python.failure import Failure
 
 from chat.moderation.rules import Ban, Mute, RoomSettings, Saved
 from chat.moderation.targets import AccountTarget, AddressTarget, NickTarget, Target
-from chat.storage import StoreError
+from chat.storage import SQLiteFile
 from chat.worker import StoreThread
 
 _R = TypeVar("_R")
@@ -81,7 +81,7 @@ _SERVER = ""
 """The scope column of what holds server-wide (no room key is empty)."""
 
 
-class ModerationStore:
+class ModerationStore(SQLiteFile):
     """The moderation tables of the database at ``path``; every method blocks.
 
     Opening fails with :class:`~chat.storage.StoreError`, in one line, for a
@@ -90,19 +90,7 @@ class ModerationStore:
     """
 
     def __init__(self, path: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        self.path = path
-        try:
-            self._db = sqlite3.connect(path, timeout=busy_timeout)
-        except sqlite3.Error as error:
-            raise self._error(str(error)) from None
-        try:
-            self._prepare()
-        except BaseException:
-            self._db.close()
-            raise
-
-    def _error(self, problem: str) -> StoreError:
-        return StoreError(f"tcpchat: cannot use --db {self.path}: {problem}")
+        self._open(path, busy_timeout)
 
     def _prepare(self) -> None:
         try:
