@@ -28,11 +28,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 
 from chat.accounts.passwords import (
@@ -44,9 +43,8 @@ from chat.accounts.passwords import (
 from chat.domain.errors import NicknameInvalidError
 from chat.storage import StoreError
 from chat.text import fold, nickname_fault
-from chat.worker import daemon_pool
+from chat.worker import StoreThread
 
-_P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 _COLUMNS = ["key", "name", "hash", "created", "operator"]
@@ -240,11 +238,10 @@ class Accounts:
         busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self.path = path
-        self._reactor = reactor
-        """None: every call runs at once, on the caller's thread (the in-memory
-        harness of :mod:`chat.testing`, which has no reactor to come back to)."""
+        self._thread = StoreThread("tcpchat-accounts", reactor)
+        """With no reactor every call runs at once, on the caller's thread (the
+        in-memory harness of :mod:`chat.testing`, which has no reactor to come back to)."""
         self._busy_timeout = busy_timeout
-        self._pool = daemon_pool("tcpchat-accounts")
         self._store: AccountStore | None = None
         self._dummy_hash = ""
         """Checked against when a nickname has no account, so the time taken does not tell."""
@@ -261,17 +258,11 @@ class Accounts:
 
     def start(self) -> defer.Deferred[None]:
         """Start the worker thread and open the store on it (fails with StoreError)."""
-        if self._reactor is not None:
-            self._pool.start()
-        return self._call(self._open)
+        return self._thread.start(self._open)
 
     def stop(self) -> defer.Deferred[None]:
         """Close the store and end the worker thread, once the calls before are done."""
-        if self._reactor is None:
-            return self._call(self._close)
-        if not self._pool.started:
-            return defer.succeed(None)
-        return self._call(self._close).addBoth(self._stop_pool)
+        return self._thread.stop(self._close)
 
     def registered(self, nick: str) -> defer.Deferred[bool]:
         """Whether ``nick`` (ignoring case) has an account."""
@@ -286,7 +277,7 @@ class Accounts:
         key = fold(nick)
 
         def look_up(keys: frozenset[str]) -> defer.Deferred[Account | None]:
-            return self._call(self._find, nick) if key in keys else defer.succeed(None)
+            return self._thread.call(self._find, nick) if key in keys else defer.succeed(None)
 
         keys = self._current_keys()
         if keys is not None:
@@ -295,7 +286,7 @@ class Accounts:
 
     def check(self, nick: str, password: str) -> defer.Deferred[Account | None]:
         """The account of ``nick`` if ``password`` is its password; None if not or no account."""
-        return self._call(self._check, nick, password)
+        return self._thread.call(self._check, nick, password)
 
     def register(
         self, nick: str, password: str, operator: bool = False
@@ -308,7 +299,8 @@ class Accounts:
         refused = _refusal(password)
         if refused is not None:
             return defer.fail(refused)
-        return self._call(self._register, nick, password, operator).addBoth(self._keys_changed)
+        registered = self._thread.call(self._register, nick, password, operator)
+        return registered.addBoth(self._keys_changed)
 
     def change_password(self, nick: str, old: str, new: str) -> defer.Deferred[bool]:
         """Replace the password if ``old`` is right: whether it was (fails with
@@ -316,26 +308,15 @@ class Accounts:
         refused = _refusal(new)
         if refused is not None:
             return defer.fail(refused)
-        return self._call(self._change_password, nick, old, new)
+        return self._thread.call(self._change_password, nick, old, new)
 
     def unregister(self, nick: str, password: str) -> defer.Deferred[bool]:
         """Delete the account if ``password`` is right: whether it was."""
-        return self._call(self._unregister, nick, password).addBoth(self._keys_changed)
+        return self._thread.call(self._unregister, nick, password).addBoth(self._keys_changed)
 
     def set_operator(self, nick: str, flag: bool) -> defer.Deferred[None]:
         """Make the account a server operator, or no longer (fails with NoSuchAccountError)."""
-        return self._call(self._set_operator, nick, flag)
-
-    def _call(
-        self, work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
-    ) -> defer.Deferred[_R]:
-        if self._reactor is None:
-            return defer.execute(work, *args, **kwargs)
-        return deferToThreadPool(self._reactor, self._pool, work, *args, **kwargs)
-
-    def _stop_pool(self, result: object) -> object:
-        self._pool.stop()
-        return result
+        return self._thread.call(self._set_operator, nick, flag)
 
     def _current_keys(self) -> frozenset[str] | None:
         """The folded names of the accounts, as read while the files are unchanged
@@ -352,7 +333,7 @@ class Accounts:
         waiting: defer.Deferred[frozenset[str]] = defer.Deferred()
         self._waiting_for_keys.append(waiting)
         if len(self._waiting_for_keys) == 1:
-            self._call(self._read_keys).addBoth(self._keys_read)
+            self._thread.call(self._read_keys).addBoth(self._keys_read)
         return waiting
 
     def _keys_read(self, result: KeysRead | Failure) -> None:
