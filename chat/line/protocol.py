@@ -249,13 +249,20 @@ class LineProtocol(Commands, LineReceiver):
     def _await_login(self, nick: str, login: Deferred[ChatSession]) -> None:
         """Read no more lines until the login is done: they come after the welcome."""
         login.addCallbacks(self._joined, self._not_joined, errbackArgs=(nick,))
-        if not login.called:
-            self.pauseProducing()
-            login.addBoth(self._resume_after_login)
+        # Not ``login.called``: a login that has fired may still wait on a Deferred one of
+        # its steps returned (a password checked on the accounts' thread).
+        finished = paused = False
 
-    def _resume_after_login(self, _: object) -> None:
-        if not self.connection.closing:
-            self.resumeProducing()
+        def done(_: object) -> None:
+            nonlocal finished
+            finished = True
+            if paused and not self.connection.closing:
+                self.resumeProducing()
+
+        login.addBoth(done)
+        if not finished:
+            paused = True
+            self.pauseProducing()
 
     def _joined(self, session: ChatSession) -> None:
         self._stop_asking_for_password()
