@@ -66,7 +66,7 @@ class ServerConfig:
     backlog: int = 1024
     """Listen backlog of every TCP and TLS listener whose endpoint sets none."""
 
-    gc_threshold: int = 50_000
+    gc_threshold: int = 10_000
     """Objects allocated between two passes of the garbage collector over its youngest
     generation (Python's own default: 700); 0 keeps Python's. Thousands of connections
     each make objects that live long, so frequent passes cost a join storm its speed."""

@@ -102,7 +102,7 @@ def test_the_collector_threshold_is_an_option_applied_when_the_server_runs() -> 
 
     from chat.service import tune_collector
 
-    assert parse()["config"].gc_threshold == 50_000
+    assert parse()["config"].gc_threshold == 10_000
     assert parse("--gc-threshold", "0")["config"].gc_threshold == 0
     saved = gc.get_threshold()
     try:
