@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_LISTEN = "tcp:55555:interface=127.0.0.1"
+DEFAULT_IRC_NAME = "tcpchat.local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +98,12 @@ class ServerConfig:
 
     offline_days: float = 30.0
     """Days a private message kept for an offline user waits before it is thrown away."""
+
+    irc_name: str = DEFAULT_IRC_NAME
+    """The server's name on the IRC listeners: the source of numerics and server notices."""
+
+    irc_ping: float = 120.0
+    """Seconds of silence from an IRC client after which the server pings it."""
+
+    irc_ping_timeout: float = 60.0
+    """Seconds a pinged IRC client has to answer (anything) before it is disconnected."""

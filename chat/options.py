@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
-from chat.config import DEFAULT_LISTEN, ServerConfig
+from chat.config import DEFAULT_IRC_NAME, DEFAULT_LISTEN, ServerConfig
 from chat.line.render import NOTICE, encode_line
 from chat.listener import endpoint_problem
 from chat.text import clean, describe_nickname_fault, nickname_fault
@@ -91,9 +92,16 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
      "next login (0: none are kept)."),
     ("offline-days", _seconds("offline-days", 0.001), _DEFAULTS.offline_days,
      "Days a private message kept for an offline user waits before it is thrown away."),
+    ("irc-ping", _seconds("irc-ping", 1), _DEFAULTS.irc_ping,
+     "Seconds of silence after which an IRC client is pinged."),
+    ("irc-ping-timeout", _seconds("irc-ping-timeout", 1), _DEFAULTS.irc_ping_timeout,
+     "Seconds a pinged IRC client has to answer before it is disconnected."),
 ]
 
 REGISTRATION = ("open", "closed")
+IRC_NAME_MAX = 63
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_IRC_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 _FIELDS = {"flood": "flood_rate"}
 
@@ -104,7 +112,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     supportedInterfaces = (IUsernamePassword,)
 
-    synopsis = "[--listen ENDPOINT]... [options]"
+    synopsis = "[--listen ENDPOINT]... [--irc ENDPOINT]... [options]"
     longdesc = (
         "Runs the tcpchat chat room server. Connect with the tcpchat-client, "
         "telnet or nc. Without --listen it listens on " + DEFAULT_LISTEN + "."
@@ -118,6 +126,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
          "Who makes accounts: open (anyone, with /register) or closed (tcpchat-admin only)."],
         ["operators", None, "",
          "Accounts that are server operators, comma-separated (besides tcpchat-admin grant)."],
+        ["irc-name", None, DEFAULT_IRC_NAME,
+         "The server's name on the IRC listeners (a host name with a dot, at most 63 bytes)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
     ]
 
@@ -128,22 +138,15 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["irc"] = []
 
     def opt_listen(self, description: str) -> None:
         """Where to listen, as a Twisted endpoint: tcp:PORT, tcp6:PORT, unix:PATH, ssl:PORT:privateKey=KEY.pem, systemd:domain=INET:index=0. Repeatable."""  # noqa: E501
-        problem = endpoint_problem(description)
-        if problem is None:
-            try:
-                # Built only to be checked, never listened on. A reactor that
-                # never runs stands in for the real one, which parsing options
-                # must not import: that would install the default reactor,
-                # and the choice is twistd's (--reactor).
-                serverFromString(MemoryReactor(), description)
-            except Exception as error:
-                problem = str(error)
-        if problem is not None:
-            raise usage.UsageError(f"--listen {description!r}: {problem}")
-        self["listen"].append(description)
+        self["listen"].append(_checked_endpoint("listen", description))
+
+    def opt_irc(self, description: str) -> None:
+        """Also serve IRC clients (irssi, WeeChat, HexChat) on this endpoint, written as for --listen (tcp:6667:interface=127.0.0.1, ssl:6697:privateKey=KEY.pem). Repeatable; off by default."""  # noqa: E501
+        self["irc"].append(_checked_endpoint("irc", description))
 
     def postOptions(self) -> None:
         if not self["listen"]:
@@ -172,7 +175,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         self["config"] = ServerConfig(
             motd=motd, db=self["db"], registration=self["registration"],
             require_account=bool(self["require-account"]), operators=self._operators(),
-            **fields,
+            irc_name=_irc_name(self["irc-name"]), **fields,
         )
 
     def _operators(self) -> tuple[str, ...]:
@@ -193,3 +196,30 @@ class Options(usage.Options, strcred.AuthOptionMixin):
                 f"--motd {self['motd']!r}: {sent} bytes as sent, more than half of --sendq "
                 f"({self['sendq']} bytes); shorten it or raise --sendq"
             )
+
+
+def _checked_endpoint(option: str, description: str) -> str:
+    """``description`` if Twisted can listen on it, else a UsageError naming ``--option``."""
+    problem = endpoint_problem(description)
+    if problem is None:
+        try:
+            # Built only to be checked, never listened on. A reactor that
+            # never runs stands in for the real one, which parsing options
+            # must not import: that would install the default reactor,
+            # and the choice is twistd's (--reactor).
+            serverFromString(MemoryReactor(), description)
+        except Exception as error:
+            problem = str(error)
+    if problem is not None:
+        raise usage.UsageError(f"--{option} {description!r}: {problem}")
+    return description
+
+
+def _irc_name(name: str) -> str:
+    """A server name IRC clients read as one: a host name with at least one dot."""
+    if len(name) > IRC_NAME_MAX or _IRC_NAME.fullmatch(name) is None:
+        raise usage.UsageError(
+            f"--irc-name {name!r}: use a host name with a dot (tcpchat.example.org), "
+            f"letters, digits and - between the dots, at most {IRC_NAME_MAX} bytes"
+        )
+    return name

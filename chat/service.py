@@ -15,7 +15,7 @@ time, then closes what is left.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from twisted.application.service import MultiService, Service
@@ -135,9 +135,10 @@ class Farewell(Service):
 
 def make_service(
     reactor: Any, listen: list[str], config: ServerConfig,
-    auth: tuple[ICredentialsChecker, ...] = (),
+    auth: tuple[ICredentialsChecker, ...] = (), irc: Sequence[str] = (),
 ) -> MultiService:
-    """Everything a tcpchat server runs, ready to start."""
+    """Everything a tcpchat server runs, ready to start: the line protocol on each of
+    ``listen``, IRC on each of ``irc``, all of them one chat with one set of limits."""
     top = MultiService()
     history = History(config.history_keep, cache=config.history_cache)
     sequencer: Sequencer = LocalSequencer()
@@ -177,6 +178,16 @@ def make_service(
     factory = LineFactory(server)
     for description in listen:
         Listener(reactor, description, factory, backlog=config.backlog).setServiceParent(top)
+    if irc:
+        # Imported here: twisted.words.protocols.irc, which chat.irc uses, imports the
+        # reactor, and importing the plugin must not (twistd installs the one asked for).
+        from chat.irc import IRCFactory
+
+        irc_factory = IRCFactory(server)
+        for description in irc:
+            Listener(reactor, description, irc_factory, backlog=config.backlog).setServiceParent(
+                top
+            )
     reactor.callWhenRunning(tune_collector, config.gc_threshold)
     return top
 

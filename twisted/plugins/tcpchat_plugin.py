@@ -45,7 +45,9 @@ class _ServiceMaker:
     def makeService(self, config: Options) -> MultiService:
         from twisted.internet import reactor
 
-        top = service.make_service(reactor, config["listen"], config["config"], config["auth"])
+        top = service.make_service(
+            reactor, config["listen"], config["config"], config["auth"], irc=config["irc"]
+        )
         daemonising = config.parent is not None and not config.parent.get("nodaemon", True)
         for listener in _listeners(top):
             # A unix socket's lock file names the process that listens: a
