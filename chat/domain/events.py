@@ -86,6 +86,43 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrived:
+    """To a member who has just chosen ``nick`` and is in no room yet (a front end whose
+    users join rooms themselves, such as IRC); ``online`` members (itself included) are
+    on the server."""
+
+    nick: str
+    online: int
+
+
+@dataclass(frozen=True, slots=True)
+class Noticed:
+    """A notice a member sent to a room (IRC's NOTICE): like a message, but never to be
+    answered automatically; it is neither numbered nor kept in the history."""
+
+    sender: str
+    text: str
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateNotice:
+    """A notice sent to one member, as its addressee receives it (no confirmation, no
+    away reply)."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """``nick`` marked itself away with ``message``, or back (None), told in its rooms."""
+
+    nick: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     """``nick`` came into ``room`` (told to the others there)."""
 
@@ -327,10 +364,10 @@ class Error:
 
 
 Event = (
-    Message | Action | Past | Sent | Private | PrivateSent
-    | Welcome | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
+    Message | Action | Past | Sent | Private | PrivateSent | Noticed | PrivateNotice
+    | Welcome | Arrived | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
-    | Removed | Silenced | Topic | TopicSet | Moderated | Away | Kept | Delivered
+    | Removed | Silenced | Topic | TopicSet | Moderated | Away | AwayChanged | Kept | Delivered
     | Notice | Error
 )
 

@@ -61,7 +61,9 @@ from chat.domain.errors import (
 )
 from chat.domain.events import (
     Action,
+    Arrived,
     Away,
+    AwayChanged,
     Batch,
     CrowdJoined,
     CrowdLeft,
@@ -77,8 +79,10 @@ from chat.domain.events import (
     Message,
     Moved,
     NoHistory,
+    Noticed,
     Past,
     Private,
+    PrivateNotice,
     PrivateSent,
     Renamed,
     Said,
@@ -255,21 +259,25 @@ class Registry:
             raise NicknameTakenError(nick)
 
     def join(
-        self, nick: str, client: Client, room: str = LOBBY, after: int | None = None
+        self, nick: str, client: Client, room: str | None = LOBBY, after: int | None = None
     ) -> Member:
         """Make ``client`` a member under ``nick`` and put it in ``room``.
 
         The new member gets :class:`Welcome`, then the room's recent history,
         or everything after message ``after`` when it is given; the others
-        there get :class:`Joined`.
+        there get :class:`Joined`. With ``room`` None it is in no room and
+        gets :class:`Arrived` (its front end joins rooms with :meth:`join_room`).
         """
         self.check_nickname(nick)
-        target = self._room(room)
+        target = None if room is None else self._room(room)
         member = Member(
             f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self._gather), self._now()
         )
         self.members[member.key] = member
         self._by_id[member.id] = member
+        if target is None:
+            member.outbox.put(Batch((Arrived(nick, len(self.members)),)))
+            return member
         welcome = Welcome(nick, target.name, len(target.members), len(self.members))
         member.outbox.put(Batch(self._with_topic(welcome, target)))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
@@ -453,6 +461,30 @@ class Registry:
         sent = PrivateSent(target.nick, text)
         away = target.away
         member.outbox.put(Batch((sent,) if away is None else (sent, Away(target.nick, away))))
+
+    def notice(self, member: Member, text: str, room: str | None = None) -> None:
+        """Send a :class:`Noticed` to every other member of ``room`` (by default the
+        member's current room): not numbered, not kept, not acknowledged."""
+        target = self._room_of(member, room)
+        self.bus.publish(target.key, (member.id, Noticed(member.nick, text, self._now())))
+
+    def notify(self, member: Member, nick: str, text: str) -> None:
+        """Send a :class:`PrivateNotice` to one member, or raise :class:`NoSuchUserError`."""
+        target = self.find(nick)
+        if target is None:
+            raise NoSuchUserError(nick)
+        target.outbox.put(Batch((PrivateNotice(member.nick, text),)))
+
+    def set_away(self, member: Member, message: str | None) -> None:
+        """Mark a member away with ``message`` (None: back); its rooms get
+        :class:`AwayChanged` if that changes anything."""
+        message = message or None
+        if message == member.away:
+            return
+        member.away = message
+        changed = AwayChanged(member.nick, message)
+        for room in member.rooms.values():
+            self._publish(room, member, changed)
 
     def flush(self) -> None:
         """Deliver the events collected so far.

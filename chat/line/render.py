@@ -48,7 +48,9 @@ from chat.domain.errors import (
 )
 from chat.domain.events import (
     Action,
+    Arrived,
     Away,
+    AwayChanged,
     Batch,
     ConnectionLost,
     CrowdJoined,
@@ -70,8 +72,10 @@ from chat.domain.events import (
     Moved,
     NoHistory,
     Notice,
+    Noticed,
     Past,
     Private,
+    PrivateNotice,
     PrivateSent,
     Quit,
     Reconnected,
@@ -111,7 +115,9 @@ def render(event: Event) -> str:
     """One event as the line a terminal shows, without its line ending.
 
     A :class:`Sent` acknowledgement is only for programs that asked for ids:
-    it renders as nothing here.
+    it renders as nothing here, and so does :class:`AwayChanged` (``/whois``
+    tells who is away). Notices from IRC users (:class:`Noticed`,
+    :class:`PrivateNotice`) are ``-nick- text`` and ``-*nick*- text``.
     """
     match event:
         case Message(sender, text):
@@ -124,7 +130,11 @@ def render(event: Event) -> str:
             return f"*{sender}* {text}"
         case PrivateSent(recipient, text):
             return f"-> *{recipient}* {text}"
-        case Sent():
+        case Noticed(sender, text):
+            return f"-{sender}- {text}"
+        case PrivateNotice(sender, text):
+            return f"-*{sender}*- {text}"
+        case Sent() | AwayChanged():
             return ""
         case Notice(text):
             return NOTICE + text
@@ -156,6 +166,8 @@ def _news(event: Event) -> str:
                 if others else f"You are the first in {room}"
             )
             return f"Welcome, {nick}! {where}; {online} online. Type /help for the commands."
+        case Arrived(nick, online):
+            return f"Welcome, {nick}! You are in no room yet; {online} online."
         case Moved(room, others):
             return f"you are now in {room} with {others} other{'' if others == 1 else 's'}"
         case Entered(room, others):

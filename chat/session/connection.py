@@ -188,17 +188,17 @@ class Connection:
     # Logging in
 
     def log_in(
-        self, nick: str, room: str = LOBBY, after: int | None = None,
+        self, nick: str, room: str | None = LOBBY, after: int | None = None,
         resume_token: str | None = None,
     ) -> Deferred[ChatSession]:
-        """Join the chat as ``nick``; fails with the domain's refusal
-        (:class:`~chat.domain.errors.ChatError`) if it cannot."""
+        """Join the chat as ``nick``, in ``room`` (None: in no room); fails with the
+        domain's refusal (:class:`~chat.domain.errors.ChatError`) if it cannot."""
         arrival = Arrival(self.front, room, after, resume_token, self.keep_token, self.peer)
         login: Deferred[Any] = self.server.portal.login(Guest(nick), arrival, IChatSession)
         return login.addCallback(self._logged_in)
 
     def log_in_with_password(
-        self, nick: str, password: str, room: str = LOBBY, after: int | None = None,
+        self, nick: str, password: str, room: str | None = LOBBY, after: int | None = None,
         resume_token: str | None = None,
     ) -> Deferred[ChatSession]:
         """Join the chat as the account ``nick``; fails with

@@ -82,7 +82,8 @@ class Arrival:
     """The mind of a login: who is arriving and where it goes."""
 
     client: Client
-    room: str = LOBBY
+    room: str | None = LOBBY
+    """Where to join (None: no room; the front end joins rooms itself, as IRC does)."""
     after: int | None = None
     """Show the room's entries after this message id instead of its recent history."""
     resume_token: str | None = None
@@ -366,8 +367,8 @@ class ChatRealm:
                 log.info("{nick} from {address} refused: banned", nick=nick,
                          address=arrival.address)
                 return defer.fail(BannedError(None, ban.reason, ban.until))
-            if arrival.room != LOBBY and self.moderation.banned(
-                fold(nick), account_key, arrival.address, fold(arrival.room)
+            if arrival.room not in (None, LOBBY) and self.moderation.banned(
+                fold(nick), account_key, arrival.address, fold(arrival.room or LOBBY)
             ):
                 arrival = replace(arrival, room=LOBBY, after=None)
         owner = f"{self._origin}.s{next(_session_ids)}"

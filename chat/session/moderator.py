@@ -12,7 +12,9 @@ or a :class:`~chat.domain.events.Left` for a
 :class:`~chat.domain.errors.ChatError` raised before anything changes.
 
 Where an action holds: in a room, that room; in the lobby, the whole
-server. Everyone arrives in the lobby, so a ban or a mute there would
+server. The room is the actor's current one, or the one it names
+(``room=``, one of the rooms it is in: IRC names the channel in every
+command). Everyone arrives in the lobby, so a ban or a mute there would
 otherwise be one from the server anyway; server-wide actions are for
 server operators only.
 
@@ -108,10 +110,17 @@ class Moderator:
             session.member.key, None if account is None else account.key, session.server_operator
         )
 
-    def _room_of(self, session: ChatSession) -> str:
-        room = session.member.room
+    @staticmethod
+    def _room_of(session: ChatSession, name: str | None = None) -> str:
+        """The actor's current room, or the one of its rooms called ``name``."""
+        member = session.member
+        if name is None:
+            if member.room is None:
+                raise NotInRoomError()
+            return member.room.name
+        room = member.rooms.get(fold(room_name(name)))
         if room is None:
-            raise NotInRoomError()
+            raise NotInRoomError(room_name(name))
         return room.name
 
     @staticmethod
@@ -169,10 +178,12 @@ class Moderator:
 
     # Kick
 
-    def kick(self, session: ChatSession, nick: str, reason: str = "") -> None:
+    def kick(
+        self, session: ChatSession, nick: str, reason: str = "", room: str | None = None
+    ) -> None:
         """Put ``nick`` out of the actor's room, back to the lobby; from the lobby (server
         operators only) off the server, wherever it is."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         target = self._session(nick)
         actor = self.actor(session)
         if self.scope(room) is None:
@@ -195,9 +206,14 @@ class Moderator:
     def _put_out(
         self, target: ChatSession, room: str, kick: Kick, until: float | None = None
     ) -> None:
-        """Tell ``target`` why, then move it to the lobby, the room hearing ``kick``."""
+        """Tell ``target`` why, then move it to the lobby, the room hearing ``kick``; a
+        member in other rooms too, or of a front end whose members may be in no room
+        (its client's ``roomless`` is true: IRC), only leaves this one."""
         member = target.member
         member.outbox.put(Batch((Removed(room, kick.by, kick.reason, kick.banned, until),)))
+        if len(member.rooms) > 1 or getattr(member.client, "roomless", False):
+            self.registry.part_room(member, room, kick)
+            return
         self.registry.move(member, LOBBY, reason=kick).addErrback(
             lambda failure: log.failure("lobby history for {nick}", failure, nick=member.nick)
         )
@@ -210,11 +226,12 @@ class Moderator:
     # Bans
 
     def ban(
-        self, session: ChatSession, target_text_: str, duration: str = "", reason: str = ""
+        self, session: ChatSession, target_text_: str, duration: str = "", reason: str = "",
+        room: str | None = None,
     ) -> Ban:
         """Ban a nickname, account or address from the actor's room (the lobby: the
         server); members it bans are put out at once."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         scope = self.scope(room)
         target = parse_target(target_text_)
         seconds = parse_duration(duration)
@@ -235,8 +252,8 @@ class Moderator:
                 self._put_out(other, room, kick, ban.until)
         return ban
 
-    def unban(self, session: ChatSession, target_text_: str) -> None:
-        room = self._room_of(session)
+    def unban(self, session: ChatSession, target_text_: str, room: str | None = None) -> None:
+        room = self._room_of(session, room)
         scope = self.scope(room)
         target = parse_target(target_text_)
         self._allowed(self.moderation.may_ban(self.actor(session), scope), room)
@@ -247,15 +264,20 @@ class Moderator:
             None if scope is None else room, session.member.nick, "unbanned", target_text(target)
         ))
 
-    def bans(self, session: ChatSession) -> tuple[str | None, list[Ban]]:
+    def bans(
+        self, session: ChatSession, room: str | None = None
+    ) -> tuple[str | None, list[Ban]]:
         """Where the actor's room's bans hold (None: the server), and those bans."""
-        scope = self.scope(self._room_of(session))
-        return (None if scope is None else self._room_of(session)), self.moderation.bans(scope)
+        where = self._room_of(session, room)
+        scope = self.scope(where)
+        return (None if scope is None else where), self.moderation.bans(scope)
 
     # Mutes
 
-    def mute(self, session: ChatSession, nick: str, duration: str = "") -> None:
-        room = self._room_of(session)
+    def mute(
+        self, session: ChatSession, nick: str, duration: str = "", room: str | None = None
+    ) -> None:
+        room = self._room_of(session, room)
         scope = self.scope(room)
         seconds = parse_duration(duration)
         self._allowed(self.moderation.may_mute(self.actor(session), scope), room)
@@ -270,8 +292,8 @@ class Moderator:
         if member is not None:
             member.outbox.put(Batch((Silenced(where, session.member.nick, mute.until),)))
 
-    def unmute(self, session: ChatSession, nick: str) -> None:
-        room = self._room_of(session)
+    def unmute(self, session: ChatSession, nick: str, room: str | None = None) -> None:
+        room = self._room_of(session, room)
         scope = self.scope(room)
         self._allowed(self.moderation.may_mute(self.actor(session), scope), room)
         target = self._mutable(nick)
@@ -295,15 +317,15 @@ class Moderator:
 
     # Topics
 
-    def topic(self, session: ChatSession) -> Topic:
+    def topic(self, session: ChatSession, room: str | None = None) -> Topic:
         """The topic of the actor's room ("" for none)."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         settings = self.moderation.room(fold(room))
         return Topic(room, settings.topic, settings.topic_by, settings.topic_at)
 
-    def set_topic(self, session: ChatSession, text: str) -> None:
+    def set_topic(self, session: ChatSession, text: str, room: str | None = None) -> None:
         """Make ``text`` ("" clears it) the topic of the actor's room; the room is told."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         self.check_speech(session.member, room)
         actor = self.actor(session)
         if self.scope(room) is None and not actor.server_operator:
@@ -314,9 +336,11 @@ class Moderator:
                  room=room, topic=text)
         self._tell(room, TopicSet(room, text, session.member.nick))
 
-    def topic_ops_only(self, session: ChatSession, ops_only: bool) -> None:
+    def topic_ops_only(
+        self, session: ChatSession, ops_only: bool, room: str | None = None
+    ) -> None:
         """Keep setting the topic of the actor's room to its operators, or not."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         self._allowed(self.moderation.may_configure(self.actor(session), fold(room)), room)
         self.moderation.set_topic_ops_only(fold(room), ops_only)
         log.info("{nick}: topic of {room} settable by {who}", nick=session.member.nick,
@@ -324,9 +348,11 @@ class Moderator:
 
     # Room operators and owners
 
-    def op(self, session: ChatSession, nick: str, grant: bool = True) -> bool:
+    def op(
+        self, session: ChatSession, nick: str, grant: bool = True, room: str | None = None
+    ) -> bool:
         """Make ``nick`` (its account, if any) an operator of the actor's room, or no longer."""
-        room = self._room_of(session)
+        room = self._room_of(session, room)
         self._allowed(self.moderation.may_op(self.actor(session), fold(room)), room)
         if grant:
             # A registered user by account; a guest by nickname, until it leaves.
@@ -354,16 +380,23 @@ class Moderator:
         self._tell(room, Moderated(room, session.member.nick, action, shown))
         return True
 
-    def entered(self, session: ChatSession, room: str, created: bool) -> None:
-        """A member entered ``room``; a registered one who created it owns it."""
+    def entered(
+        self, session: ChatSession, room: str, created: bool, guest_creator_ops: bool = False
+    ) -> None:
+        """A member entered ``room``; a registered one who created it owns it. With
+        ``guest_creator_ops`` (IRC, where whoever makes a channel is its operator) a guest
+        who created it is its operator, as long as it keeps the nickname."""
         key = fold(room)
         account = session.account
-        if (
-            created and account is not None and key != LOBBY
-            and self.moderation.room(key).owner is None
-        ):
+        if not created or key == LOBBY or self.moderation.room(key).owner is not None:
+            return
+        if account is not None:
             self.moderation.set_owner(key, account.key)
             log.info("{nick} owns {room}", nick=account.name, room=room)
+        elif guest_creator_ops:
+            self.moderation.grant_op(key, guest_key(session.member.key))
+            log.info("{nick} is an operator of {room}, which it made", nick=session.member.nick,
+                     room=room)
 
     # Whois and away
 
@@ -388,7 +421,8 @@ class Moderator:
 
     @staticmethod
     def set_away(session: ChatSession, message: str | None) -> None:
-        session.member.away = message or None
+        """Mark the member away (None: back); its rooms hear of it (IRC's away-notify)."""
+        session.realm.registry.set_away(session.member, message)
 
     # Telling
 
