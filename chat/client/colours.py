@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chat.client.inputline import char_width, text_width
@@ -20,6 +21,8 @@ _ERROR = "1;31"
 _STATUS = "7"  # reverse video
 _MARKER = "1;33;7"  # the client's own markers: bold, yellow, reversed
 _HIGHLIGHT = "1;33"  # a message that mentions you: bold yellow
+_RULE = "1;33"  # the unread marker: bold yellow dashes across the chat
+_LABEL = "36"  # the names of the fields of a block (/whois), as notices
 
 # Foreground colours a nickname may get on any colour terminal: no black,
 # white or grey, which vanish on some backgrounds, and nothing like the
@@ -56,19 +59,25 @@ def nick_colour(nick: str, palette: tuple[str, ...] = BASIC_PALETTE) -> str:
     return palette[zlib.crc32(nick.lower().encode("utf-8")) % len(palette)]
 
 
+def local_time(stamp: str, now: float) -> str:
+    """A time the server gives (``YYYY-MM-DD HH:MMZ``, UTC) in local time: ``HH:MM`` on the
+    day of ``now``, ``MM-DD HH:MM`` before; as it came if it is no such time."""
+    try:
+        said = calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%MZ"))
+    except ValueError:
+        return stamp
+    local = time.localtime(said)
+    if local[:3] == time.localtime(now)[:3]:
+        return time.strftime("%H:%M", local)
+    return time.strftime("%m-%d %H:%M", local)
+
+
 def past_time(stamp: str, now: float) -> str:
     """When a replayed line was said (its ``YYYY-MM-DD HH:MMZ``), in local time, in brackets.
 
     ``[HH:MM]`` on the day of ``now``, ``[MM-DD HH:MM]`` before.
     """
-    try:
-        said = calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%MZ"))
-    except ValueError:
-        return f"[{stamp}]"
-    local = time.localtime(said)
-    if local[:3] == time.localtime(now)[:3]:
-        return time.strftime("[%H:%M]", local)
-    return time.strftime("[%m-%d %H:%M]", local)
+    return f"[{local_time(stamp, now)}]"
 
 
 def _paint(codes: str, text: str) -> str:
@@ -95,6 +104,18 @@ def _coloured_by_kind(line: ServerLine, palette: tuple[str, ...], highlight: boo
             return _paint(_ERROR, f"!!! {line.text}")
         case Kind.OTHER:
             return line.text
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` if it fits in ``room`` columns, else as much as fits with "…" after it."""
+    if text_width(text) <= room:
+        return text
+    kept: list[str] = []
+    for char in text:
+        if text_width("".join(kept)) + char_width(char) > room - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,27 @@ class LineStyle:
             return f"{stamp} {text}"
         return f"{_paint(_DIM, stamp)} {_coloured_by_kind(parse(text), self.palette, highlight)}"
 
+    def block(self, heading: str, fields: Sequence[tuple[str, str]], when: float) -> str:
+        """A notice laid out on rows: its time and ``*** heading`` first, then a row per
+        field, its name in a column; one line, with newlines between its rows (see
+        :func:`chat.client.rows.fold`)."""
+        first = self.line(f"*** {heading}", when)
+        width = max((len(name) for name, _ in fields), default=0)
+        rows = [first]
+        for name, value in fields:
+            label = f"{name:<{width}}"
+            shown = _paint(_LABEL, label) if self.colour else label
+            rows.append(f"{shown}  {clean(value)}")
+        return "\n".join(rows)
+
+    def rule(self, text: str, width: int) -> str:
+        """A rule of the client's own across the chat (the unread marker): ``-- text --...``,
+        dashes up to a column short of ``width``."""
+        room = max(width - 1, 1)
+        ruled = f"-- {clean(text)} "
+        ruled = _cut(ruled + "-" * max(room - text_width(ruled), 2), room)
+        return _paint(_RULE, ruled) if self.colour else ruled
+
     def status(self, text: str, width: int) -> str:
         """The status line as shown: cut to fit a row short of ``width`` (the last column is left
         free, so the terminal never wraps it), in reverse video across the row with colours."""
@@ -138,14 +180,7 @@ class LineStyle:
 
     def _bar(self, codes: str, text: str, width: int) -> str:
         room = max(width - 1, 1)
-        text = clean(text)
-        if text_width(text) > room:
-            kept: list[str] = []
-            for char in text:
-                if text_width("".join(kept)) + char_width(char) > room - 1:
-                    break
-                kept.append(char)
-            text = "".join(kept) + "…"
+        text = _cut(clean(text), room)
         if not self.colour:
             return text
         return _paint(codes, text + " " * (room - text_width(text)))

@@ -40,6 +40,11 @@ SETTINGS = (
     Setting("log_dir", (str,), "keep a log of the conversation in this directory, as --log-dir"),
     Setting("log", (str,), "append a diagnostic log to this file, as --log"),
     Setting("greeting_timeout", (int, float), "seconds, as --greeting-timeout"),
+    Setting("paste_ask_above", (int,), "a paste of more lines asks first, as --paste-ask-above"),
+    Setting("scrollback", (int,), "lines PageUp reaches back, as --scrollback"),
+    Setting("leave_timeout", (int, float), "seconds, as --leave-timeout"),
+    Setting("retry_max", (int, float), "seconds, as --retry-max"),
+    Setting("rejoin_patience", (int, float), "seconds, as --rejoin-patience"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
 

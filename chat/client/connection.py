@@ -23,11 +23,17 @@ from twisted.internet.ssl import CertificateOptions, optionsForClientTLS
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from chat.client.options import ClientOptions
+from chat.client.options import DEFAULT_RETRY_MAX, ClientOptions
 from chat.client.session import ServerConnectionFactory, Session
 
-# Seconds before retry n (n >= 1): 1, 2, 4, 8, ... up to 30, plus up to 1 of jitter.
-RETRY_POLICY = backoffPolicy(initialDelay=0.5, maxDelay=30.0, factor=2.0)
+
+def retry_policy(max_delay: float = DEFAULT_RETRY_MAX) -> Callable[[int], float]:
+    """Seconds before retry n (n >= 1): 1, 2, 4, 8, ... up to ``max_delay``, plus up to 1 of
+    jitter."""
+    return backoffPolicy(initialDelay=0.5, maxDelay=max_delay, factor=2.0)
+
+
+RETRY_POLICY = retry_policy()
 
 
 def server_endpoint(reactor: Any, options: ClientOptions) -> IStreamClientEndpoint:

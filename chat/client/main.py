@@ -21,18 +21,18 @@ from twisted.logger import (
 )
 
 from chat.client.colours import LineStyle, palette_for
-from chat.client.connection import keep_connected, server_endpoint
+from chat.client.connection import keep_connected, retry_policy, server_endpoint
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PROGRAM, PipeIO
-from chat.client.session import LEAVE_TIMEOUT, Session
+from chat.client.session import Session
 from chat.client.terminal import ChatTerminal, follow_window_size, raw_terminal, terminal_protocol
 
 STDIN = 0
 STDOUT = 1
 
 # On SIGINT or SIGTERM in pipe mode, how long leaving (/quit, then letting go
-# of stdio) may hold up the exit: the server's LEAVE_TIMEOUT, and a little more.
-SHUTDOWN_TIMEOUT = LEAVE_TIMEOUT + 1.0
+# of stdio) may hold up the exit: the leave timeout, and this much more.
+SHUTDOWN_MARGIN = 1.0
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -77,10 +77,12 @@ async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClien
         interactive=False,
         greeting_timeout=options.greeting_timeout,
         password=options.password,
+        leave_timeout=options.leave_timeout,
+        rejoin_patience=options.rejoin_patience,
     )
     pipe.session = session
     stdio.StandardIO(pipe, reactor=reactor)
-    await _run_session(reactor, session, endpoint, pipe.close, pipe.closed)
+    await _run_session(reactor, options, session, endpoint, pipe.close, pipe.closed)
 
 
 async def _run_terminal(
@@ -90,7 +92,8 @@ async def _run_terminal(
     style = LineStyle(options.colour, palette_for(options.colours_256), options.timestamp)
     tls = options.tls or (options.endpoint or "").startswith(("tls:", "ssl:"))
     chat_terminal = ChatTerminal(
-        style, reactor, size.columns, size.lines, tls=tls, bell=options.bell
+        style, reactor, size.columns, size.lines, tls=tls, bell=options.bell,
+        paste_ask_above=options.paste_ask_above, scrollback_lines=options.scrollback,
     )
     session = Session(
         chat_terminal,
@@ -100,16 +103,21 @@ async def _run_terminal(
         interactive=True,
         greeting_timeout=options.greeting_timeout,
         password=options.password,
+        leave_timeout=options.leave_timeout,
+        rejoin_patience=options.rejoin_patience,
     )
     chat_terminal.session = session
     stdio.StandardIO(terminal_protocol(chat_terminal), reactor=reactor)
     follow_window_size(STDOUT, reactor, chat_terminal)
     chat_terminal.show_status(f"connecting to {options.address}; Ctrl-D or /quit leaves")
-    await _run_session(reactor, session, endpoint, chat_terminal.close, chat_terminal.closed)
+    await _run_session(
+        reactor, options, session, endpoint, chat_terminal.close, chat_terminal.closed
+    )
 
 
 async def _run_session(
     reactor: Any,
+    options: ClientOptions,
     session: Session,
     endpoint: IStreamClientEndpoint,
     close_view: Callable[[], None],
@@ -118,16 +126,17 @@ async def _run_session(
     """Connect until the session is over, let go of stdio, and exit with the session's code.
 
     Stopping the reactor (SIGINT or SIGTERM in pipe mode) first leaves the
-    chat politely, as Ctrl-C does on the terminal, for at most
-    :data:`SHUTDOWN_TIMEOUT` seconds.
+    chat politely, as Ctrl-C does on the terminal, for at most the leave
+    timeout and :data:`SHUTDOWN_MARGIN` seconds.
     """
-    service = keep_connected(session, endpoint, reactor)
+    service = keep_connected(session, endpoint, reactor, retry_policy(options.retry_max))
     all_done: Deferred[None] = Deferred()
 
     def leave_before_shutdown() -> Deferred[None]:
         session.leave()
         return all_done.addTimeout(
-            SHUTDOWN_TIMEOUT, reactor, onTimeoutCancel=lambda result, timeout: None
+            options.leave_timeout + SHUTDOWN_MARGIN, reactor,
+            onTimeoutCancel=lambda result, timeout: None,
         )
 
     reactor.addSystemEventTrigger("before", "shutdown", leave_before_shutdown)

@@ -12,10 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from chat.client.config import BELL_CHOICES, default_config_path, read_config, settings_help
+from chat.client.paste import ASK_ABOVE
+from chat.client.scrollback import SCROLLBACK_LINES
+from chat.client.session import GREETING_TIMEOUT, LEAVE_TIMEOUT, REJOIN_PATIENCE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 55555
-DEFAULT_GREETING_TIMEOUT = 10.0
+DEFAULT_GREETING_TIMEOUT = GREETING_TIMEOUT
+# The longest wait between two attempts to connect: 1, 2, 4, 8 ... up to this.
+DEFAULT_RETRY_MAX = 30.0
 DEFAULT_TIMESTAMP = "%H:%M"
 DEFAULT_BELL = "private"
 PASSWORD_VARIABLE = "TCPCHAT_PASSWORD"
@@ -71,6 +76,11 @@ class ClientOptions:
     bell: str = DEFAULT_BELL  # "private", "all" (mentions too) or "off"
     timestamp: str = DEFAULT_TIMESTAMP  # strftime format of each line's time
     log_dir: str | None = None
+    paste_ask_above: int = ASK_ABOVE  # a paste of more lines is sent only once the user says so
+    scrollback: int = SCROLLBACK_LINES  # lines kept for PageUp and redrawing
+    leave_timeout: float = LEAVE_TIMEOUT  # after /quit, how long the server has to close
+    retry_max: float = DEFAULT_RETRY_MAX  # the longest wait between attempts to connect
+    rejoin_patience: float = REJOIN_PATIENCE  # pipe mode: how long a taken nickname is retried
     # The nickname's password from --password-file or TCPCHAT_PASSWORD; never shown.
     password: str | None = field(default=None, repr=False)
 
@@ -111,6 +121,24 @@ def _seconds(text: str) -> float:
     if not 0 < seconds < math.inf:
         raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
     return seconds
+
+
+def _lines(text: str) -> int:
+    """A count of lines: a whole number, 0 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"not a number of lines (0 or more): {text!r}")
+    return count
+
+
+def _scrollback_lines(text: str) -> int:
+    count = _lines(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"not a number of lines (1 or more): {text!r}")
+    return count
 
 
 def _read_password(path: str) -> str:
@@ -196,6 +224,30 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_GREETING_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--paste-ask-above", type=_lines, metavar="LINES",
+        help=f"a paste of more than LINES lines is sent only once you say y (default {ASK_ABOVE};"
+        " a paste that runs a command always asks)",
+    )
+    parser.add_argument(
+        "--scrollback", type=_scrollback_lines, metavar="LINES",
+        help=f"how many lines PageUp reaches back (default {SCROLLBACK_LINES})",
+    )
+    parser.add_argument(
+        "--leave-timeout", type=_seconds, metavar="SECONDS",
+        help=f"after /quit, close the connection if the server has not within SECONDS "
+        f"(default {LEAVE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--retry-max", type=_seconds, metavar="SECONDS",
+        help="the longest wait between two attempts to connect, which double from 1 s "
+        f"(default {DEFAULT_RETRY_MAX:g})",
+    )
+    parser.add_argument(
+        "--rejoin-patience", type=_seconds, metavar="SECONDS",
+        help="pipe mode: how long a rejoin whose nickname is still taken keeps trying before "
+        f"the client gives up with status 2 (default {REJOIN_PATIENCE:g})",
+    )
+    parser.add_argument(
         "host", nargs="?", metavar="HOST",
         help=f"server host or endpoint string (default {DEFAULT_HOST})",
     )
@@ -219,6 +271,11 @@ def _config_settings(
         "port": lambda value: _port(str(value)),
         "greeting_timeout": lambda value: _seconds(str(value)),
         "timestamp": _timestamp_format,
+        "paste_ask_above": lambda value: _lines(str(value)),
+        "scrollback": lambda value: _scrollback_lines(str(value)),
+        "leave_timeout": lambda value: _seconds(str(value)),
+        "retry_max": lambda value: _seconds(str(value)),
+        "rejoin_patience": lambda value: _seconds(str(value)),
     }
     for key, check in checks.items():
         if key in settings:
@@ -289,4 +346,9 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ClientOpti
         bell=bell,
         timestamp=setting("timestamp", "timestamp", DEFAULT_TIMESTAMP),
         log_dir=None if log_dir is None else str(Path(log_dir).expanduser()),
+        paste_ask_above=setting("paste_ask_above", "paste_ask_above", ASK_ABOVE),
+        scrollback=setting("scrollback", "scrollback", SCROLLBACK_LINES),
+        leave_timeout=float(setting("leave_timeout", "leave_timeout", LEAVE_TIMEOUT)),
+        retry_max=float(setting("retry_max", "retry_max", DEFAULT_RETRY_MAX)),
+        rejoin_patience=float(setting("rejoin_patience", "rejoin_patience", REJOIN_PATIENCE)),
     )

@@ -3,8 +3,9 @@
 Terminals that support bracketed paste mark a paste (``ESC [ 200 ~`` ...
 ``ESC [ 201 ~``), so the client can tell it from typing. A paste of one
 line goes into the input line; several lines are sent as lines, in order;
-more than :data:`ASK_ABOVE` lines, or any that would run a command, are
-sent only once the user says yes.
+more than :data:`ASK_ABOVE` lines (or as many as ``--paste-ask-above``
+says), or any that would run a command, are sent only once the user says
+yes.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from dataclasses import dataclass
 
 from chat.client.lines import command_name
 
-# A paste of more lines than this is sent only when the user says so.
+# A paste of more lines than this is sent only when the user says so (unless told otherwise).
 ASK_ABOVE = 3
 
 
 @dataclass(frozen=True)
 class Paste:
-    """The lines of a paste, without blank ones, and those that run commands."""
+    """The lines of a paste, without blank ones, and how many may be sent without asking."""
 
     lines: tuple[str, ...]
+    ask_above: int = ASK_ABOVE
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -29,7 +31,7 @@ class Paste:
 
     @property
     def needs_asking(self) -> bool:
-        return len(self.lines) > ASK_ABOVE or bool(self.commands)
+        return len(self.lines) > self.ask_above or bool(self.commands)
 
     def question(self) -> str:
         """What the user is asked: how many lines, and the commands they would run."""
@@ -39,7 +41,8 @@ class Paste:
         return f"paste of {len(self.lines)} lines{runs}: send them? y sends, another key drops"
 
 
-def read_paste(text: str) -> Paste:
-    """The lines of pasted text, whatever its line endings (CR, as terminals send, LF, CRLF)."""
+def read_paste(text: str, ask_above: int = ASK_ABOVE) -> Paste:
+    """The lines of pasted text, whatever its line endings (CR, as terminals send, LF, CRLF);
+    more than ``ask_above`` of them are sent only once the user says so."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return Paste(tuple(line for line in lines if line.strip()))
+    return Paste(tuple(line for line in lines if line.strip()), ask_above)

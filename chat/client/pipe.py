@@ -18,6 +18,7 @@ from zope.interface import implementer
 
 from chat.client.session import Session
 from chat.client.status import Status
+from chat.client.unread import UnreadMarker
 
 PROGRAM = "tcpchat-client"
 
@@ -101,3 +102,6 @@ class PipeIO(Protocol):
 
     def status_changed(self, status: Status) -> None:
         """Pipe mode has no status line."""
+
+    def show_unread(self, marker: UnreadMarker) -> None:
+        """Scripts read the server's own lines, which say where a replay starts and ends."""

@@ -32,7 +32,7 @@ _RENAMED = re.compile(rf"(?P<old>{_NICK}) is now known as (?P<new>{_NICK})")
 WHO_ANSWER = re.compile(rf"(?P<count>[0-9]+) users? in (?P<room>{_ROOM}): (?P<names>.*)")
 ROOMS_ANSWER = re.compile(r"(?P<count>[0-9]+) rooms?: (?P<rooms>.*)")
 _ROOM_COUNT = re.compile(rf"(?P<room>{_ROOM}) \((?P<count>[0-9]+)\)")
-_AWAY = re.compile(r"you are marked as away: (?P<message>.*)")
+AWAY_ANSWER = re.compile(r"you are marked as away: (?P<message>.*)")
 _BACK = "you are back"
 REGISTERED_SUFFIX = " is registered: from now on it asks for its password"
 _REGISTERED = re.compile(rf"(?P<nick>{_NICK}){re.escape(REGISTERED_SUFFIX)}")
@@ -128,7 +128,7 @@ class Roster:
                 self.rooms[listed["room"].lower()] = listed["room"]
                 if listed["room"].lower() == self.room.lower():
                     self.users = int(listed["count"])
-        elif (match := _AWAY.fullmatch(text)) is not None:
+        elif (match := AWAY_ANSWER.fullmatch(text)) is not None:
             self.away = match["message"]
         elif text == _BACK:
             self.away = None

@@ -3,7 +3,9 @@
 The client wraps long lines itself rather than leaving it to the terminal,
 so that every row after a line's first starts with blanks: whatever a
 message holds, no part of it can start a row as a line of its own does
-(``HH:MM ...``), however it is padded.
+(``HH:MM ...``), however it is padded. A line the client lays out on
+several rows itself (a ``/whois`` answer) holds newlines: each starts a
+continuation row too, so such a line still has one time, on its first row.
 """
 
 from __future__ import annotations
@@ -24,14 +26,23 @@ def fold(shown: str, width: int, indent: int = CONTINUATION_INDENT) -> list[str]
     """The rows of at most ``width`` columns a styled line takes, each after the first
     starting with ``indent`` blanks (fewer on a very narrow terminal).
 
-    A row ends at its last space when that leaves at most a third of it for
-    the next row; otherwise it ends where the width does, within a word.
+    A row ends at a newline; or at its last space when that leaves at most a
+    third of it for the next row; otherwise where the width does, within a word.
     """
     width = max(width, 2)
     indent = min(indent, width // 2)
     rows: list[str] = []
-    row: list[str] = []  # single characters and whole style codes
-    used = 0
+    for number, part in enumerate(shown.split("\n")):
+        rows.extend(_fold_row(part, width, indent, indent if number else 0))
+    return rows
+
+
+def _fold_row(shown: str, width: int, indent: int, first_indent: int) -> list[str]:
+    """The rows of a part of a line without newlines, its first row after ``first_indent``
+    blanks."""
+    rows: list[str] = []
+    row: list[str] = [" " * first_indent] if first_indent else []  # characters, style codes
+    used = first_indent
     space: tuple[int, int] | None = None  # the last space in the row: its index, columns after it
     position = 0
     while position < len(shown):

@@ -67,6 +67,7 @@ from chat.client.lines import (
     welcomed_nick,
 )
 from chat.client.roster import (
+    AWAY_ANSWER,
     REGISTERED_SUFFIX,
     ROOMS_ANSWER,
     WHO_ANSWER,
@@ -74,6 +75,7 @@ from chat.client.roster import (
     kicked_to_lobby,
 )
 from chat.client.status import Link, Status
+from chat.client.unread import ReplayFollower, UnreadMarker
 from chat.text import clean, nickname_problem, relayable
 
 log = Logger()
@@ -138,6 +140,10 @@ class SessionView(Protocol):
     def status_changed(self, status: Status) -> None:
         """What the status line shows has changed (room, users, connection, away, ...)."""
 
+    def show_unread(self, marker: UnreadMarker) -> None:
+        """The lines that follow are new to the user, as ``marker`` counts them: the place to
+        mark between what was seen and what was not."""
+
 
 class Phase(Enum):
     """Where a session stands."""
@@ -198,7 +204,7 @@ class Session:
     (pipe mode) end with :data:`EXIT_NICKNAME_REFUSED` or
     :data:`EXIT_UNREACHABLE` instead, except that once in the room they
     keep reconnecting, and a rejoin refused its nickname tries again for
-    :data:`REJOIN_PATIENCE` seconds. :attr:`finished` fires with the exit
+    ``rejoin_patience`` seconds. :attr:`finished` fires with the exit
     code once the session is over.
     """
 
@@ -212,6 +218,8 @@ class Session:
         interactive: bool,
         greeting_timeout: float = GREETING_TIMEOUT,
         password: str | None = None,
+        leave_timeout: float = LEAVE_TIMEOUT,
+        rejoin_patience: float = REJOIN_PATIENCE,
     ) -> None:
         self.view = view
         self.clock = clock
@@ -219,6 +227,8 @@ class Session:
         self.nick = nick
         self.interactive = interactive
         self.greeting_timeout = greeting_timeout
+        self.leave_timeout = leave_timeout
+        self.rejoin_patience = rejoin_patience
         self.room = LOBBY
         self.phase = Phase.OFFLINE
         self.finished: Deferred[int] = Deferred()
@@ -238,10 +248,14 @@ class Session:
         self._in_doubt: list[_Sent] = []
         # After a rejoin, until the barrier's answer: the replay is still coming.
         self._catching_up = False
-        # After a rejoin, until the replay starts: its header is rewritten as the
-        # number of missed messages (terminal), and so is its end.
+        # After a rejoin, until the replay starts: its header gives way to the unread
+        # marker (terminal), and its end is said to be that of the missed messages.
         self._missed_header_due = False
         self._showing_missed = False
+        # The last message id seen in each room the user was in this session (not the
+        # current one: self._last_id), and where the replays' unread markers go.
+        self._seen_in: dict[str, int] = {}
+        self._replays = ReplayFollower()
         # Connections in a row that ended before a welcome (refused, TLS, silent),
         # which count as failed attempts for the retry backoff.
         self.unwelcomed_connections = 0
@@ -325,13 +339,19 @@ class Session:
             said = parse(line)
             if said.kind is Kind.ERROR and keeps_out(said.text):
                 self._kept_out = said.text
+            marker = self._replays.take(said, message_id)
+            if marker is not None:
+                self.view.show_unread(marker)
             if self._answered(said, line) or self._quiet_answer(said):
                 return
             changed = self.roster.take(said, self.nick)
             self._follow_changes(said)
-            line = self._missed_messages_line(said, line)
+            shown = self._missed_messages_line(said, line)
             if changed:
                 self._status_changed()
+            if shown is None:
+                return
+            line = shown
         self.view.show_line(line)
 
     def connection_lost(self, reason: Failure) -> None:
@@ -345,6 +365,7 @@ class Session:
         self._in_doubt.extend(sent for sent in self._awaiting if sent.kind is not None)
         self._awaiting.clear()
         self._catching_up = self._missed_header_due = self._showing_missed = False
+        self._replays.forget()
         if self.phase is not Phase.CHATTING:
             self.unwelcomed_connections += 1
         if self.phase in (Phase.LEAVING, Phase.ENDED):
@@ -542,10 +563,12 @@ class Session:
         self.unwelcomed_connections = 0
         self.roster.welcomed(line.removeprefix("*** "))
         self.roster.account = nick if self._password_sent else None
-        self.roster.away = None
+        # A new connection is not away: on a terminal, away again as the user was.
+        away, self.roster.away = self.roster.away, None
         if self._joined_before:
             self.view.show_status(f"reconnected: back in the room as {nick}")
             self._missed_header_due = self.interactive
+            self._replays.expect(self.room, self._last_id, reconnected=True)
         else:
             self.view.show_line(line)
         self._joined_before = True
@@ -554,6 +577,8 @@ class Session:
         if self.interactive:
             self._ask_quietly("/who", WHO_ANSWER)
             self._ask_quietly("/rooms", ROOMS_ANSWER)
+            if away is not None:
+                self._ask_quietly(f"/away {away}", AWAY_ANSWER)
         if self._in_doubt:
             # Whether the server had them shows in the replay, which ends before
             # the barrier's answer; what typed since waits until then.
@@ -580,11 +605,12 @@ class Session:
         """Send the nickname again after a while: the server may yet notice the lost connection."""
         now = self.clock.seconds()
         if self._rejoin_deadline is None:
-            self._rejoin_deadline = now + REJOIN_PATIENCE
+            self._rejoin_deadline = now + self.rejoin_patience
         remaining = self._rejoin_deadline - now
         if remaining <= 0:
             self._give_up(
-                EXIT_NICKNAME_REFUSED, f"{reason}; gave up rejoining after {REJOIN_PATIENCE:g}s"
+                EXIT_NICKNAME_REFUSED,
+                f"{reason}; gave up rejoining after {self.rejoin_patience:g}s",
             )
             return
         self._rejoin_tries += 1
@@ -686,20 +712,29 @@ class Session:
         self._in_doubt.clear()
         self._send_outbox()
 
-    def _missed_messages_line(self, said: ServerLine, line: str) -> str:
-        """After a rejoin on a terminal, the replay's header and end as news of what was missed."""
+    def _missed_messages_line(self, said: ServerLine, line: str) -> str | None:
+        """After a rejoin on a terminal, the replay's header gives way to the unread marker
+        (None: not shown) and its end says it ends the missed messages."""
         if said.kind is not Kind.NOTICE:
             self._missed_header_due = False
             return line
-        count = history_count(said.text)
-        if self._missed_header_due and count is not None:
+        if self._missed_header_due and history_count(said.text) is not None:
             self._missed_header_due = False
             self._showing_missed = True
-            return f"*** {count} missed message{'' if count == 1 else 's'}:"
+            return None
         if self._showing_missed and said.text == "end of history":
             self._showing_missed = False
             return "*** end of missed messages"
         return line
+
+    def _entered(self, room: str) -> None:
+        """Now in ``room``: remember how far the user had seen the one left, and the marker
+        for the replay of the new one goes after what the user saw of it before, if anything."""
+        self._seen_in[self.room.lower()] = self._last_id
+        seen = self._seen_in.pop(room.lower(), None)
+        self.room = room
+        self._last_id = seen or 0
+        self._replays.expect(room, seen, reconnected=False)
 
     def _ask_quietly(self, command: str, answer: re.Pattern[str]) -> None:
         """Send a command whose answer (matching ``answer``) is for the roster, not shown."""
@@ -723,8 +758,7 @@ class Session:
         if said.kind is Kind.ERROR:
             self._pending_nick_change = self._pending_room = self._pending_password = None
             if kicked_to_lobby(said.text):
-                self.room = LOBBY
-                self._last_id = 0
+                self._entered(LOBBY)
                 if self.interactive:
                     self._ask_quietly("/who", WHO_ANSWER)
             return
@@ -742,8 +776,7 @@ class Session:
         room = self._pending_room
         if room and mentions(said.text, room):
             self._pending_room = None
-            self.room = room
-            self._last_id = 0
+            self._entered(room)
             if self.interactive:
                 self._ask_quietly("/who", WHO_ANSWER)
 
@@ -785,7 +818,7 @@ class Session:
         self._status_changed()
         self._cancel_rejoin_try()
         self._outbox.clear()
-        self._leave_timer = self.clock.callLater(LEAVE_TIMEOUT, self._close_now)
+        self._leave_timer = self.clock.callLater(self.leave_timeout, self._close_now)
 
     def _close_now(self) -> None:
         log.info("closing without waiting for the server")

@@ -43,11 +43,12 @@ from chat.client.colours import LineStyle
 from chat.client.completion import Completions, complete
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import Kind, holds_password, mentions, parse
-from chat.client.paste import Paste, read_paste
-from chat.client.rows import fold
-from chat.client.scrollback import Scrollback
+from chat.client.paste import ASK_ABOVE, Paste, read_paste
+from chat.client.scrollback import SCROLLBACK_LINES, Rule, Scrollback
 from chat.client.session import Session
 from chat.client.status import Link, Status, status_text
+from chat.client.unread import UnreadMarker
+from chat.client.whois import read_whois, whois_fields
 from chat.text import clean
 
 CTRL_A = b"\x01"
@@ -88,7 +89,8 @@ class ChatTerminal(HistoricRecvLine):
 
     def __init__(
         self, style: LineStyle, clock: IReactorTime, width: int, height: int = 24,
-        *, tls: bool = False, bell: str = "private",
+        *, tls: bool = False, bell: str = "private", paste_ask_above: int = ASK_ABOVE,
+        scrollback_lines: int = SCROLLBACK_LINES,
     ) -> None:
         self.style = style
         self.clock = clock
@@ -101,7 +103,8 @@ class ChatTerminal(HistoricRecvLine):
         self._prompt = ("> ", "> ")
         # While a password is typed: the prompt to go back to after it; else None.
         self._prompt_after_password: tuple[str, str] | None = None
-        self.scrollback = Scrollback()
+        self.paste_ask_above = paste_ask_above
+        self.scrollback = Scrollback(scrollback_lines, style.rule)
         self._status: Status | None = None
         # The choices of the last Tab, the one taken, and the line it made.
         self._completion: tuple[Completions, int, str] | None = None
@@ -219,7 +222,7 @@ class ChatTerminal(HistoricRecvLine):
         if "\n" not in text.strip("\n"):
             self.characterReceived(text.strip("\n").encode("utf-8"), False)
             return
-        paste = read_paste(text)
+        paste = read_paste(text, self.paste_ask_above)
         if self._prompt_after_password is not None or self._asked is not None or not paste.lines:
             return
         if paste.needs_asking:
@@ -476,9 +479,13 @@ class ChatTerminal(HistoricRecvLine):
         self.terminal.write(self.style.marker(marker, self.width).encode("utf-8"))
 
     def _print_above(self, line: str, highlight: bool = False) -> None:
-        styled = self.style.line(line, self.clock.seconds(), highlight)
-        self.scrollback.add(styled)
-        rows = fold(styled, self.width, self.style.indent)
+        self._show(self.style.line(line, self.clock.seconds(), highlight))
+
+    def _show(self, shown: str | Rule) -> None:
+        """Keep a styled line (or a rule) and put it above the status line, or count it in
+        the marker while paged back."""
+        self.scrollback.add(shown)
+        rows = self.scrollback.rows_of(shown, self.width, self.style.indent)
         if self._back:
             # The page stays where it is; the marker counts what came below it.
             self._back += len(rows)
@@ -497,6 +504,11 @@ class ChatTerminal(HistoricRecvLine):
 
     def show_line(self, line: str) -> None:
         said = parse(line)
+        whois = read_whois(said.text) if said.kind is Kind.NOTICE and said.stamp is None else None
+        if whois is not None:
+            now = self.clock.seconds()
+            self._show(self.style.block(f"whois {whois.nick}", whois_fields(whois, now), now))
+            return
         nick = self.session.nick
         mention = (
             said.kind in (Kind.MESSAGE, Kind.ACTION) and nick is not None
@@ -510,6 +522,9 @@ class ChatTerminal(HistoricRecvLine):
 
     def show_own_line(self, line: str) -> None:
         self._print_above(line)
+
+    def show_unread(self, marker: UnreadMarker) -> None:
+        self._show(Rule(unread_text(marker)))
 
     def show_refused(self, own_line: str, error_line: str) -> None:
         self._print_above(f"!!! not sent: {_excerpt(own_line)}")
@@ -557,6 +572,15 @@ class ChatTerminal(HistoricRecvLine):
             self.lineBufferIndex = 0
         self._prompt = self.style.password_prompt()
         self.draw_input_line()
+
+
+def unread_text(marker: UnreadMarker) -> str:
+    """What the unread marker says: how many messages are new, and since when."""
+    count = f"{marker.count} unread message{'' if marker.count == 1 else 's'}"
+    if marker.reconnected:
+        return f"{count}, missed while disconnected"
+    more = " (maybe more before them: /history)" if marker.maybe_more else ""
+    return f"{count} since you were last in {marker.room}{more}"
 
 
 def _excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:

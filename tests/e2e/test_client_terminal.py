@@ -278,8 +278,8 @@ def test_untrusted_certificate_is_explained_and_retried_less_and_less_often(tmux
 
 
 def test_after_an_outage_missed_messages_come_first_then_what_was_typed_offline(tmux, server):
-    """Back from an outage: the count of missed messages, each with one time marked as past,
-    then the line typed while offline, shown where the server put it."""
+    """Back from an outage: the unread marker with the count of missed messages, each with one
+    time marked as past, then the line typed while offline, shown where the server put it."""
     alice = joined(tmux, server, "alice")
     server.stop()
     alice.wait_for("(Connection refused); retrying in")
@@ -299,7 +299,7 @@ def test_after_an_outage_missed_messages_come_first_then_what_was_typed_offline(
     rows = alice.wait_for("<alice> typed offline")
     carol.close()
     back = rows.index("*** reconnected: back in the room as alice")
-    assert rows[back + 1] == "*** 1 missed message:"
+    assert rows[back + 1].startswith("-- 1 unread message, missed while disconnected ---")
     assert re.fullmatch(r"\[\d\d:\d\d\] <carol> while you were away", rows[back + 2])
     assert seen(rows)[back + 3 :] == [
         "*** end of missed messages", "<alice> typed offline", "alice>"

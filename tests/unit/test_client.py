@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chat.client.colours import LineStyle, nick_colour, palette_for
-from chat.client.connection import keep_connected
+from chat.client.connection import RETRY_POLICY, keep_connected, retry_policy
 from chat.client.inputline import text_width, visible_input
 from chat.client.lines import (
     Kind,
@@ -49,6 +49,7 @@ from chat.client.session import (
 )
 from chat.client.status import Status
 from chat.client.terminal import ChatTerminal, terminal_protocol
+from chat.client.unread import UnreadMarker
 
 # What a terminal's session asks on its own once in the room, for its status line,
 # and the answers a joined() client's server gives.
@@ -79,6 +80,8 @@ class RecordingView:
         self.password_asked = 0
         self.nick: str | None = None
         self.status: Status | None = None
+        # Each unread marker, and how many lines had been shown before it.
+        self.unread: list[tuple[UnreadMarker, int]] = []
 
     def show_line(self, line: str) -> None:
         self.lines.append(line)
@@ -106,6 +109,9 @@ class RecordingView:
 
     def status_changed(self, status: Status) -> None:
         self.status = status
+
+    def show_unread(self, marker: UnreadMarker) -> None:
+        self.unread.append((marker, len(self.lines)))
 
     def everything_shown(self) -> str:
         """All the view was asked to show, as one text."""
@@ -431,11 +437,11 @@ def test_own_message_whose_acknowledgement_was_lost_is_shown_by_the_replay_not_s
     server.say(IDS_ON)
     assert server.received() == []
     assert client.view.own == ["[2026-11-28 14:02Z] <alice> mine"]
-    assert client.view.lines[-3:] == [
-        "*** 2 missed messages:",
+    assert client.view.lines[-2:] == [
         "[2026-11-28 14:02Z] <bob> missed",
         "*** end of missed messages",
     ]
+    assert [marker.count for marker, _ in client.view.unread] == [2]
 
 
 def test_own_message_the_server_never_had_is_sent_again_after_the_catch_up():
@@ -525,6 +531,23 @@ def test_silent_server_is_closed_after_quit_timeout():
     assert not server.transport.disconnecting
     client.clock.advance(0.1)
     assert server.transport.disconnecting
+
+
+def test_the_quit_timeout_and_the_longest_retry_delay_are_the_users_to_set():
+    """--leave-timeout shortens the wait after /quit; --retry-max caps the retry delays."""
+    client = Client()
+    client.session = Session(client.view, client.clock, address="test", nick="alice",
+                             interactive=True, leave_timeout=1.0)
+    server = client.connect()
+    server.say("*** Welcome, alice! 1 user online.")
+    client.session.leave()
+    client.clock.advance(0.9)
+    assert not server.transport.disconnecting
+    client.clock.advance(0.1)
+    assert server.transport.disconnecting
+    capped = retry_policy(4.0)
+    assert max(capped(attempt) for attempt in range(1, 12)) <= 5.0
+    assert max(RETRY_POLICY(attempt) for attempt in range(1, 12)) > 5.0
 
 
 def test_leaving_again_closes_without_waiting():
@@ -1086,10 +1109,12 @@ def test_line_typed_offline_is_shown_after_the_missed_messages():
     )
     assert client.view.own == ["<alice> back again"]
     assert client.view.lines[-3:] == [
-        "*** 1 missed message:",
+        "*** Welcome, alice! 1 user online.",
         "[2026-11-28 14:02Z] <bob> meanwhile",
         "*** end of missed messages",
     ]
+    marker = UnreadMarker(1, "lobby", reconnected=True, maybe_more=False)
+    assert client.view.unread == [(marker, len(client.view.lines) - 2)]
 
 
 def test_own_message_is_shown_as_the_server_relays_it():
@@ -1168,20 +1193,74 @@ def test_replayed_line_shows_one_time_marked_as_past():
     assert coloured.count(":") == 1
 
 
-def test_rejoin_says_how_many_messages_were_missed():
-    """After a reconnect the replay is announced as missed messages, not as join-time history."""
+def test_rejoin_marks_the_missed_messages_unread_with_their_count():
+    """After a reconnect the replay starts at an unread marker counting the missed messages,
+    not at a join-time history header, and its end says it ends them."""
     client, server = joined("alice")
+    server.say("@id=7 <bob> seen")
     server.close()
     server = client.connect()
+    server.say("*** Welcome, alice! 1 user online.")
+    shown_before = len(client.view.lines)
     server.say(
-        "*** Welcome, alice! 1 user online.",
         "*** history of lobby, last 12 messages:",
-        *[f"@id={n} [2026-11-28 14:02Z] <bob> {n}" for n in range(12)],
+        *[f"@id={n} [2026-11-28 14:02Z] <bob> {n}" for n in range(8, 20)],
         "*** end of history",
     )
-    assert "*** 12 missed messages:" in client.view.lines
+    assert client.view.unread == [(UnreadMarker(12, "lobby", True, False), shown_before)]
     assert "*** history of lobby, last 12 messages:" not in client.view.lines
     assert client.view.lines[-1] == "*** end of missed messages"
+
+
+def test_rejoining_a_room_marks_where_the_messages_not_yet_seen_start():
+    """Back in a room left earlier, the marker goes before the first message newer than the
+    last one seen there, with the count of those from there on."""
+    client, server = joined("alice")
+    server.say("@id=3 <bob> seen in the lobby")
+    client.session.user_line("/join dev")
+    server.say("*** you are now in dev with 0 others", "@id=4 <carl> seen in dev")
+    client.session.user_line("/join lobby")
+    server.say(
+        "*** you are now in lobby with 1 other",
+        "*** history of lobby, last 3 messages:",
+        "@id=3 [2026-11-28 14:02Z] <bob> seen in the lobby",
+        "@id=5 [2026-11-28 14:03Z] <bob> new 1",
+        "@id=6 [2026-11-28 14:04Z] <bob> new 2",
+        "*** end of history",
+    )
+    marker, shown_before = client.view.unread[0]
+    assert marker == UnreadMarker(2, "lobby", reconnected=False, maybe_more=False)
+    assert client.view.lines[shown_before - 1].endswith("<bob> seen in the lobby")
+    assert client.view.lines[shown_before].endswith("<bob> new 1")
+    assert len(client.view.unread) == 1
+
+
+def test_no_marker_for_a_first_visit_nor_for_history_asked_nor_when_nothing_is_new():
+    """A room never joined before, /history in the room one is in, and a room whose
+    replay holds only messages already seen get no unread marker."""
+    client, server = joined("alice")
+    client.session.user_line("/join dev")
+    server.say(
+        "*** you are now in dev with 1 other",
+        "*** history of dev, last message:",
+        "@id=2 [2026-11-28 14:02Z] <carl> before you came",
+        "*** end of history",
+    )
+    client.session.user_line("/history 1")
+    server.say(
+        "*** history of dev, last message:", "@id=2 [2026-11-28 14:02Z] <carl> before you came",
+        "*** end of history",
+    )
+    client.session.user_line("/join lobby")
+    server.say("*** you are now in lobby with 0 others")
+    client.session.user_line("/join dev")
+    server.say(
+        "*** you are now in dev with 1 other",
+        "*** history of dev, last message:",
+        "@id=2 [2026-11-28 14:02Z] <carl> before you came",
+        "*** end of history",
+    )
+    assert client.view.unread == []
 
 
 def test_join_time_history_keeps_its_header():

@@ -76,6 +76,25 @@ def test_bell_rings_for_private_messages_by_default(config):
     assert parse_options([], config("bell = true\n")).bell == "all"
 
 
+def test_every_limit_of_the_client_is_a_setting_and_an_option(config):
+    """The paste threshold, the scrollback, the leave timeout, the longest retry delay and
+    the rejoin patience come from the file, and the command line overrides them."""
+
+    def limits(options):
+        return (options.paste_ask_above, options.scrollback, options.leave_timeout,
+                options.retry_max, options.rejoin_patience)
+
+    assert limits(parse_options([], config(""))) == (3, 5000, 5.0, 30.0, 30.0)
+    environ = config(
+        "paste_ask_above = 10\nscrollback = 200\nleave_timeout = 2\nretry_max = 5\n"
+        "rejoin_patience = 60\n"
+    )
+    assert limits(parse_options([], environ)) == (10, 200, 2.0, 5.0, 60.0)
+    given = ["--paste-ask-above", "0", "--scrollback", "50", "--leave-timeout", "1.5",
+             "--retry-max", "4", "--rejoin-patience", "9"]
+    assert limits(parse_options(given, environ)) == (0, 50, 1.5, 4.0, 9.0)
+
+
 def test_environment_password_overrides_the_config_files_password_file(config, tmp_path):
     """TCPCHAT_PASSWORD wins over password_file, which is then not even read."""
     environ = config(f'password_file = "{tmp_path / "missing"}"\n')
@@ -99,6 +118,10 @@ def test_an_endpoint_string_in_the_config_file_is_overridden_by_host_and_port(co
         ("shout = true\n", "unknown setting 'shout'"),
         ("bell = \"loud\"\n", "'loud' is not one of"),
         ("nick = \n", "not TOML"),
+        ("scrollback = 0\n", "not a number of lines (1 or more)"),
+        ("paste_ask_above = -1\n", "not a number of lines (0 or more)"),
+        ("retry_max = 0\n", "not a positive number of seconds"),
+        ("leave_timeout = \"soon\"\n", "'leave_timeout'"),
     ],
 )
 def test_a_wrong_config_file_is_a_usage_error_saying_what(config, capsys, text, problem):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from chat.client.colours import LineStyle
 from chat.client.completion import complete
+from chat.client.terminal import ChatTerminal
 from tests.unit.test_client import ScreenUnderTest
 
 NICKS = ["alice", "Bob", "bobby", "carol"]
@@ -85,8 +87,6 @@ def test_private_messages_ring_the_bell_and_mentions_only_when_asked():
 
 def test_a_mention_is_highlighted_in_colour():
     """The text of a message naming you is bold yellow."""
-    from chat.client.colours import LineStyle
-
     style = LineStyle(colour=True)
     assert "\x1b[1;33mhi alice\x1b[0m" in style.line("<bob> hi alice", 0.0, highlight=True)
     assert "\x1b[1;33m" not in style.line("<bob> hi alice", 0.0)
@@ -155,3 +155,17 @@ def test_a_one_line_paste_goes_into_the_input_line():
     screen.type(paste("pasted words"))
     assert screen.server.received() == []
     assert screen.rows()[-1] == "alice> say pasted words"
+
+
+def test_the_paste_threshold_and_the_scrollback_are_the_users_to_set():
+    """With --paste-ask-above 5 five lines go at once and six ask; --scrollback 40 keeps the
+    last 40 lines to page back through."""
+    screen = ScreenUnderTest(width=80)
+    screen.chat_terminal.paste_ask_above = 5
+    screen.type(paste("1\n2\n3\n4\n5\n"))
+    assert screen.server.received() == ["1", "2", "3", "4", "5"]
+    screen.type(paste("1\n2\n3\n4\n5\n6\n"))
+    assert screen.server.received() == []
+    assert screen.rows()[-1] == "send 6 lines? [y/N]"
+    kept = ChatTerminal(LineStyle(colour=False), screen.clock, 80, scrollback_lines=40)
+    assert kept.scrollback.lines.maxlen == 40

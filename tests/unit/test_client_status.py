@@ -121,3 +121,24 @@ def test_status_line_is_drawn_above_the_input_and_counts_down():
     assert screen.status_row() == "[lobby] | 1 user | reconnecting in 3s"
     screen.clock.advance(1.0)
     assert screen.status_row() == "[lobby] | 1 user | reconnecting in 2s"
+
+
+def test_away_is_set_again_quietly_after_reconnecting():
+    """A new connection is not away: the terminal's session sends /away MESSAGE again after
+    the rejoin, and its answer only puts it back on the status line."""
+    client = Client("alice")
+    server = client.connect()
+    server.say(WELCOME, "*** 1 user in lobby: alice", "*** 1 room: lobby (1)")
+    client.session.user_line("/away lunch; back at 2")
+    server.say("*** you are marked as away: lunch; back at 2")
+    server.close()
+    server = FakeServer(client.session)
+    server.received()
+    server.say(WELCOME)
+    assert server.received() == [*QUIET, "/away lunch; back at 2"]
+    assert client.view.status is not None and client.view.status.away is None
+    shown = len(client.view.lines)
+    server.say("*** 1 user in lobby: alice", "*** 1 room: lobby (1)",
+               "*** you are marked as away: lunch; back at 2")
+    assert client.view.status.away == "lunch; back at 2"
+    assert len(client.view.lines) == shown
