@@ -24,8 +24,9 @@ from chat.client.colours import LineStyle, palette_for
 from chat.client.connection import keep_connected, retry_policy, server_endpoint
 from chat.client.options import ClientOptions, parse_options
 from chat.client.pipe import PROGRAM, PipeIO
-from chat.client.session import Session
+from chat.client.session import Session, SessionView
 from chat.client.terminal import ChatTerminal, follow_window_size, raw_terminal, terminal_protocol
+from chat.client.transcript import ConversationLog, LoggedView, log_folder
 
 STDIN = 0
 STDOUT = 1
@@ -45,12 +46,27 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except ValueError as error:
         sys.stderr.write(f"{PROGRAM}: {error}\n")
         sys.exit(2)
+    conversation = None
+    if options.log_dir is not None:
+        try:
+            conversation = ConversationLog(log_folder(options.log_dir, options.address))
+        except OSError as error:
+            sys.stderr.write(f"{PROGRAM}: cannot keep a log in {options.log_dir}: "
+                             f"{error.strerror}\n")
+            sys.exit(2)
     interactive = os.isatty(STDIN) and os.isatty(STDOUT)
     _start_logging(options.log_file, interactive)
     if not interactive:
-        react(lambda reactor: ensureDeferred(_run_pipe(reactor, options, endpoint)))
+        react(lambda reactor: ensureDeferred(_run_pipe(reactor, options, endpoint, conversation)))
     with raw_terminal(STDIN):
-        react(lambda reactor: ensureDeferred(_run_terminal(reactor, options, endpoint)))
+        react(lambda reactor: ensureDeferred(
+            _run_terminal(reactor, options, endpoint, conversation)
+        ))
+
+
+def _logged(view: SessionView, conversation: ConversationLog | None, reactor: Any) -> SessionView:
+    """The view the session talks to: ``view``, through the conversation's log if kept."""
+    return view if conversation is None else LoggedView(view, conversation, reactor)
 
 
 def _start_logging(log_file: str | None, interactive: bool) -> None:
@@ -67,10 +83,13 @@ def _start_logging(log_file: str | None, interactive: bool) -> None:
     globalLogBeginner.beginLoggingTo(observers, redirectStandardIO=False)
 
 
-async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint) -> None:
+async def _run_pipe(
+    reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint,
+    conversation: ConversationLog | None,
+) -> None:
     pipe = PipeIO()
     session = Session(
-        pipe,
+        _logged(pipe, conversation, reactor),
         reactor,
         address=options.address,
         nick=options.nick,
@@ -82,11 +101,12 @@ async def _run_pipe(reactor: Any, options: ClientOptions, endpoint: IStreamClien
     )
     pipe.session = session
     stdio.StandardIO(pipe, reactor=reactor)
-    await _run_session(reactor, options, session, endpoint, pipe.close, pipe.closed)
+    await _run_session(reactor, options, session, endpoint, pipe.close, pipe.closed, conversation)
 
 
 async def _run_terminal(
-    reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint
+    reactor: Any, options: ClientOptions, endpoint: IStreamClientEndpoint,
+    conversation: ConversationLog | None,
 ) -> None:
     size = os.get_terminal_size(STDOUT)
     style = LineStyle(options.colour, palette_for(options.colours_256), options.timestamp)
@@ -95,8 +115,9 @@ async def _run_terminal(
         style, reactor, size.columns, size.lines, tls=tls, bell=options.bell,
         paste_ask_above=options.paste_ask_above, scrollback_lines=options.scrollback,
     )
+    view = _logged(chat_terminal, conversation, reactor)
     session = Session(
-        chat_terminal,
+        view,
         reactor,
         address=options.address,
         nick=options.nick,
@@ -109,9 +130,10 @@ async def _run_terminal(
     chat_terminal.session = session
     stdio.StandardIO(terminal_protocol(chat_terminal), reactor=reactor)
     follow_window_size(STDOUT, reactor, chat_terminal)
-    chat_terminal.show_status(f"connecting to {options.address}; Ctrl-D or /quit leaves")
+    view.show_status(f"connecting to {options.address}; Ctrl-D or /quit leaves")
     await _run_session(
-        reactor, options, session, endpoint, chat_terminal.close, chat_terminal.closed
+        reactor, options, session, endpoint, chat_terminal.close, chat_terminal.closed,
+        conversation,
     )
 
 
@@ -122,6 +144,7 @@ async def _run_session(
     endpoint: IStreamClientEndpoint,
     close_view: Callable[[], None],
     view_closed: Deferred[None],
+    conversation: ConversationLog | None = None,
 ) -> None:
     """Connect until the session is over, let go of stdio, and exit with the session's code.
 
@@ -148,5 +171,7 @@ async def _run_session(
         await view_closed
     finally:
         all_done.callback(None)
+        if conversation is not None:
+            conversation.close()
     if code:
         raise SystemExit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,6 +46,25 @@ def test_received_lines_are_printed_plain(server):
     assert any(line.startswith("*** Welcome, bot! ") for line in lines)
     assert "\r" not in finished.stdout
     assert "\x1b" not in finished.stdout
+
+
+def test_log_dir_keeps_the_conversation_in_a_file_per_server_and_room(server, connect,
+                                                                     tmp_path):
+    """--log-dir DIR: what was said and received is in DIR/HOST_PORT/lobby.log, each line
+    after the local date and time; a directory that cannot be made stops the client with 2."""
+    bob = connect("bob")
+    finished = run_client(["--nick", "bot", "--log-dir", str(tmp_path), server.host,
+                           str(server.port)], "hello from the log\n")
+    assert finished.returncode == 0, finished.stderr
+    bob.expect("<bot> hello from the log")
+    logged = (tmp_path / f"{server.host}_{server.port}" / "lobby.log").read_text()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \*\*\* Welcome, bot!", logged, re.M)
+    assert re.search(r" <bot> hello from the log$", logged, re.M)
+    (tmp_path / "file").write_text("")
+    refused = run_client(["--nick", "bot", "--log-dir", str(tmp_path / "file"), server.endpoint],
+                         "")
+    assert refused.returncode == 2
+    assert f"cannot keep a log in {tmp_path / 'file'}" in refused.stderr
 
 
 def test_lines_from_others_are_printed(server, connect, background_clients):
