@@ -5,31 +5,29 @@ answers with numerics (:meth:`IRCCommands.send`, through the member's
 outbox so that replies keep their place among its events). The chat
 does the rest: the :class:`~chat.domain.registry.Registry` for channels
 and messages, the server's :class:`~chat.session.moderator.Moderator`
-for KICK, MODE, TOPIC, WHOIS and AWAY, as for every front end. A
-:class:`~chat.domain.errors.ChatError` a method raises, or its Deferred
-fails with, is answered by :func:`chat.irc.errors.refusal`.
-
-The Moderator acts on the member's current room; IRC names the channel
-in every command, so :meth:`IRCCommands.acting_in` makes that channel
-the current room for the one call.
+for KICK, MODE, TOPIC, WHOIS and AWAY (each in the channel the command
+names), as for every front end. A :class:`~chat.domain.errors.ChatError`
+a method raises, or its Deferred fails with, is answered by
+:func:`chat.irc.errors.refusal`. CHATHISTORY is :mod:`chat.irc.history`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.words.protocols.irc import ctcpExtract
 
+from chat import __version__
 from chat.domain.errors import ChatError, InvalidRoomError, NotInRoomError, NotJoinedError
 from chat.domain.events import Batch
 from chat.domain.registry import LOBBY, Member, Registry, Room, room_name
-from chat.irc.errors import refusal
-from chat.irc.render import Echo, Viewer
-from chat.irc.wire import HOST, SERVER, Wire, channel, line, mask
+from chat.irc.errors import NoSuchNickError, refusal
+from chat.irc.render import TOPIC_MAX, Echo, Viewer, ban_mask, shown_topic
+from chat.irc.wire import HOST, Wire, channel, line
 from chat.moderation import target_text
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
@@ -41,6 +39,8 @@ IRCHandler = Callable[[list[str]], "Deferred[Any] | None"]
 HISTORY_LINES_PER_TOKEN = 10
 """History lines shown that cost as much flood pacing as one line sent (as on the line
 front end)."""
+KICK_MAX = 255
+"""Bytes of a kick or part reason kept (ISUPPORT KICKLEN)."""
 
 
 class NeedMoreParamsError(Exception):
@@ -64,6 +64,13 @@ class IRCCommands:
     viewer: Viewer
 
     # What the protocol provides
+
+    def mask_of(self, nick: str) -> str:
+        raise NotImplementedError
+
+    def identity(self, member: Member) -> tuple[str, str]:
+        """The USER name and the realname of ``member``."""
+        raise NotImplementedError
 
     def send(self, lines: list[str]) -> None:
         """Tell the client ``lines``, after everything it was told before."""
@@ -111,30 +118,31 @@ class IRCCommands:
             raise NotJoinedError()
         return session
 
+    def session_member(self) -> Member:
+        return self.session().member
+
     def each(self, targets: str, command: str, act: Callable[[str], None]) -> None:
         """``act`` on each of the comma-separated ``targets``, answering each refusal."""
         for target in filter(None, targets.split(",")):
             try:
                 act(target)
+            except NoSuchChannelError as error:
+                self.send([self.viewer.numeric("403", error.name, "No such channel")])
             except ChatError as error:
                 self.refused(error, command, target)
 
-    @contextmanager
-    def acting_in(self, name: str) -> Iterator[ChatSession]:
-        """The session, with channel ``name`` as its current room while the block runs."""
-        session = self.session()
-        member = session.member
-        if self._room_named(name) is None:
-            raise NoSuchChannelError(name)
-        room = member.rooms.get(fold(_room(name)))
+    def channel_room(self, name: str) -> str:
+        """The room of channel ``name``, which must exist (else ERR_NOSUCHCHANNEL)."""
+        room = self._room_named(name)
         if room is None:
-            raise NotInRoomError(_room(name))
-        before, member.room = member.room, room
+            raise NoSuchChannelError(name)
+        return room.name
+
+    def _room_named(self, name: str) -> Room | None:
         try:
-            yield session
-        finally:
-            if before is not None and before.key in member.rooms:
-                member.room = before
+            return self.registry.rooms.get(fold(_room(name)))
+        except InvalidRoomError:
+            return None
 
     # Channels
 
@@ -155,21 +163,26 @@ class IRCCommands:
         self.moderator.check_room(session, room)
         created = fold(room) not in self.registry.rooms
         joined = self.registry.join_room(session.member, room)
-        self.moderator.entered(session, room, created)
+        self.moderator.entered(session, room, created, guest_creator_ops=True)
         joined.addCallback(self.charge_history).addErrback(self.failed, "JOIN", name)
 
     def irc_PART(self, params: list[str]) -> None:
         if not params:
             raise NeedMoreParamsError
-        reason = relayable(params[1]).strip() if len(params) > 1 else ""
-        self.each(params[0], "PART", lambda name: self._part(_room(name), reason or "parted"))
+        reason = _reason(params[1]) if len(params) > 1 else ""
+
+        def part(name: str) -> None:
+            self.channel_room(name)
+            self._part(_room(name), reason)
+
+        self.each(params[0], "PART", part)
 
     def _part(self, room: str, reason: str) -> None:
         member = self.session().member
-        self.registry.part_room(member, room, reason)
+        self.registry.part_room(member, room, reason or "parted")
         shown = self.viewer.channels.pop(fold(room), room)
-        self.send([line("PART", channel(shown), reason, source=mask(member.nick),
-                        trailing=True)])
+        params = [channel(shown), reason] if reason else [channel(shown)]
+        self.send([line("PART", *params, source=self.mask_of(member.nick), trailing=bool(reason))])
 
     def irc_NAMES(self, params: list[str]) -> None:
         names = params[0] if params else ",".join(map(channel, self.viewer.channels.values()))
@@ -180,40 +193,36 @@ class IRCCommands:
             else:
                 self.send(self.viewer.names(room.name))
 
-    def _room_named(self, name: str) -> Room | None:
-        try:
-            return self.registry.rooms.get(fold(_room(name)))
-        except InvalidRoomError:
-            return None
-
     def irc_TOPIC(self, params: list[str]) -> None:
         if not params:
             raise NeedMoreParamsError
         name = params[0]
+        room = self.channel_room(name)
         if len(params) > 1:
-            with self.acting_in(name) as session:
-                self.moderator.set_topic(session, relayable(params[1]).strip())
+            text = relayable(params[1]).strip()
+            if len(text.encode()) > TOPIC_MAX:
+                text = shown_topic(text)
+            self.moderator.set_topic(self.session(), text, room=room)
             return
-        room = _room(name)
-        if self._room_named(name) is None:
-            raise NoSuchChannelError(name)
         settings = self.server.moderation.room(fold(room))
         shown = channel(room)
         if not settings.topic:
             self.send([self.viewer.numeric("331", shown, "No topic is set")])
             return
-        reply = [self.viewer.numeric("332", shown, settings.topic)]
+        reply = [self.viewer.numeric("332", shown, shown_topic(settings.topic))]
         if settings.topic_by:
             at = str(int(settings.topic_at or 0))
             reply.append(self.viewer.numeric("333", shown, settings.topic_by, at))
         self.send(reply)
 
     def irc_LIST(self, params: list[str]) -> None:
-        wanted = {fold(_room(name)) for name in params[0].split(",") if name} if params else None
+        wanted = None
+        if params and params[0].startswith("#"):
+            wanted = {fold(name.lstrip("#")) for name in params[0].split(",") if name}
         reply = [self.viewer.numeric("321", "Channel", "Users  Name")]
         for name, count in self.registry.room_list():
             if wanted is None or fold(name) in wanted:
-                topic = self.server.moderation.room(fold(name)).topic
+                topic = shown_topic(self.server.moderation.room(fold(name)).topic)
                 reply.append(self.viewer.numeric("322", channel(name), str(count), topic))
         reply.append(self.viewer.numeric("323", "End of /LIST"))
         self.send(reply)
@@ -239,7 +248,7 @@ class IRCCommands:
         if len(params) < 2 or not params[1]:
             self._answer(command, [self.viewer.numeric("412", "No text to send")])
             return None
-        action, text = _action_or_text(params[1])
+        action, text = _action_or_text(params[1], command)
         if text is None:
             return None
         for target in filter(None, params[0].split(",")):
@@ -264,47 +273,71 @@ class IRCCommands:
     def _say_to(self, command: str, target: str, action: bool, text: str) -> Deferred[Any] | None:
         session = self.session()
         member = session.member
+        echo = "echo-message" in self.viewer.caps
         if target.startswith("#"):
-            room = _room(target)
-            if fold(room) not in member.rooms:
-                raise NotInRoomError(room)
-            self.moderator.check_speech(member, room)
-            if "echo-message" in self.viewer.caps:
+            room = self._room_named(target)
+            if room is None:
+                raise NoSuchNickError(target)
+            if room.key not in member.rooms:
+                raise NotInRoomError(room.name)
+            self.moderator.check_speech(member, room.name)
+            if command == "NOTICE":
+                self.registry.notice(member, text, room.name)
+                if echo:
+                    self.send(self.viewer._speech("NOTICE", member.nick, target, text, 0,
+                                                  self.viewer.lookup.now()))
+                return None
+            if echo:
                 body = f"\x01ACTION {text}\x01" if action else text
                 self.viewer.echoes.append(Echo(command, target, body))
-            (self.registry.act if action else self.registry.say)(member, text, room)
+            (self.registry.act if action else self.registry.say)(member, text, room.name)
             return None
         self.moderator.check_speech(member, None)
+        if command == "NOTICE":
+            self.registry.notify(member, target, text)
+            if echo:
+                self.send(self.viewer._speech("NOTICE", member.nick, target, text, 0,
+                                              self.viewer.lookup.now()))
+            return None
         return session.whisper(target, f"* {member.nick} {text}" if action else text)
 
     # People
 
     def irc_WHO(self, params: list[str]) -> None:
-        mask_ = params[0] if params else "*"
-        reply: list[str] = []
-        room = self._room_named(mask_) if mask_.startswith("#") else None
-        if room is not None:
-            reply = [self._who_line(channel(room.name), member, room) for member in
-                     room.members.values()]
-        elif not mask_.startswith("#"):
-            member = self.registry.find(mask_)
-            if member is not None:
-                where = member.room
-                reply = [self._who_line(
-                    channel(where.name) if where else "*", member, where
-                )]
-        reply.append(self.viewer.numeric("315", mask_, "End of /WHO list"))
+        wanted = params[0] if params else "*"
+        members: list[tuple[Member, Room | None]] = []
+        if wanted.startswith("#"):
+            room = self._room_named(wanted)
+            if room is not None:
+                members = [(member, room) for member in room.members.values()]
+        else:
+            found = self.registry.find(wanted)
+            if found is not None:
+                members = [(found, found.room)]
+            elif any(char in wanted for char in "*?"):
+                members = [(member, member.room) for member in self.registry.members.values()
+                           if self._who_matches(wanted, member)]
+        reply = [self._who_line(member, room) for member, room in members]
+        reply.append(self.viewer.numeric("315", wanted, "End of /WHO list"))
         self.send(reply)
 
-    def _who_line(self, shown: str, member: Member, room: Room | None) -> str:
+    def _who_matches(self, wanted: str, member: Member) -> bool:
+        pattern = fold(wanted)
+        user, realname = self.identity(member)
+        return any(fnmatchcase(fold(text), pattern) for text in
+                   (member.nick, self.mask_of(member.nick), user, realname, HOST))
+
+    def _who_line(self, member: Member, room: Room | None) -> str:
         session = self.server.realm.sessions.get(member.id)
         flags = "G" if member.away else "H"
         if session is not None and session.server_operator:
             flags += "*"
         if room is not None and self.is_operator(room, member):
             flags += "@"
+        user, realname = self.identity(member)
+        shown = channel(room.name) if room is not None else "*"
         return self.viewer.numeric(
-            "352", shown, member.nick, HOST, SERVER, member.nick, flags, f"0 {member.nick}"
+            "352", shown, user, HOST, self.viewer.server, member.nick, flags, f"0 {realname}"
         )
 
     def is_operator(self, room: Room, member: Member) -> bool:
@@ -332,16 +365,18 @@ class IRCCommands:
                        numeric("318", nick, "End of /WHOIS list")])
             return
         member = self.registry.find(whois.nick)
-        rooms = [] if member is None else list(member.rooms.values())
-        reply = [numeric("311", whois.nick, whois.nick, HOST, "*", whois.nick)]
+        if member is None:  # whois found its session: it is online
+            return
+        user, realname = self.identity(member)
+        reply = [numeric("311", whois.nick, user, HOST, "*", realname)]
+        rooms = list(member.rooms.values())
         if rooms:
-            assert member is not None
             shown = " ".join(
                 ("@" if self.is_operator(room, member) else "") + channel(room.name)
                 for room in rooms
             )
             reply.append(numeric("319", whois.nick, shown))
-        reply.append(numeric("312", whois.nick, SERVER, "tcpchat"))
+        reply.append(numeric("312", whois.nick, self.viewer.server, "tcpchat"))
         if whois.server_operator:
             reply.append(numeric("313", whois.nick, "is a server operator"))
         if whois.account:
@@ -376,21 +411,54 @@ class IRCCommands:
             member = self.registry.find(nick)
             if member is not None:
                 away = "-" if member.away else "+"
-                found.append(f"{member.nick}={away}{member.nick}@{HOST}")
+                found.append(f"{member.nick}={away}{self.identity(member)[0]}@{HOST}")
         self.send([self.viewer.numeric("302", " ".join(found))])
+
+    # The server
+
+    def irc_MOTD(self, params: list[str]) -> None:
+        self.send([text for text in self.motd()])
+
+    def motd(self) -> list[str]:
+        numeric = self.viewer.numeric
+        lines = self.server.config.motd
+        if not lines:
+            return [numeric("422", "MOTD File is missing")]
+        return [
+            numeric("375", f"- {self.viewer.server} Message of the day -"),
+            *(numeric("372", f"- {text}") for text in lines),
+            numeric("376", "End of /MOTD command."),
+        ]
+
+    def irc_LUSERS(self, params: list[str]) -> None:
+        numeric = self.viewer.numeric
+        users, rooms = len(self.registry.members), len(self.registry.rooms)
+        self.send([
+            numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
+            numeric("254", str(rooms), "channels formed"),
+            numeric("255", f"I have {users} clients and 0 servers"),
+        ])
+
+    def irc_VERSION(self, params: list[str]) -> None:
+        self.send([self.viewer.numeric("351", f"tcpchat-{__version__}", self.viewer.server,
+                                       "tcpchat: IRC beside its line protocol")])
+
+    def irc_OPER(self, params: list[str]) -> None:
+        if len(params) < 2:
+            raise NeedMoreParamsError
+        self.send([self.viewer.numeric(
+            "491", "No O-lines: server operators are accounts (log in with SASL or PASS)"
+        )])
 
     # Moderation
 
     def irc_KICK(self, params: list[str]) -> None:
         if len(params) < 2:
             raise NeedMoreParamsError
-        reason = relayable(params[2]).strip() if len(params) > 2 else ""
-
-        def kick(nick: str) -> None:
-            with self.acting_in(params[0]) as session:
-                self.moderator.kick(session, nick, reason)
-
-        self.each(params[1], "KICK", kick)
+        room = self.channel_room(params[0])
+        reason = _reason(params[2]) if len(params) > 2 else ""
+        self.each(params[1], "KICK",
+                  lambda nick: self.moderator.kick(self.session(), nick, reason, room=room))
 
     def irc_MODE(self, params: list[str]) -> None:
         if not params:
@@ -399,7 +467,7 @@ class IRCCommands:
         if not target.startswith("#"):
             self._user_mode(target, params[1:])
             return
-        room = _room(target)
+        room = self.channel_room(target)
         if len(params) == 1:
             settings = self.server.moderation.room(fold(room))
             modes = "+nt" if settings.topic_ops_only else "+n"
@@ -407,46 +475,42 @@ class IRCCommands:
             return
         arguments = iter(params[2:])
         sign = "+"
+        session = self.session()
         for letter in params[1]:
             if letter in "+-":
                 sign = letter
             elif letter == "b":
-                mask_ = next(arguments, None)
-                self._ban_mode(target, sign, mask_)
+                self._ban_mode(session, room, sign, next(arguments, None))
             elif letter == "o":
                 nick = next(arguments, None)
                 if nick is None:
                     raise NeedMoreParamsError
-                self._op_mode(target, sign, nick)
+                self.moderator.op(session, nick, grant=sign == "+", room=room)
             elif letter == "t":
-                with self.acting_in(target) as session:
-                    self.moderator.topic_ops_only(session, sign == "+")
+                self.moderator.topic_ops_only(session, sign == "+", room=room)
                 self.send([line("MODE", channel(room), sign + "t",
-                                source=mask(session.member.nick))])
+                                source=self.mask_of(session.member.nick))])
             elif letter != "n":
                 self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
 
-    def _ban_mode(self, name: str, sign: str, target: str | None) -> None:
-        with self.acting_in(name) as session:
-            if target is None:
-                where, bans = self.moderator.bans(session)
-                shown = channel(LOBBY if where is None else where)
-                self.send([
-                    *(self.viewer.numeric("367", shown, target_text(ban.target), ban.by,
-                                          str(int(ban.since))) for ban in bans),
-                    self.viewer.numeric("368", shown, "End of channel ban list"),
-                ])
-            elif sign == "+":
-                self.moderator.ban(session, _ban_target(target), "", "")
-            else:
-                self.moderator.unban(session, _ban_target(target))
-
-    def _op_mode(self, name: str, sign: str, nick: str) -> None:
-        with self.acting_in(name) as session:
-            self.moderator.op(session, nick, grant=sign == "+")
+    def _ban_mode(self, session: ChatSession, room: str, sign: str, target: str | None) -> None:
+        if target is None:
+            where, bans = self.moderator.bans(session, room=room)
+            shown = channel(LOBBY if where is None else where)
+            self.send([
+                *(self.viewer.numeric("367", shown, ban_mask(target_text(ban.target)), ban.by,
+                                      str(int(ban.since))) for ban in bans),
+                self.viewer.numeric("368", shown, "End of channel ban list"),
+            ])
+        elif sign == "+":
+            self.moderator.ban(session, _ban_target(target), "", "", room=room)
+        else:
+            self.moderator.unban(session, _ban_target(target), room=room)
 
     def _user_mode(self, nick: str, changes: list[str]) -> None:
-        if fold(nick) != fold(self.viewer.nick):
+        if self.registry.find(nick) is None:
+            self.send([self.viewer.numeric("401", nick, "No such nick/channel")])
+        elif fold(nick) != fold(self.viewer.nick):
             self.send([self.viewer.numeric("502", "Can't change mode for other users")])
         elif not changes:
             self.send([self.viewer.numeric("221", "+")])
@@ -461,6 +525,12 @@ def _room(name: str) -> str:
     return room_name(name)
 
 
+def _reason(text: str) -> str:
+    reason = relayable(text).strip()
+    encoded = reason.encode()
+    return encoded[:KICK_MAX].decode("utf-8", "ignore") if len(encoded) > KICK_MAX else reason
+
+
 def _ban_target(mask_: str) -> str:
     """What ``/ban`` reads in a ban mask: ``nick!*@*`` is the nickname, a bare word is itself."""
     nick, bang, rest = mask_.partition("!")
@@ -469,12 +539,15 @@ def _ban_target(mask_: str) -> str:
     return mask_
 
 
-def _action_or_text(text: str) -> tuple[bool, str | None]:
-    """Whether ``text`` is a CTCP ACTION, and what to relay (None: another CTCP, not relayed)."""
+def _action_or_text(text: str, command: str) -> tuple[bool, str | None]:
+    """Whether ``text`` is a CTCP ACTION, and what to relay (None: another CTCP, or an
+    ACTION in a NOTICE: not relayed)."""
     if text.startswith("\x01"):
         extracted = ctcpExtract(text)
         for tag, data in extracted["extended"]:
-            if tag.upper() == "ACTION" and data and relayable(data).strip():
+            if command == "PRIVMSG" and tag.upper() == "ACTION" and data and (
+                relayable(data).strip()
+            ):
                 return True, relayable(data).strip()
         return False, None
     relayed = relayable(text)

@@ -31,10 +31,20 @@ from chat.moderation import NotPermittedError
 from chat.text import visible
 
 
+class NoSuchNickError(ChatError):
+    """A message to a channel that does not exist (ERR_NOSUCHNICK, as IRC servers answer)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def refusal(viewer: Viewer, error: ChatError, command: str, target: str = "*") -> list[str]:
     """The lines that answer ``error``, met by ``command`` on ``target``."""
-    text = describe_error(error)
     numeric = viewer.numeric
+    if isinstance(error, NoSuchNickError):
+        return [numeric("401", visible(error.name), "No such nick/channel")]
+    text = describe_error(error)
     match error:
         case NicknameInvalidError(nick=nick):
             return [numeric("432", visible(nick) or "*", text)]

@@ -6,17 +6,21 @@ bytes, refused with ERR_INPUTTOOLONG and the connection kept), paces them
 and registers the client: ``NICK``, ``USER``, optional ``PASS`` and
 ``CAP LS 302 / LIST / REQ / END`` (registration waits for ``CAP END``),
 ``AUTHENTICATE PLAIN`` against the accounts. Registering is logging in
-to the chat, so a registered IRC user is a member of the lobby (``#lobby``)
-from its welcome on, as every user is; it may part it. Once registered its
-commands are :class:`~chat.irc.commands.IRCCommands`'; what it is shown is
-rendered by its :class:`~chat.irc.render.Viewer`.
+to the chat in no room: an IRC user joins the channels it wants, the lobby
+(``#lobby``) too. Once registered its commands are
+:class:`~chat.irc.commands.IRCCommands`' and
+:class:`~chat.irc.history.ChatHistoryCommand`'s; what it is shown is
+rendered by its :class:`~chat.irc.render.Viewer`. Its USER name (as
+``~user``) and realname are shown in its mask, WHO and WHOIS; a member of
+another front end shows its nickname for both.
 
 A SASL login happens before the registration ends, as IRCv3 wants it
 (903 before ``CAP END``): the member joins then, and what it is shown
 waits until the welcome has been sent.
 
-A client that sends nothing for :data:`PING_AFTER` seconds is pinged, and
-quits if it answers nothing within :data:`PING_TIMEOUT` more.
+A client that sends nothing for ``--irc-ping`` seconds is pinged, and
+quits if it answers nothing within ``--irc-ping-timeout`` more. The server's
+name is ``--irc-name``.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from twisted.python.failure import Failure
 
 from chat import __version__
 from chat.domain.errors import ChatError, WrongPasswordError
-from chat.domain.events import Batch, LeaveReason, Quit, Welcome
-from chat.domain.registry import ROOM_MAX, Registry
-from chat.irc.commands import IRCCommands
+from chat.domain.events import Arrived, Batch, LeaveReason, Quit, Welcome
+from chat.domain.registry import ROOM_MAX, Member, Registry
+from chat.irc.commands import KICK_MAX, IRCCommands
 from chat.irc.errors import refusal
-from chat.irc.render import Viewer
-from chat.irc.wire import SERVER, Wire, encode, line, mask, parse
+from chat.irc.history import CHATHISTORY_MAX, ChatHistoryCommand
+from chat.irc.render import TOPIC_MAX, Viewer
+from chat.irc.wire import Wire, encode, line, mask, parse
 from chat.line.protocol import describe_refusal
 from chat.line.render import describe_error
 from chat.session.admission import Ticket
@@ -49,33 +54,38 @@ from chat.session.refusal import RefusedConnection
 from chat.session.server import ChatServer
 from chat.text import NICK_MAX, decode, fold, relayable
 
-CAPABILITIES = ("account-tag", "echo-message", "message-tags", "multi-prefix", "sasl",
-                "server-time", "userhost-in-names")
+CAPABILITIES = ("account-tag", "away-notify", "batch", "draft/chathistory", "echo-message",
+                "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
 """IRCv3 capabilities the server offers (multi-prefix holds trivially: one prefix, ``@``)."""
 SASL_MECHANISMS = "PLAIN"
 SASL_CHUNK = 400
-PING_AFTER = 120.0
-"""Seconds of silence from a client after which the server pings it."""
-PING_TIMEOUT = 60.0
-"""Seconds a pinged client has to answer (anything) before it is disconnected."""
+USER_MAX = 10
+"""Bytes of a USER name kept (ISUPPORT USERLEN); it is shown as ``~name``."""
+ISUPPORT_PER_LINE = 12
 BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "AUTHENTICATE", "PING",
                                  "PONG", "QUIT"})
 
 
-class IRCProtocol(IRCCommands, LineReceiver):
+class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
     """One IRC client's connection."""
 
     delimiter = b"\n"
     transport: Any
+    roomless = True
+    """Its member may be in no room: a kick takes it out of the channel, not to the lobby."""
 
     def __init__(self, server: ChatServer, ticket: Ticket) -> None:
         self.server = server
         self.registry: Registry = server.registry
         self.config = server.config
         self.connection = Connection(server, self, ticket)
-        self.viewer = Viewer(self)
+        self.viewer = Viewer(self, self.config.irc_name)
+        self.history_keep = self.config.history_keep
         self.wanted_nick: str | None = None
         self.user_given = False
+        self.user = "*"
+        """The USER name, as shown in masks (``~name``)."""
+        self.realname = ""
         self.password: str | None = None
         self.negotiating = False
         self.registered = False
@@ -95,8 +105,8 @@ class IRCProtocol(IRCCommands, LineReceiver):
         banned = self.connection.banned()
         if banned is not None:
             self.connection.write(encode([
-                line("465", "*", describe_error(banned)),
-                line("ERROR", f"Closing link: {describe_error(banned)}", source=None),
+                self.viewer.numeric("465", describe_error(banned)),
+                line("ERROR", f"Closing link: {describe_error(banned)}"),
             ]))
             self.connection.close()
             return
@@ -113,23 +123,22 @@ class IRCProtocol(IRCCommands, LineReceiver):
         if self._held is not None and not all(isinstance(e, Wire) for e in batch.events):
             self._held.append(batch)
             return
-        if any(isinstance(event, Welcome) for event in batch.events):
+        if any(isinstance(event, Welcome | Arrived) for event in batch.events):
             self.registered = True
         self.connection.write(encode(self.viewer.lines(batch)))
 
     def displace(self) -> None:
         self.connection.write(encode([
-            line("ERROR", "Closing link: you connected again", source=None)
+            line("ERROR", "Closing link: you connected again")
         ]))
         self.connection.displace()
 
     def remove(self, reason: LeaveReason) -> None:
-        self.send([line("ERROR", "Closing link: removed by an operator", source=None)])
+        self.send([line("ERROR", "Closing link: removed by an operator")])
         self.connection.quit(reason)
 
     def handshake_expired(self, seconds: float) -> None:
-        self.send([line("ERROR", f"Closing link: no registration within {seconds:g} seconds",
-                        source=None)])
+        self.send([line("ERROR", f"Closing link: no registration within {seconds:g} seconds")])
 
     def internal_error(self) -> None:
         # Written straight, not through the chat, which may be what failed.
@@ -138,7 +147,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
         )]))
 
     def stopping(self) -> None:
-        self.send([line("ERROR", "Closing link: the server is shutting down", source=None)])
+        self.send([line("ERROR", "Closing link: the server is shutting down")])
 
     # What the renderer asks
 
@@ -146,8 +155,9 @@ class IRCProtocol(IRCCommands, LineReceiver):
         found = self.registry.rooms.get(fold(room))
         if found is None:
             return []
-        shown = mask if "userhost-in-names" in self.viewer.caps else str
-        return [("@" if self.is_operator(found, member) else "") + shown(member.nick)
+        full = "userhost-in-names" in self.viewer.caps
+        return [("@" if self.is_operator(found, member) else "")
+                + (self.mask_of(member.nick) if full else member.nick)
                 for member in found.members.values()]
 
     def account_of(self, nick: str) -> str | None:
@@ -156,26 +166,36 @@ class IRCProtocol(IRCCommands, LineReceiver):
         account = None if session is None else session.account
         return None if account is None else account.name
 
+    def mask_of(self, nick: str) -> str:
+        member = self.registry.find(nick)
+        if member is None:
+            return mask(nick)
+        return mask(member.nick, self.identity(member)[0])
+
+    def identity(self, member: Member) -> tuple[str, str]:
+        client = member.client
+        if isinstance(client, IRCProtocol):
+            return client.user, client.realname
+        return member.nick, member.nick
+
     def welcome(self, nick: str) -> list[str]:
         numeric = self.viewer.numeric
+        name = self.viewer.server
         isupport = [
-            "CASEMAPPING=ascii", "CHANTYPES=#", "CHANMODES=b,,,nt", "PREFIX=(o)@",
-            f"NICKLEN={NICK_MAX}", f"CHANNELLEN={ROOM_MAX + 1}", "NETWORK=tcpchat",
+            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,,,nt", f"CHANNELLEN={ROOM_MAX + 1}",
+            "CHANTYPES=#", f"CHATHISTORY={CHATHISTORY_MAX}", f"KICKLEN={KICK_MAX}", "MODES",
+            "MSGREFTYPES=msgid,timestamp", "NETWORK=tcpchat", f"NICKLEN={NICK_MAX}",
+            "PREFIX=(o)@", f"TOPICLEN={TOPIC_MAX}", f"USERLEN={USER_MAX}",
         ]
-        burst = [
-            numeric("001", f"Welcome to the tcpchat IRC network, {mask(nick)}"),
-            numeric("002", f"Your host is {SERVER}, running version tcpchat-{__version__}"),
-            numeric("003", "This server speaks IRC beside the tcpchat line protocol"),
-            numeric("004", SERVER, f"tcpchat-{__version__}", "iw", "bnot"),
-            numeric("005", *isupport, "are supported by this server"),
-        ]
-        motd = self.config.motd
-        if not motd:
-            return [*burst, numeric("422", "MOTD File is missing")]
         return [
-            *burst, numeric("375", f"- {SERVER} Message of the day -"),
-            *(numeric("372", f"- {text}") for text in motd),
-            numeric("376", "End of /MOTD command."),
+            numeric("001", f"Welcome to the tcpchat IRC network, {self.mask_of(nick)}"),
+            numeric("002", f"Your host is {name}, running version tcpchat-{__version__}"),
+            numeric("003", "This server speaks IRC beside the tcpchat line protocol"),
+            numeric("004", name, f"tcpchat-{__version__}", "i", "bnot", "bo"),
+            *(numeric("005", *isupport[start : start + ISUPPORT_PER_LINE],
+                      "are supported by this server")
+              for start in range(0, len(isupport), ISUPPORT_PER_LINE)),
+            *self.motd(),
         ]
 
     def now(self) -> float:
@@ -232,26 +252,27 @@ class IRCProtocol(IRCCommands, LineReceiver):
     # Pings
 
     def _listen(self) -> None:
-        """Heard from the client: ping it only after :data:`PING_AFTER` seconds of silence."""
+        """Heard from the client: ping it only after ``--irc-ping`` seconds of silence."""
         if self._ping is not None and self._ping.active():
             self._ping.cancel()
-        self._ping = self.connection.clock.callLater(PING_AFTER, self._send_ping)
+        self._ping = self.connection.clock.callLater(self.config.irc_ping, self._send_ping)
 
     def _send_ping(self) -> None:
-        self.connection.write(encode([line("PING", SERVER, source=None)]))
-        self._ping = self.connection.clock.callLater(PING_TIMEOUT, self._timed_out)
+        self.connection.write(encode([line("PING", self.viewer.server)]))
+        self._ping = self.connection.clock.callLater(self.config.irc_ping_timeout,
+                                                     self._timed_out)
 
     def _timed_out(self) -> None:
         self._ping = None
-        seconds = f"{PING_AFTER + PING_TIMEOUT:g}"
-        self.send([line("ERROR", f"Closing link: ping timeout: {seconds} seconds", source=None)])
+        seconds = f"{self.config.irc_ping + self.config.irc_ping_timeout:g}"
+        self.send([line("ERROR", f"Closing link: ping timeout: {seconds} seconds")])
         self.connection.quit(f"ping timeout: {seconds} seconds")
 
     def irc_PING(self, params: list[str]) -> None:
         if not params:
             self.send([self.viewer.numeric("409", "No origin specified")])
             return
-        self.send([line("PONG", SERVER, params[0], trailing=True)])
+        self.send([self.viewer.reply("PONG", self.viewer.server, params[0], trailing=True)])
 
     def irc_PONG(self, params: list[str]) -> None:
         """An answer to the server's PING: hearing it was enough."""
@@ -266,23 +287,23 @@ class IRCProtocol(IRCCommands, LineReceiver):
             new_style = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
             offered = [f"sasl={SASL_MECHANISMS}" if cap == "sasl" and new_style else cap
                        for cap in CAPABILITIES]
-            self.send([line("CAP", viewer.nick, "LS", " ".join(offered), trailing=True)])
+            self.send([viewer.reply("CAP", viewer.nick, "LS", " ".join(offered), trailing=True)])
         elif sub == "LIST":
-            self.send([line("CAP", viewer.nick, "LIST", " ".join(sorted(viewer.caps)),
+            self.send([viewer.reply("CAP", viewer.nick, "LIST", " ".join(sorted(viewer.caps)),
                             trailing=True)])
         elif sub == "REQ":
             self.negotiating = not self.registered
             asked = params[1].split() if len(params) > 1 else []
             names = [cap.removeprefix("-") for cap in asked]
             if not asked or any(name not in CAPABILITIES for name in names):
-                self.send([line("CAP", viewer.nick, "NAK", " ".join(asked), trailing=True)])
+                self.send([viewer.reply("CAP", viewer.nick, "NAK", " ".join(asked), trailing=True)])
                 return
             for cap in asked:
                 if cap.startswith("-"):
                     viewer.caps.discard(cap[1:])
                 else:
                     viewer.caps.add(cap)
-            self.send([line("CAP", viewer.nick, "ACK", " ".join(asked), trailing=True)])
+            self.send([viewer.reply("CAP", viewer.nick, "ACK", " ".join(asked), trailing=True)])
         elif sub == "END":
             self.negotiating = False
             self._try_to_register()
@@ -304,6 +325,9 @@ class IRCProtocol(IRCCommands, LineReceiver):
             self.send([self.viewer.numeric("461", "USER", "Not enough parameters")])
         else:
             self.user_given = True
+            name = params[0].encode()[:USER_MAX].decode("utf-8", "ignore")
+            self.user = "~" + "".join(char for char in name if char.isalnum() or char in "-_.")
+            self.realname = relayable(params[3]).strip() or self.user
             self._try_to_register()
 
     def irc_NICK(self, params: list[str]) -> None:
@@ -328,7 +352,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
 
     def irc_QUIT(self, params: list[str]) -> None:
         reason = relayable(params[0]).strip() if params else ""
-        self.send([line("ERROR", "Closing link: quit", source=None)])
+        self.send([line("ERROR", "Closing link: quit")])
         self.connection.quit(Quit(reason))
 
     def _try_to_register(self) -> None:
@@ -341,9 +365,9 @@ class IRCProtocol(IRCCommands, LineReceiver):
             return
         nick = self.wanted_nick
         if self.password is not None:
-            login = self.connection.log_in_with_password(nick, self.password)
+            login = self.connection.log_in_with_password(nick, self.password, room=None)
         else:
-            login = self.connection.log_in(nick)
+            login = self.connection.log_in(nick, room=None)
         self._await_login(login, self._not_registered)
 
     def _await_login(self, login: Deferred[ChatSession], failed: Any) -> None:
@@ -399,7 +423,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
                            numeric("904", "SASL authentication failed")])
                 return
             self._sasl_buffer = ""
-            self.send([line("AUTHENTICATE", "+", source=None)])
+            self.send([line("AUTHENTICATE", "+")])
             return
         if data != "+":
             self._sasl_buffer += data
@@ -421,7 +445,7 @@ class IRCProtocol(IRCCommands, LineReceiver):
             self.send([numeric("904", "SASL authentication failed: authzid is not authcid")])
             return
         self._held = []
-        login = self.connection.log_in_with_password(authcid, password)
+        login = self.connection.log_in_with_password(authcid, password, room=None)
         login.addCallback(self._sasl_succeeded)
         self._await_login(login, self._sasl_failed)
 
@@ -429,9 +453,9 @@ class IRCProtocol(IRCCommands, LineReceiver):
         nick = session.member.nick
         self.sasl_account = nick if session.account is None else session.account.name
         self.send([
-            line("900", self.viewer.nick, mask(nick), self.sasl_account,
-                 f"You are now logged in as {self.sasl_account}"),
-            line("903", self.viewer.nick, "SASL authentication successful"),
+            self.viewer.numeric("900", self.mask_of(nick), self.sasl_account,
+                                f"You are now logged in as {self.sasl_account}"),
+            self.viewer.numeric("903", "SASL authentication successful"),
         ])
         self.wanted_nick = nick
         self._try_to_register()
@@ -461,6 +485,6 @@ class IRCFactory(ServerFactory):
             return IRCProtocol(self.server, answer)
         config = self.server.config
         return RefusedConnection(
-            encode([line("ERROR", f"Closing link: {describe_refusal(answer)}", source=None)]),
+            encode([line("ERROR", f"Closing link: {describe_refusal(answer)}")]),
             self.server.clock, config.close_timeout,
         )

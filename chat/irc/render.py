@@ -8,12 +8,17 @@ needs the text of the client's own messages, which the domain acknowledges
 by id only). :class:`Viewer` keeps that state for one connection and turns
 each :class:`~chat.domain.events.Batch` into lines (:meth:`Viewer.lines`).
 
-Events with no IRC form (mutes, history notes, kept letters) are server
-NOTICEs worded as the line front end words them.
+A message too long for one IRC line (512 bytes with the source and the
+target) is cut into several PRIVMSGs. History shown on joining is, with
+``server-time``, the messages themselves with their ``time`` (and with
+``batch``, in a ``chathistory`` batch); without it, NOTICEs as the line
+front end words them. Events with no IRC form (mutes, kept letters) are
+server NOTICEs worded as the line front end words them.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +26,9 @@ from typing import Protocol
 
 from chat.domain.events import (
     Action,
+    Arrived,
     Away,
+    AwayChanged,
     Batch,
     ConnectionLost,
     CrowdJoined,
@@ -40,8 +47,10 @@ from chat.domain.events import (
     Moderated,
     Moved,
     Notice,
+    Noticed,
     Past,
     Private,
+    PrivateNotice,
     PrivateSent,
     Quit,
     Reconnected,
@@ -56,17 +65,20 @@ from chat.domain.events import (
     WentTo,
 )
 from chat.domain.registry import LOBBY
-from chat.irc.wire import SERVER, Wire, channel, line, mask, server_time
+from chat.irc.wire import LINE_MAX, Wire, channel, line, server_time, split_text
 from chat.line.render import describe_reason, render
 from chat.text import fold
 
 QUITS_REMEMBERED = 256
 """Members whose QUIT this client was shown that are remembered, so that a member who
 was in several of its channels quits once (its Left events come one per room, together)."""
-NAMES_PER_LINE = 40
-"""Nicknames in one RPL_NAMREPLY line (at most 40 * 22 bytes: well within 512)."""
+NAMES_PER_LINE = 20
+"""Nicknames (or nick!user@host, with userhost-in-names) in one RPL_NAMREPLY line."""
+TOPIC_MAX = 390
+"""Bytes of a topic shown (ISUPPORT TOPICLEN): a longer one, set by a line user, is cut."""
 
 _MODE_OF = {"banned": "+b", "unbanned": "-b", "opped": "+o", "deopped": "-o"}
+_batch_ids = itertools.count(1)
 
 
 class Lookup(Protocol):
@@ -77,6 +89,9 @@ class Lookup(Protocol):
 
     def account_of(self, nick: str) -> str | None:
         """The account ``nick`` is logged in to, if it is online and logged in."""
+
+    def mask_of(self, nick: str) -> str:
+        """How ``nick`` is named as a source: ``nick!user@host``."""
 
     def welcome(self, nick: str) -> list[str]:
         """The registration burst for ``nick``: 001 to 005 and the MOTD."""
@@ -94,43 +109,74 @@ class Echo:
     text: str
 
 
+def batch_reference() -> str:
+    """A reference for a new BATCH, unique on this server."""
+    return f"b{next(_batch_ids)}"
+
+
+def ban_mask(target: str) -> str:
+    """A ban target as an IRC ban mask: a nickname is ``nick!*@*``; an account, an address
+    or a network stays as ``/ban`` writes it."""
+    if any(char in target for char in ".:/!@*"):
+        return target
+    return f"{target}!*@*"
+
+
 class Viewer:
     """One IRC client's view of the chat, and the lines it is shown."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, server: str) -> None:
         self.lookup = lookup
+        self.server = server
+        """The server's name, the source of numerics and server notices."""
         self.nick = "*"
         self.caps: set[str] = set()
         self.channels: dict[str, str] = {}
         """The rooms the client is in, by key, as named."""
         self.echoes: deque[Echo] = deque()
         self._last_renamed: Renamed | None = None
+        self._last_away: AwayChanged | None = None
         self._quit_shown: OrderedDict[str, None] = OrderedDict()
-        self._names_due: str | None = None
+        self._names_due: list[str] = []
+        self._history_batch: str | None = None
+
+    # Lines from the server
+
+    def reply(self, command: str, *params: str, trailing: bool = False) -> str:
+        """A line from the server (CAP, PONG, BATCH...)."""
+        return line(command, *params, source=self.server, trailing=trailing)
 
     def numeric(self, code: str, *params: str) -> str:
         """A numeric reply to this client."""
-        return line(code, self.nick, *params, trailing=len(params) > 1)
+        return line(code, self.nick, *params, source=self.server, trailing=len(params) > 1)
 
     def notice(self, text: str, target: str | None = None) -> str:
         """A server NOTICE to this client (or to one of its channels)."""
-        return line("NOTICE", self.nick if target is None else target, text, trailing=True)
+        return line("NOTICE", self.nick if target is None else target, text, source=self.server,
+                    trailing=True)
+
+    def fail(self, command: str, code: str, *context: str) -> str:
+        """An IRCv3 standard reply: ``FAIL COMMAND CODE [context...] :description``."""
+        return line("FAIL", command, code, *context, source=self.server, trailing=True)
+
+    # Events
 
     def lines(self, batch: Batch) -> list[str]:
         """Everything ``batch`` shows this client, in order."""
         out: list[str] = []
         for event in batch.events:
             out.extend(self._event(event, batch.room))
-        if self._names_due is not None:
-            out.extend(self.names(self._names_due))
-            self._names_due = None
+        for room in self._names_due:
+            out.extend(self.names(room))
+        self._names_due.clear()
         return out
 
     def names(self, room: str) -> list[str]:
         """RPL_NAMREPLY lines and RPL_ENDOFNAMES for ``room``."""
         nicks = self.lookup.names(room)
         if fold(self.nick) not in {fold(nick.lstrip("@").partition("!")[0]) for nick in nicks}:
-            nicks.append(mask(self.nick) if "userhost-in-names" in self.caps else self.nick)
+            shown = self.lookup.mask_of(self.nick) if "userhost-in-names" in self.caps else None
+            nicks.append(shown or self.nick)
         out = [
             self.numeric("353", "=", channel(room), " ".join(nicks[start : start + NAMES_PER_LINE]))
             for start in range(0, len(nicks), NAMES_PER_LINE)
@@ -142,33 +188,54 @@ class Viewer:
             case Wire(text):
                 return text.split("\r\n")
             case Message() | Action():
-                return [self._said(event, channel(room or LOBBY))]
+                return self.said(event, channel(room or LOBBY))
+            case Noticed(sender, text, at):
+                return self._speech("NOTICE", sender, channel(room or LOBBY), text, 0, at)
             case Past(said):
                 if "server-time" in self.caps:
-                    return [self._said(said, channel(room or LOBBY))]
+                    return self.said(said, channel(room or LOBBY), self._history_batch)
                 return [self.notice(render(event), channel(room or LOBBY))]
-            case HistoryStart() | HistoryEnd():
-                if "server-time" in self.caps:
+            case HistoryStart(history_room):
+                if "server-time" not in self.caps:
+                    return [self.notice(render(event)[4:], channel(room or LOBBY))]
+                if "batch" not in self.caps:
                     return []
-                return [self.notice(render(event)[4:], channel(room or LOBBY))]
+                self._history_batch = batch_reference()
+                return [self.reply("BATCH", "+" + self._history_batch, "chathistory",
+                                   channel(history_room))]
+            case HistoryEnd():
+                if "server-time" not in self.caps:
+                    return [self.notice(render(event)[4:], channel(room or LOBBY))]
+                reference, self._history_batch = self._history_batch, None
+                return [] if reference is None else [self.reply("BATCH", "-" + reference)]
             case Sent(id):
                 return self._echo(id)
             case Private(sender, text):
-                return [line("PRIVMSG", self.nick, text, source=mask(sender), trailing=True,
-                             tags=self._tags(sender, 0, self.lookup.now()))]
+                return self._speech("PRIVMSG", sender, self.nick, text, 0, self.lookup.now())
+            case PrivateNotice(sender, text):
+                return self._speech("NOTICE", sender, self.nick, text, 0, self.lookup.now())
             case PrivateSent(recipient, text):
                 if "echo-message" not in self.caps:
                     return []
-                return [line("PRIVMSG", recipient, text, source=mask(self.nick), trailing=True,
-                             tags=self._tags(self.nick, 0, self.lookup.now()))]
+                return self._speech("PRIVMSG", self.nick, recipient, text, 0, self.lookup.now())
             case Away(nick, message):
                 return [self.numeric("301", nick, message)]
+            case AwayChanged(nick, message):
+                if "away-notify" not in self.caps or event is self._last_away:
+                    return []
+                self._last_away = event
+                source = self.lookup.mask_of(nick)
+                if message is None:
+                    return [line("AWAY", source=source)]
+                return [line("AWAY", message, source=source, trailing=True)]
             case Delivered(sender, text, sent_at, action):
                 if "server-time" not in self.caps:
                     return [self.notice(render(event))]
                 body = f"\x01ACTION {text}\x01" if action else text
-                return [line("PRIVMSG", self.nick, body, source=mask(sender), trailing=True,
-                             tags=self._tags(sender, 0, sent_at))]
+                return self._speech("PRIVMSG", sender, self.nick, body, 0, sent_at)
+            case Arrived(nick):
+                self.nick = nick
+                return self.lookup.welcome(nick)
             case Welcome(nick, joined_room):
                 self.nick = nick
                 return [*self.lookup.welcome(nick), *self._self_joined(joined_room)]
@@ -178,17 +245,18 @@ class Viewer:
             case Topic(topic_room, text, by, at):
                 if not text:
                     return []
-                out = [self.numeric("332", channel(topic_room), text)]
+                out = [self.numeric("332", channel(topic_room), shown_topic(text))]
                 if by:
                     out.append(self.numeric("333", channel(topic_room), by, str(int(at or 0))))
                 return out
             case Joined(nick, joined_room):
                 self._quit_shown.pop(fold(nick), None)
-                return [line("JOIN", channel(joined_room), source=mask(nick))]
+                return [line("JOIN", channel(joined_room), source=self.lookup.mask_of(nick))]
             case CrowdJoined(joined_room, nicks):
                 for nick in nicks:
                     self._quit_shown.pop(fold(nick), None)
-                return [line("JOIN", channel(joined_room), source=mask(nick)) for nick in nicks]
+                return [line("JOIN", channel(joined_room), source=self.lookup.mask_of(nick))
+                        for nick in nicks]
             case Left(nick, left_room, reason):
                 return self._left(nick, left_room, reason)
             case CrowdLeft(left_room, departures):
@@ -202,25 +270,52 @@ class Viewer:
                 self._last_renamed = event
                 if fold(old) == fold(self.nick):
                     self.nick = new
-                return [line("NICK", new, source=mask(old))]
+                source = self.lookup.mask_of(new).replace(new + "!", old + "!", 1)
+                return [line("NICK", new, source=source, trailing=True)]
             case Removed(removed_room, by, reason, banned) if removed_room is not None:
                 self.channels.pop(fold(removed_room), None)
                 why = reason or ("banned" if banned else by)
-                return [line("KICK", channel(removed_room), self.nick, why, source=mask(by),
-                             trailing=True)]
+                return [line("KICK", channel(removed_room), self.nick, why,
+                             source=self.lookup.mask_of(by), trailing=True)]
             case TopicSet(topic_room, text, by):
-                return [line("TOPIC", channel(topic_room), text, source=mask(by), trailing=True)]
+                return [line("TOPIC", channel(topic_room), shown_topic(text),
+                             source=self.lookup.mask_of(by), trailing=True)]
             case Moderated(moderated_room, by, action, target) if action in _MODE_OF:
                 where = channel(LOBBY if moderated_room is None else moderated_room)
-                return [line("MODE", where, _MODE_OF[action], target, source=mask(by))]
+                shown = ban_mask(target) if action.endswith("banned") else target
+                return [line("MODE", where, _MODE_OF[action], shown,
+                             source=self.lookup.mask_of(by))]
             case Notice(text) | Error(text):
                 return [self.notice(text)]
         return [self.notice(render(event).removeprefix("*** ").removeprefix("!!! "))]
 
-    def _said(self, said: Said, target: str) -> str:
-        body = f"\x01ACTION {said.text}\x01" if isinstance(said, Action) else said.text
-        return line("PRIVMSG", target, body, source=mask(said.sender), trailing=True,
-                    tags=self._tags(said.sender, said.id, said.time))
+    def said(self, said: Said, target: str, batch: str | None = None) -> list[str]:
+        """The PRIVMSG lines of a message or action, with its id and time as tags."""
+        if isinstance(said, Action):
+            return self._speech("PRIVMSG", said.sender, target, said.text, said.id, said.time,
+                                batch, action=True)
+        return self._speech("PRIVMSG", said.sender, target, said.text, said.id, said.time, batch)
+
+    def _speech(
+        self, command: str, sender: str, target: str, text: str, said_id: int, at: float,
+        batch: str | None = None, action: bool = False,
+    ) -> list[str]:
+        """``command`` lines from ``sender`` to ``target``: as many as ``text`` needs to
+        keep each within 512 bytes; the id goes with the first."""
+        source = self.lookup.mask_of(sender)
+        wrapper = 9 if action else 0  # \x01ACTION and \x01
+        room_for_text = (
+            LINE_MAX - 2 - len(f":{source} {command} {target} :".encode()) - wrapper
+        )
+        pieces = split_text(text, room_for_text)
+        out = []
+        for index, piece in enumerate(pieces):
+            tags = self._tags(sender, said_id if index == 0 else 0, at)
+            if batch is not None:
+                tags["batch"] = batch
+            body = f"\x01ACTION {piece}\x01" if action else piece
+            out.append(line(command, target, body, source=source, tags=tags, trailing=True))
+        return out
 
     def _tags(self, sender: str, said_id: int, at: float) -> dict[str, str]:
         tags: dict[str, str] = {}
@@ -238,42 +333,50 @@ class Viewer:
         if not self.echoes:
             return []
         echo = self.echoes.popleft()
-        tags = self._tags(self.nick, said_id, self.lookup.now())
-        return [line(echo.command, echo.target, echo.text, source=mask(self.nick), tags=tags,
-                     trailing=True)]
+        action = echo.text.startswith("\x01ACTION ")
+        text = echo.text.removeprefix("\x01ACTION ").removesuffix("\x01") if action else echo.text
+        return self._speech(echo.command, self.nick, echo.target, text, said_id,
+                            self.lookup.now(), action=action)
 
     def _self_joined(self, room: str) -> list[str]:
         self.channels[fold(room)] = room
-        self._names_due = room
-        return [line("JOIN", channel(room), source=mask(self.nick))]
+        self._names_due.append(room)
+        return [line("JOIN", channel(room), source=self.lookup.mask_of(self.nick))]
 
     def _part_all_but(self, room: str) -> list[str]:
         """A move (an operator put the member back in the lobby) leaves every other room."""
         gone = [key for key in self.channels if key != fold(room)]
+        source = self.lookup.mask_of(self.nick)
         return [
             line("PART", channel(self.channels.pop(key)), f"went to {channel(room)}",
-                 source=mask(self.nick), trailing=True)
+                 source=source, trailing=True)
             for key in gone
         ]
 
     def _left(self, nick: str, room: str, reason: LeaveReason) -> list[str]:
+        source = self.lookup.mask_of(nick)
         match reason:
             case WentTo(other):
-                return [line("PART", channel(room), f"went to {channel(other)}", source=mask(nick),
+                return [line("PART", channel(room), f"went to {channel(other)}", source=source,
                              trailing=True)]
             case Kick(by, text, _, False):
-                return [line("KICK", channel(room), nick, text or by, source=mask(by),
-                             trailing=True)]
+                return [line("KICK", channel(room), nick, text or by,
+                             source=self.lookup.mask_of(by), trailing=True)]
             case str():
-                return [line("PART", channel(room), reason, source=mask(nick), trailing=True)]
+                return [line("PART", channel(room), reason, source=source, trailing=True)]
             case Quit() | ConnectionLost() | SendQueueExceeded() | Reconnected() | Kick():
                 if fold(nick) in self._quit_shown:
                     return []
                 self._quit_shown[fold(nick)] = None
                 if len(self._quit_shown) > QUITS_REMEMBERED:
                     self._quit_shown.popitem(last=False)
-                return [line("QUIT", _quit_message(reason), source=mask(nick), trailing=True)]
+                return [line("QUIT", _quit_message(reason), source=source, trailing=True)]
         return []
+
+
+def shown_topic(text: str) -> str:
+    """A topic as IRC users are shown it: at most :data:`TOPIC_MAX` bytes."""
+    return split_text(text, TOPIC_MAX)[0] if len(text.encode()) > TOPIC_MAX else text
 
 
 def _quit_message(reason: LeaveReason) -> str:
@@ -285,4 +388,4 @@ def _quit_message(reason: LeaveReason) -> str:
     return describe_reason(reason).capitalize()
 
 
-__all__ = ["SERVER", "Echo", "Lookup", "Viewer"]
+__all__ = ["Echo", "Lookup", "Viewer", "ban_mask", "batch_reference", "shown_topic"]

@@ -4,12 +4,15 @@ A line is ``[@tags] [:prefix] COMMAND params... [:trailing]``;
 :func:`parse` takes one apart (the prefix and parameters with
 :func:`twisted.words.protocols.irc.parsemsg`, the IRCv3 tags here, since
 Twisted does not read them) and :func:`line` puts one together, quoting
-the last parameter when it needs it. :func:`mask` is how every member,
-whatever its front end, is named as a source (``nick!nick@tcpchat``).
+the last parameter when it needs it. :func:`mask` is how a member,
+whatever its front end, is named as a source (``nick!user@tcpchat``), and
+:func:`split_text` cuts a message that would make a line longer than IRC's
+512 bytes into several.
 """
 
 from __future__ import annotations
 
+import calendar
 import time
 from dataclasses import dataclass
 
@@ -17,10 +20,10 @@ from twisted.words.protocols.irc import parsemsg
 
 from chat.domain.events import Notice
 
-SERVER = "tcpchat"
-"""The server's name, the source of numerics and server notices."""
 HOST = "tcpchat"
 """The host part of every member's mask: addresses are not shown to other users."""
+LINE_MAX = 512
+"""Bytes in an IRC line, its CRLF included, tags not counted (RFC 1459, IRCv3 message-tags)."""
 
 _TAG_ESCAPES = {";": r"\:", " ": r"\s", "\\": "\\\\", "\r": r"\r", "\n": r"\n"}
 _TAG_UNESCAPES = {"\\:": ";", "\\s": " ", "\\\\": "\\", "\\r": "\r", "\\n": "\n"}
@@ -76,7 +79,7 @@ def _unescape(value: str) -> str:
 
 
 def line(
-    command: str, *params: str, source: str | None = SERVER, tags: dict[str, str] | None = None,
+    command: str, *params: str, source: str | None = None, tags: dict[str, str] | None = None,
     trailing: bool = False,
 ) -> str:
     """An IRC line, without its ending; the last parameter is quoted when it must be, or
@@ -96,9 +99,10 @@ def line(
     return text
 
 
-def mask(nick: str) -> str:
-    """How a member is named as the source of what it does."""
-    return f"{nick}!{nick}@{HOST}"
+def mask(nick: str, user: str | None = None) -> str:
+    """How a member is named as the source of what it does (``user``: its USER name, or,
+    for a member of another front end, its nickname)."""
+    return f"{nick}!{user or nick}@{HOST}"
 
 
 def channel(room: str) -> str:
@@ -106,11 +110,43 @@ def channel(room: str) -> str:
     return "#" + room
 
 
+def split_text(text: str, room_for_text: int) -> list[str]:
+    """``text`` in pieces of at most ``room_for_text`` bytes of UTF-8, cut at a space where
+    one is near the end, never inside a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= room_for_text:
+        return [text]
+    pieces: list[str] = []
+    limit = max(room_for_text, 16)
+    while len(encoded) > limit:
+        cut = limit
+        while cut > 0 and (encoded[cut] & 0xC0) == 0x80:
+            cut -= 1  # not inside a multi-byte character
+        space = encoded.rfind(b" ", 0, cut + 1)
+        if space > limit // 2:
+            cut = space
+        pieces.append(encoded[:cut].decode("utf-8"))
+        encoded = encoded[cut:].lstrip(b" ")
+    if encoded:
+        pieces.append(encoded.decode("utf-8"))
+    return pieces
+
+
 def server_time(seconds: float) -> str:
     """A ``time`` tag's value (IRCv3 server-time): UTC, to the millisecond."""
     whole = int(seconds)
     millis = round((seconds - whole) * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def parse_server_time(text: str) -> float | None:
+    """The seconds since the epoch of a ``time`` tag's value, or None if it is not one."""
+    stamp, _, fraction = text.removesuffix("Z").partition(".")
+    try:
+        whole = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+        return whole + (float("0." + fraction) if fraction.isdigit() else 0.0)
+    except ValueError:
+        return None
 
 
 def encode(lines: list[str]) -> bytes:

@@ -16,13 +16,15 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from chat.accounts import passwords
+from chat.config import ServerConfig
 from chat.domain.registry import FLUSH_DELAY
 from chat.irc import IRCFactory
-from chat.irc.protocol import PING_AFTER, PING_TIMEOUT
 from chat.testing import Chat
 from tests.support.contract import fired
 
 PASSWORD = "correcthorse"
+PING_AFTER = ServerConfig().irc_ping
+PING_TIMEOUT = ServerConfig().irc_ping_timeout
 
 
 class IRCConnection:
@@ -65,13 +67,16 @@ class Clients:
         self.chat = chat
         self._ports = iter(range(30000, 40000))
 
-    def irc(self, nick: str | None = None, *caps: str) -> IRCConnection:
-        """A new IRC client, registered as ``nick`` (with ``caps``) if it is given."""
+    def irc(self, nick: str | None = None, *caps: str, join: str = "#lobby") -> IRCConnection:
+        """A new IRC client, registered as ``nick`` (with ``caps``) if it is given, then
+        in ``join`` (none if empty)."""
         client = IRCConnection(self.chat, next(self._ports))
         if nick is not None:
             if caps:
                 client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}", "CAP END")
             client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+            if join:
+                client.send(f"JOIN {join}")
             client.received()
         return client
 
@@ -110,21 +115,36 @@ def clients(chat: Chat) -> Clients:
     return Clients(chat)
 
 
-def test_registration_welcomes_with_an_honest_isupport_and_joins_the_lobby(
-    clients: Clients,
+def test_registration_welcomes_with_an_honest_isupport_and_joins_no_room(
+    chat: Chat, clients: Clients,
 ) -> None:
-    """NICK and USER: 001 to 005, no MOTD (422), then the lobby, as everyone arrives there."""
+    """NICK and USER: 001 to 005, no MOTD (422), and no channel: the user joins them."""
+    bob = chat.connect("bob")
     alice = clients.irc()
     alice.send("NICK alice", "USER alice 0 * :Alice")
     lines = alice.received()
     assert [_without_source(line).split(" ")[0] for line in lines] == [
-        "001", "002", "003", "004", "005", "422", "JOIN", "353", "366",
+        "001", "002", "003", "004", "005", "005", "422",
     ]
-    isupport = lines[4].split(" ")
-    assert "CASEMAPPING=ascii" in isupport and "CHANTYPES=#" in isupport
+    assert lines[0].startswith(":tcpchat.local 001 alice ")
+    isupport = " ".join(lines[4:6]).split(" ")
+    assert "CASEMAPPING=rfc1459" in isupport and "CHANTYPES=#" in isupport
     assert "NICKLEN=20" in isupport and "CHANNELLEN=33" in isupport
-    assert "PREFIX=(o)@" in isupport
-    assert lines[6] == ":alice!alice@tcpchat JOIN #lobby"
+    assert "PREFIX=(o)@" in isupport and "TOPICLEN=390" in isupport
+    # at most 15 parameters: the nick, 13 tokens, the trailing text
+    assert all(len(line.partition(" :")[0].split(" ")) <= 2 + 14 for line in lines[4:6])
+    assert bob.received() == []
+    alice.send("JOIN #lobby")
+    assert alice.received()[0] == ":alice!~alice@tcpchat JOIN #lobby"
+    assert bob.received() == ["*** alice has joined"]
+
+
+def test_irc_name_is_the_source_of_what_the_server_says() -> None:
+    alice = Clients(Chat(flood_rate=0, irc_name="irc.example.org")).irc()
+    alice.send("NICK alice", "USER alice 0 * :Alice", "PING :x")
+    lines = alice.received()
+    assert lines[0].startswith(":irc.example.org 001 alice ")
+    assert lines[-1] == ":irc.example.org PONG irc.example.org :x"
 
 
 def test_the_motd_is_sent_in_the_welcome() -> None:
@@ -132,7 +152,9 @@ def test_the_motd_is_sent_in_the_welcome() -> None:
     alice = Clients(Chat(flood_rate=0, motd=("be kind",))).irc()
     alice.send("NICK alice", "USER alice 0 * :Alice")
     lines = alice.received()
-    assert ":tcpchat 372 alice :- be kind" in lines
+    assert ":tcpchat.local 372 alice :- be kind" in lines
+    alice.send("MOTD")
+    assert ":tcpchat.local 372 alice :- be kind" in alice.received()
     assert any(" 376 alice " in line for line in lines)
 
 
@@ -141,16 +163,16 @@ def test_cap_negotiation_holds_registration_until_cap_end(clients: Clients) -> N
     alice = clients.irc()
     alice.send("CAP LS 302", "NICK alice", "USER alice 0 * :Alice")
     [listed] = alice.received()
-    assert listed.startswith(":tcpchat CAP * LS :")
+    assert listed.startswith(":tcpchat.local CAP * LS :")
     assert {"sasl=PLAIN", "server-time", "echo-message"} <= set(listed.split(":")[2].split())
     alice.send("CAP REQ :server-time nonsense")
-    assert alice.received() == [":tcpchat CAP * NAK :server-time nonsense"]
+    assert alice.received() == [":tcpchat.local CAP * NAK :server-time nonsense"]
     alice.send("CAP REQ :server-time")
-    assert alice.received() == [":tcpchat CAP * ACK :server-time"]
+    assert alice.received() == [":tcpchat.local CAP * ACK :server-time"]
     alice.send("CAP END")
     assert alice.commands()[0] == "001"
     alice.send("CAP LIST")
-    assert alice.received() == [":tcpchat CAP alice LIST :server-time"]
+    assert alice.received() == [":tcpchat.local CAP alice LIST :server-time"]
 
 
 def test_an_irc_message_reaches_a_line_user_and_back(chat: Chat, clients: Clients) -> None:
@@ -191,10 +213,10 @@ def test_several_channels_at_once(chat: Chat, clients: Clients) -> None:
     alice = clients.irc("alice")
     alice.send("JOIN #dev,#ops")
     assert alice.received() == [
-        ":alice!alice@tcpchat JOIN #dev", ":tcpchat 353 alice = #dev :alice",
-        ":tcpchat 366 alice #dev :End of /NAMES list",
-        ":alice!alice@tcpchat JOIN #ops", ":tcpchat 353 alice = #ops :alice",
-        ":tcpchat 366 alice #ops :End of /NAMES list",
+        ":alice!~alice@tcpchat JOIN #dev", ":tcpchat.local 353 alice = #dev :alice",
+        ":tcpchat.local 366 alice #dev :End of /NAMES list",
+        ":alice!~alice@tcpchat JOIN #ops", ":tcpchat.local 353 alice = #ops :alice",
+        ":tcpchat.local 366 alice #ops :End of /NAMES list",
     ]
     bob = chat.connect("bob")
     bob.type("/join ops")
@@ -213,9 +235,11 @@ def test_joining_shows_the_topic_and_the_names_with_operators() -> None:
     alice = Clients(chat).irc("dave")
     alice.send("JOIN #dev")
     lines = alice.received()
-    assert lines[:2] == [":dave!dave@tcpchat JOIN #dev", ":tcpchat 332 dave #dev :release day"]
-    assert lines[2].startswith(":tcpchat 333 dave #dev carol ")
-    assert lines[3] == ":tcpchat 353 dave = #dev :@carol dave"
+    assert lines[:2] == [
+        ":dave!~dave@tcpchat JOIN #dev", ":tcpchat.local 332 dave #dev :release day",
+    ]
+    assert lines[2].startswith(":tcpchat.local 333 dave #dev carol ")
+    assert lines[3] == ":tcpchat.local 353 dave = #dev :@carol dave"
 
 
 def test_part_and_quit_are_seen_by_line_users(chat: Chat, clients: Clients) -> None:
@@ -227,7 +251,7 @@ def test_part_and_quit_are_seen_by_line_users(chat: Chat, clients: Clients) -> N
     bob.received()
     alice.received()
     alice.send("PART #dev :lunch")
-    assert alice.received() == [":alice!alice@tcpchat PART #dev :lunch"]
+    assert alice.received() == [":alice!~alice@tcpchat PART #dev :lunch"]
     assert bob.received() == ["*** alice has left (lunch)"]
     bob.type("/join lobby")
     bob.received()
@@ -254,14 +278,15 @@ def test_an_unknown_command_is_421_and_the_connection_stays(clients: Clients) ->
     alice = clients.irc("alice")
     alice.send("FROBNICATE now", "PING :x")
     assert alice.received() == [
-        ":tcpchat 421 alice FROBNICATE :Unknown command", ":tcpchat PONG tcpchat :x",
+        ":tcpchat.local 421 alice FROBNICATE :Unknown command",
+        ":tcpchat.local PONG tcpchat.local :x",
     ]
 
 
 def test_commands_before_registration_are_451(clients: Clients) -> None:
     alice = clients.irc()
     alice.send("JOIN #lobby")
-    assert alice.received() == [":tcpchat 451 * :You have not registered"]
+    assert alice.received() == [":tcpchat.local 451 * :You have not registered"]
 
 
 def test_a_taken_nickname_is_433_and_another_can_be_chosen(chat: Chat, clients: Clients) -> None:
@@ -269,7 +294,7 @@ def test_a_taken_nickname_is_433_and_another_can_be_chosen(chat: Chat, clients: 
     alice = clients.irc()
     alice.send("NICK Alice", "USER alice 0 * :Alice")
     [taken] = alice.received()
-    assert taken.startswith(":tcpchat 433 * Alice :")
+    assert taken.startswith(":tcpchat.local 433 * Alice :")
     alice.send("NICK alice2")
     assert alice.commands()[0] == "001"
 
@@ -278,7 +303,7 @@ def test_an_invalid_nickname_is_432(clients: Clients) -> None:
     alice = clients.irc()
     alice.send("NICK al.ice", "USER alice 0 * :Alice")
     [invalid] = alice.received()
-    assert invalid.startswith(":tcpchat 432 * al.ice :")
+    assert invalid.startswith(":tcpchat.local 432 * al.ice :")
 
 
 def test_nick_renames_for_everyone(chat: Chat, clients: Clients) -> None:
@@ -286,7 +311,7 @@ def test_nick_renames_for_everyone(chat: Chat, clients: Clients) -> None:
     bob = chat.connect("bob")
     alice.received()
     alice.send("NICK alicia")
-    assert alice.received() == [":alice!alice@tcpchat NICK alicia"]
+    assert alice.received() == [":alice!~alice@tcpchat NICK :alicia"]
     assert bob.received() == ["*** alice is now known as alicia"]
 
 
@@ -294,7 +319,8 @@ def test_a_line_too_long_is_417_and_the_connection_stays() -> None:
     alice = Clients(Chat(flood_rate=0, max_line=100)).irc("alice")
     alice.send("PRIVMSG #lobby :" + "x" * 200, "PING :still")
     assert alice.received() == [
-        ":tcpchat 417 alice :Input line was too long", ":tcpchat PONG tcpchat :still",
+        ":tcpchat.local 417 alice :Input line was too long",
+        ":tcpchat.local PONG tcpchat.local :still",
     ]
 
 
@@ -303,7 +329,7 @@ def test_a_silent_client_is_pinged_then_disconnected(chat: Chat, clients: Client
     bob = chat.connect("bob")
     alice.received()
     chat.clock.advance(PING_AFTER)
-    assert alice.received() == ["PING tcpchat"]
+    assert alice.received() == ["PING tcpchat.local"]
     chat.clock.advance(PING_TIMEOUT)
     assert alice.received()[-1].startswith("ERROR :Closing link: ping timeout")
     assert alice.transport.disconnecting
@@ -314,9 +340,9 @@ def test_a_silent_client_is_pinged_then_disconnected(chat: Chat, clients: Client
 def test_a_pinged_client_that_answers_stays(chat: Chat, clients: Clients) -> None:
     alice = clients.irc("alice")
     chat.clock.advance(PING_AFTER)
-    alice.send("PONG tcpchat")
+    alice.send("PONG tcpchat.local")
     chat.clock.advance(PING_TIMEOUT)
-    assert alice.received() == ["PING tcpchat"]
+    assert alice.received() == ["PING tcpchat.local"]
     assert not alice.transport.disconnecting
 
 
@@ -333,7 +359,7 @@ def test_server_time_message_tags_and_echo_message(chat: Chat, clients: Clients)
     assert tagged.endswith(":bob!bob@tcpchat PRIVMSG #lobby :tagged")
     alice.send("PRIVMSG #lobby :echoed")
     [echoed] = alice.received()
-    assert echoed.endswith(":alice!alice@tcpchat PRIVMSG #lobby :echoed")
+    assert echoed.endswith(":alice!~alice@tcpchat PRIVMSG #lobby :echoed")
     assert "msgid=" in echoed
 
 
@@ -346,18 +372,23 @@ def test_no_echo_without_echo_message(chat: Chat, clients: Clients) -> None:
 
 
 def test_history_on_join_as_notices_or_with_server_time(chat: Chat, clients: Clients) -> None:
+    """With server-time (and batch) the history is the messages in a chathistory batch;
+    without, NOTICEs as the line front end words them."""
     bob = chat.connect("bob")
     bob.type("earlier")
     bob.received()
-    plain = clients.irc("plain")
-    plain.send("JOIN #lobby")
     timed = clients.irc()
-    timed.send("CAP REQ :server-time", "NICK timed", "USER t 0 * :t", "CAP END")
+    timed.send("CAP REQ :server-time batch", "NICK timed", "USER t 0 * :t", "CAP END",
+               "JOIN #lobby")
     lines = timed.received()
-    assert any(line.startswith("@time=") and line.endswith("PRIVMSG #lobby :earlier")
-               for line in lines)
+    [start] = [line for line in lines if " BATCH +" in line]
+    reference = start.split(" ")[2][1:]
+    assert start.endswith(f"BATCH +{reference} chathistory #lobby")
+    assert any(line.startswith(f"@time=1970-01-01T00:00:00.000Z;batch={reference} ")
+               and line.endswith(":bob!bob@tcpchat PRIVMSG #lobby :earlier") for line in lines)
+    assert f":tcpchat.local BATCH -{reference}" in lines
     again = clients.irc()
-    again.send("NICK again", "USER a 0 * :a")
+    again.send("NICK again", "USER a 0 * :a", "JOIN #lobby")
     assert any(" NOTICE #lobby :[" in line and line.endswith("<bob> earlier")
                for line in again.received())
 
@@ -376,7 +407,7 @@ def test_sasl_plain_logs_in_to_the_account() -> None:
     alice.send("CAP END")
     assert alice.commands()[:1] == ["001"]
     alice.send("WHOIS alice")
-    assert ":tcpchat 330 alice alice alice :is logged in as" in alice.received()
+    assert ":tcpchat.local 330 alice alice alice :is logged in as" in alice.received()
 
 
 def test_sasl_with_a_wrong_password_is_904_and_registration_goes_on() -> None:
@@ -388,7 +419,7 @@ def test_sasl_with_a_wrong_password_is_904_and_registration_goes_on() -> None:
     assert alice.commands() == ["904"]
     alice.send("CAP END")
     [registered] = alice.received()
-    assert registered.startswith(":tcpchat 433 * alice :")
+    assert registered.startswith(":tcpchat.local 433 * alice :")
 
 
 def test_pass_logs_in_to_a_registered_nickname() -> None:
@@ -406,7 +437,7 @@ def test_kick_by_a_room_operator_on_irc_reaches_a_line_user() -> None:
     bob.received()
     carol.received()
     carol.send("KICK #dev bob :behave")
-    assert carol.received()[0] == ":carol!carol@tcpchat KICK #dev bob :behave"
+    assert carol.received()[0] == ":carol!~carol@tcpchat KICK #dev bob :behave"
     assert bob.received()[0].startswith("!!! you were kicked out of dev by carol: behave")
 
 
@@ -414,10 +445,10 @@ def test_mode_b_bans_and_lists() -> None:
     chat = with_accounts()
     carol = logged_in(chat, "carol", "JOIN #dev")
     carol.send("MODE #dev +b mallory!*@*")
-    assert carol.received() == [":carol!carol@tcpchat MODE #dev +b mallory"]
+    assert carol.received() == [":carol!~carol@tcpchat MODE #dev +b mallory!*@*"]
     carol.send("MODE #dev b")
     lines = carol.received()
-    assert lines[0].startswith(":tcpchat 367 carol #dev mallory carol ")
+    assert lines[0].startswith(":tcpchat.local 367 carol #dev mallory!*@* carol ")
     mallory = chat.connect("mallory")
     mallory.type("/join dev")
     assert mallory.received()[0].startswith("!!! you are banned from dev")
@@ -433,19 +464,19 @@ def test_an_irc_user_without_rights_is_482(chat: Chat, clients: Clients) -> None
     bob_kicks.received()
     bob_kicks.send("KICK #dev alice")
     [refused] = bob_kicks.received()
-    assert refused.startswith(":tcpchat 482 eve #dev :")
+    assert refused.startswith(":tcpchat.local 482 eve #dev :")
 
 
 def test_topic_query_and_set(chat: Chat, clients: Clients) -> None:
     alice = clients.irc("alice")
     alice.send("JOIN #dev", "TOPIC #dev")
-    assert alice.received()[-1] == ":tcpchat 331 alice #dev :No topic is set"
+    assert alice.received()[-1] == ":tcpchat.local 331 alice #dev :No topic is set"
     bob = chat.connect("bob")
     bob.type("/join dev")
     bob.received()
     alice.received()
     alice.send("TOPIC #dev :ship it")
-    assert alice.received() == [":alice!alice@tcpchat TOPIC #dev :ship it"]
+    assert alice.received() == [":alice!~alice@tcpchat TOPIC #dev :ship it"]
     assert bob.received() == ["*** alice set the topic of dev: ship it"]
 
 
@@ -457,18 +488,18 @@ def test_who_whois_list_and_away(chat: Chat, clients: Clients) -> None:
     alice.received()
     alice.send("WHO #lobby")
     assert alice.received() == [
-        ":tcpchat 352 alice #lobby alice tcpchat tcpchat alice H :0 alice",
-        ":tcpchat 352 alice #lobby bob tcpchat tcpchat bob G :0 bob",
-        ":tcpchat 315 alice #lobby :End of /WHO list",
+        ":tcpchat.local 352 alice #lobby ~alice tcpchat tcpchat.local alice H :0 alice",
+        ":tcpchat.local 352 alice #lobby bob tcpchat tcpchat.local bob G :0 bob",
+        ":tcpchat.local 315 alice #lobby :End of /WHO list",
     ]
     alice.send("WHOIS bob")
     whois = alice.received()
-    assert ":tcpchat 301 alice bob :lunch" in whois
-    assert whois[-1] == ":tcpchat 318 alice bob :End of /WHOIS list"
+    assert ":tcpchat.local 301 alice bob :lunch" in whois
+    assert whois[-1] == ":tcpchat.local 318 alice bob :End of /WHOIS list"
     alice.send("LIST")
-    assert ":tcpchat 322 alice #lobby 2 :" in alice.received()
+    assert ":tcpchat.local 322 alice #lobby 2 :" in alice.received()
     alice.send("PRIVMSG bob :there?")
-    assert alice.received() == [":tcpchat 301 alice bob :lunch"]
+    assert alice.received() == [":tcpchat.local 301 alice bob :lunch"]
     alice.send("AWAY :gone", "AWAY")
     assert alice.commands() == ["306", "305"]
 
@@ -480,9 +511,10 @@ def test_whois_of_nobody_is_401(clients: Clients) -> None:
 
 
 def test_privmsg_to_a_channel_one_is_not_in_is_404(clients: Clients) -> None:
+    clients.irc("bob", join="#elsewhere")
     alice = clients.irc("alice")
-    alice.send("PRIVMSG #elsewhere :hello")
-    assert alice.commands() == ["404"]
+    alice.send("PRIVMSG #elsewhere :hello", "PRIVMSG #nowhere :hello")
+    assert alice.commands() == ["404", "401"]
 
 
 def test_a_muted_irc_user_is_refused_and_not_relayed() -> None:
@@ -496,7 +528,7 @@ def test_a_muted_irc_user_is_refused_and_not_relayed() -> None:
     dave.received()
     dave.send("PRIVMSG #lobby :can you hear me")
     [refused] = dave.received()
-    assert refused.startswith(":tcpchat 404 dave #lobby :you are muted")
+    assert refused.startswith(":tcpchat.local 404 dave #lobby :you are muted")
     assert root.received() == []
 
 
@@ -517,9 +549,11 @@ def test_lines_past_the_flood_burst_wait_for_the_pacing() -> None:
     chat = Chat(flood_rate=1, flood_burst=2)
     alice = Clients(chat).irc()
     alice.send("PING :1", "PING :2", "PING :3")
-    assert alice.received() == [":tcpchat PONG tcpchat :1", ":tcpchat PONG tcpchat :2"]
+    assert alice.received() == [
+        ":tcpchat.local PONG tcpchat.local :1", ":tcpchat.local PONG tcpchat.local :2",
+    ]
     chat.clock.advance(1)
-    assert alice.received() == [":tcpchat PONG tcpchat :3"]
+    assert alice.received() == [":tcpchat.local PONG tcpchat.local :3"]
 
 
 def test_topic_and_kick_of_a_channel_that_does_not_exist_are_403(clients: Clients) -> None:
@@ -540,5 +574,5 @@ def test_userhost_in_names(chat: Chat, clients: Clients) -> None:
     alice.received()
     alice.send("NAMES #lobby")
     assert alice.received()[0] == (
-        ":tcpchat 353 alice = #lobby :alice!alice@tcpchat bob!bob@tcpchat"
+        ":tcpchat.local 353 alice = #lobby :alice!~alice@tcpchat bob!bob@tcpchat"
     )
