@@ -1,0 +1,43 @@
+"""The Redis connection helpers against a real redis-server: both ways of talking to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.redis.connection import RedisAddress, RedisError, blocking_command, encode_command
+from tests.support.redis_server import RedisServer, redis, redis_server, settle
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
+
+
+def test_a_command_is_encoded_in_the_redis_protocol() -> None:
+    """Each word is a bulk string, numbers written as text."""
+    assert encode_command("INCRBY", "ids", 10) == b"*3\r\n$6\r\nINCRBY\r\n$3\r\nids\r\n$2\r\n10\r\n"
+
+
+def test_a_blocking_command_answers_integers_texts_and_none(redis: RedisServer) -> None:
+    """INCRBY gives an integer, GET the text stored, or None when nothing is."""
+    assert blocking_command(redis.address, "INCRBY", "ids", 5) == 5
+    assert blocking_command(redis.address, "GET", "ids") == "5"
+    assert blocking_command(redis.address, "GET", "nothing") is None
+
+
+def test_a_refused_blocking_command_raises_what_redis_said(redis: RedisServer) -> None:
+    """An error reply is a RedisError with Redis's words."""
+    blocking_command(redis.address, "SET", "text", "abc")
+    with pytest.raises(RedisError, match="not an integer"):
+        blocking_command(redis.address, "INCR", "text")
+
+
+def test_an_unreachable_redis_is_a_clear_error(tmp_path: object) -> None:
+    """No server at the address: a RedisError naming where it looked."""
+    address = RedisAddress(path=f"{tmp_path}/none.sock", timeout=0.5)
+    with pytest.raises(RedisError, match=r"none\.sock"):
+        blocking_command(address, "PING")
+
+
+def test_the_connection_and_the_blocking_command_see_the_same_data(redis: RedisServer) -> None:
+    """What one writes the other reads: they are one server."""
+    client = redis.connect()
+    settle(client.execute_command("SET", "greeting", "hello"))
+    assert blocking_command(redis.address, "GET", "greeting") == "hello"
