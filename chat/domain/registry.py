@@ -221,6 +221,8 @@ class Registry:
         rules: RoomRules | None = None,
     ) -> None:
         self.members: dict[str, Member] = {}
+        self.most_members = 0
+        """The most members online at once since the server started."""
         self.rooms: dict[str, Room] = {}
         self.history: HistoryStore = history if history is not None else History()
         self.sequencer: Sequencer = sequencer if sequencer is not None else LocalSequencer()
@@ -274,6 +276,7 @@ class Registry:
             f"{self._origin}.{next(_member_ids)}", nick, Outbox(client, self._gather), self._now()
         )
         self.members[member.key] = member
+        self.most_members = max(self.most_members, len(self.members))
         self._by_id[member.id] = member
         if target is None:
             member.outbox.put(Batch((Arrived(nick, len(self.members)),)))

@@ -13,6 +13,7 @@ a method raises, or its Deferred fails with, is answered by
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
@@ -432,11 +433,34 @@ class IRCCommands:
 
     def irc_LUSERS(self, params: list[str]) -> None:
         numeric = self.viewer.numeric
-        users, rooms = len(self.registry.members), len(self.registry.rooms)
+        users, most = len(self.registry.members), self.registry.most_members
+        rooms = len(self.registry.rooms)
+        operators = sum(
+            1 for session in self.server.realm.sessions.values() if session.server_operator
+        )
         self.send([
             numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
+            numeric("252", str(operators), "operator(s) online"),
+            numeric("253", str(max(0, self.server.admission.served - users)),
+                    "unknown connection(s)"),
             numeric("254", str(rooms), "channels formed"),
             numeric("255", f"I have {users} clients and 0 servers"),
+            numeric("265", str(users), str(most), f"Current local users {users}, max {most}"),
+            numeric("266", str(users), str(most), f"Current global users {users}, max {most}"),
+        ])
+
+    def irc_TIME(self, params: list[str]) -> None:
+        now = self.server.clock.seconds()
+        self.send([self.viewer.numeric(
+            "391", self.viewer.server, time.strftime("%A %B %d %Y -- %H:%M:%S UTC",
+                                                     time.gmtime(now)),
+        )])
+
+    def irc_INFO(self, params: list[str]) -> None:
+        self.send([
+            self.viewer.numeric("371", f"tcpchat {__version__}: one chat for IRC, telnet, nc "
+                                       "and tcpchat-client users"),
+            self.viewer.numeric("374", "End of INFO list"),
         ])
 
     def irc_VERSION(self, params: list[str]) -> None:

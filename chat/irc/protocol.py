@@ -166,6 +166,10 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         account = None if session is None else session.account
         return None if account is None else account.name
 
+    def away_of(self, nick: str) -> str | None:
+        member = self.registry.find(nick)
+        return None if member is None else member.away
+
     def mask_of(self, nick: str) -> str:
         member = self.registry.find(nick)
         if member is None:
@@ -183,6 +187,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         name = self.viewer.server
         isupport = [
             "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,,,nt", f"CHANNELLEN={ROOM_MAX + 1}",
+            "CLIENTTAGDENY=*",
             "CHANTYPES=#", f"CHATHISTORY={CHATHISTORY_MAX}", f"KICKLEN={KICK_MAX}", "MODES",
             "MSGREFTYPES=msgid,timestamp", "NETWORK=tcpchat", f"NICKLEN={NICK_MAX}",
             "PREFIX=(o)@", f"TOPICLEN={TOPIC_MAX}", f"USERLEN={USER_MAX}",

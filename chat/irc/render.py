@@ -93,6 +93,9 @@ class Lookup(Protocol):
     def mask_of(self, nick: str) -> str:
         """How ``nick`` is named as a source: ``nick!user@host``."""
 
+    def away_of(self, nick: str) -> str | None:
+        """Why ``nick`` is away, if it is online and away."""
+
     def welcome(self, nick: str) -> list[str]:
         """The registration burst for ``nick``: 001 to 005 and the MOTD."""
 
@@ -251,7 +254,12 @@ class Viewer:
                 return out
             case Joined(nick, joined_room):
                 self._quit_shown.pop(fold(nick), None)
-                return [line("JOIN", channel(joined_room), source=self.lookup.mask_of(nick))]
+                source = self.lookup.mask_of(nick)
+                joined = [line("JOIN", channel(joined_room), source=source)]
+                away = self.lookup.away_of(nick) if "away-notify" in self.caps else None
+                if away is not None:
+                    joined.append(line("AWAY", away, source=source, trailing=True))
+                return joined
             case CrowdJoined(joined_room, nicks):
                 for nick in nicks:
                     self._quit_shown.pop(fold(nick), None)
@@ -300,14 +308,17 @@ class Viewer:
         self, command: str, sender: str, target: str, text: str, said_id: int, at: float,
         batch: str | None = None, action: bool = False,
     ) -> list[str]:
-        """``command`` lines from ``sender`` to ``target``: as many as ``text`` needs to
-        keep each within 512 bytes; the id goes with the first."""
+        """``command`` lines from ``sender`` to ``target``. A text an IRC client could have
+        sent in one line goes in one line, its source added (as Ergo does); a longer one (a
+        line user's, up to ``--max-line``) in as many as keep each within 512 bytes. The id
+        goes with the first."""
         source = self.lookup.mask_of(sender)
         wrapper = 9 if action else 0  # \x01ACTION and \x01
-        room_for_text = (
-            LINE_MAX - 2 - len(f":{source} {command} {target} :".encode()) - wrapper
-        )
-        pieces = split_text(text, room_for_text)
+        unsourced = LINE_MAX - 2 - len(f"{command} {target} :".encode()) - wrapper
+        if len(text.encode()) <= unsourced:
+            pieces = [text]
+        else:
+            pieces = split_text(text, unsourced - len(f":{source} ".encode()))
         out = []
         for index, piece in enumerate(pieces):
             tags = self._tags(sender, said_id if index == 0 else 0, at)

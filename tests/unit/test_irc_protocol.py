@@ -3,8 +3,8 @@
 Each test runs a whole server in memory (:class:`chat.testing.Chat`) with an
 :class:`chat.irc.IRCFactory` on the same :class:`~chat.session.server.ChatServer`,
 and reads the lines each user is shown: an IRC client through
-:class:`IRCConnection` (the IRC twin of :class:`chat.testing.TypedConnection`),
-a line user through :meth:`Chat.connect`.
+:class:`~tests.support.irc_harness.IRCConnection`, a line user through
+:meth:`Chat.connect`.
 """
 
 from __future__ import annotations
@@ -12,102 +12,30 @@ from __future__ import annotations
 import base64
 
 import pytest
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 
-from chat.accounts import passwords
 from chat.config import ServerConfig
-from chat.domain.registry import FLUSH_DELAY
-from chat.irc import IRCFactory
 from chat.testing import Chat
-from tests.support.contract import fired
+from tests.support.irc_harness import (
+    PASSWORD,
+    Clients,
+    hash_cheaply,
+    logged_in,
+    with_accounts,
+    without_source,
+)
 
-PASSWORD = "correcthorse"
 PING_AFTER = ServerConfig().irc_ping
 PING_TIMEOUT = ServerConfig().irc_ping_timeout
 
 
-class IRCConnection:
-    """An IRC client on a StringTransport: send lines, read the server's."""
-
-    def __init__(self, chat: Chat, port: int, host: str = "127.0.0.1") -> None:
-        self.chat = chat
-        address = IPv4Address("TCP", host, port)
-        self.transport = StringTransport(peerAddress=address)
-        self.protocol = IRCFactory(chat.server).buildProtocol(address)
-        self.protocol.makeConnection(self.transport)
-
-    def send(self, *lines: str) -> None:
-        """Send ``lines``, each with CRLF, in one read."""
-        self.protocol.dataReceived("".join(line + "\r\n" for line in lines).encode())
-
-    def received(self) -> list[str]:
-        """Lines the server sent since the last call, once the reactor turn is over."""
-        self.chat.clock.advance(FLUSH_DELAY)
-        data = self.transport.value()
-        self.transport.clear()
-        assert data == b"" or data.endswith(b"\r\n"), data
-        return [line.decode() for line in data.split(b"\r\n")[:-1]]
-
-    def commands(self) -> list[str]:
-        """The command (or numeric) of each line received, tags and source left out."""
-        return [_without_source(line).split(" ")[0] for line in self.received()]
-
-
-def _without_source(line: str) -> str:
-    if line.startswith("@"):
-        line = line.partition(" ")[2]
-    return line.partition(" ")[2] if line.startswith(":") else line
-
-
-class Clients:
-    """IRC clients and line users of one server in memory."""
-
-    def __init__(self, chat: Chat) -> None:
-        self.chat = chat
-        self._ports = iter(range(30000, 40000))
-
-    def irc(self, nick: str | None = None, *caps: str, join: str = "#lobby") -> IRCConnection:
-        """A new IRC client, registered as ``nick`` (with ``caps``) if it is given, then
-        in ``join`` (none if empty)."""
-        client = IRCConnection(self.chat, next(self._ports))
-        if nick is not None:
-            if caps:
-                client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}", "CAP END")
-            client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
-            if join:
-                client.send(f"JOIN {join}")
-            client.received()
-        return client
-
-
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Passwords hashed with scrypt's lowest cost."""
-    monkeypatch.setattr(passwords, "N", 2)
-    monkeypatch.setattr(passwords, "R", 1)
+    hash_cheaply(monkeypatch)
 
 
 @pytest.fixture
 def chat() -> Chat:
     return Chat(flood_rate=0)
-
-
-def with_accounts() -> Chat:
-    """A server with the accounts root (a server operator), alice and carol."""
-    chat = Chat(accounts=True, flood_rate=0, login_delay=0, operators=("root",))
-    assert chat.accounts is not None
-    for name in ("root", "alice", "carol"):
-        fired(chat.accounts.register(name, PASSWORD))
-    return chat
-
-
-def logged_in(chat: Chat, nick: str, *lines: str) -> IRCConnection:
-    """An IRC client logged in to the account ``nick`` with PASS, after ``lines``."""
-    client = Clients(chat).irc()
-    client.send(f"PASS {PASSWORD}", f"NICK {nick}", f"USER {nick} 0 * :{nick}", *lines)
-    assert client.commands()[0] == "001"
-    return client
 
 
 @pytest.fixture
@@ -123,7 +51,7 @@ def test_registration_welcomes_with_an_honest_isupport_and_joins_no_room(
     alice = clients.irc()
     alice.send("NICK alice", "USER alice 0 * :Alice")
     lines = alice.received()
-    assert [_without_source(line).split(" ")[0] for line in lines] == [
+    assert [without_source(line).split(" ")[0] for line in lines] == [
         "001", "002", "003", "004", "005", "005", "422",
     ]
     assert lines[0].startswith(":tcpchat.local 001 alice ")
@@ -576,3 +504,17 @@ def test_userhost_in_names(chat: Chat, clients: Clients) -> None:
     assert alice.received()[0] == (
         ":tcpchat.local 353 alice = #lobby :alice!~alice@tcpchat bob!bob@tcpchat"
     )
+
+
+def test_lusers_time_and_info(chat: Chat, clients: Clients) -> None:
+    alice = clients.irc("alice")
+    clients.irc("bob")
+    clients.irc()  # still registering
+    alice.received()
+    alice.send("LUSERS", "TIME", "INFO")
+    lines = [without_source(line) for line in alice.received()]
+    assert "265 alice 2 2 :Current local users 2, max 2" in lines
+    assert "266 alice 2 2 :Current global users 2, max 2" in lines
+    assert "253 alice 1 :unknown connection(s)" in lines
+    assert "391 alice tcpchat.local :Thursday January 01 1970 -- 00:00:00 UTC" in lines
+    assert lines[-1] == "374 alice :End of INFO list"

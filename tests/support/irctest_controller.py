@@ -1,0 +1,98 @@
+"""The irctest controller for tcpchat: irctest starts a fresh ``twistd -n tcpchat --irc`` per test.
+
+Used by ``.ci/irctest`` (``--controller tests.support.irctest_controller``,
+with this checkout on ``PYTHONPATH`` and ``../shared/irctest`` as the
+working directory). The server listens for IRC on the loopback port
+irctest gives it and for line clients on another free one; its database
+is in the test's temporary directory, so every test starts from an empty
+chat. Pacing is off (``--flood 0``), as InspIRCd's fakelag is for
+irctest, and the per-address limit too: every test client comes from
+127.0.0.1. ``registerUser`` makes the account with ``tcpchat-admin``.
+A server password is not a tcpchat idea (``PASS`` is an account's
+password), so a test that needs one is not applicable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+
+ROOT = Path(__file__).resolve().parents[2]
+TWISTD = (
+    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; sys.exit(run())"
+)
+
+ADMIN = "import sys; from chat.accounts.admin import main; sys.exit(main())"
+
+
+def _environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), environment.get("PYTHONPATH")])
+    )
+    return environment
+
+
+class TcpchatController(BaseServerController, DirectoryBasedController):
+    software_name = "tcpchat"
+    supported_sasl_mechanisms = {"PLAIN"}
+    supports_sts = False
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: str | None,
+        ssl: bool,
+        run_services: bool,
+        faketime: str | None,
+        websocket_hostname: str | None,
+        websocket_port: int | None,
+    ) -> None:
+        if password is not None:
+            raise NotImplementedByController("server password")
+        if ssl:
+            raise NotImplementedByController("TLS in the irctest controller")
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        assert getattr(self, "proc", None) is None
+        self.port, self.hostname = port, hostname
+        self.create_config()
+        assert self.directory
+        line_host, line_port = self.get_hostname_and_port()
+        self.database = Path(self.directory) / "chat.db"
+        self.proc = self.execute(
+            [
+                sys.executable, "-c", TWISTD, "-n", "--pidfile=",
+                "--logfile", str(Path(self.directory) / "twistd.log"),
+                "tcpchat",
+                "--listen", f"tcp:{line_port}:interface={line_host}",
+                "--irc", f"tcp:{port}:interface={hostname}",
+                "--irc-name", "My.Little.Server",
+                "--db", str(self.database),
+                "--flood", "0", "--max-per-ip", "0",
+            ],
+            env=_environment(),
+        )
+
+    def registerUser(
+        self, case: Any, username: str, password: str | None = None
+    ) -> None:
+        if password is None:
+            raise NotImplementedByController("account registration without a password")
+        subprocess.run(
+            [sys.executable, "-c", ADMIN, "--db", str(self.database), "add", username],
+            env={**_environment(), "TCPCHAT_PASSWORD": password},
+            check=True, capture_output=True, timeout=30,
+        )
+
+
+def get_irctest_controller_class() -> type[TcpchatController]:
+    return TcpchatController
