@@ -14,7 +14,11 @@ from twisted.internet import defer
 
 from chat.local import LocalDirectory
 from chat.ports import AlreadyClaimedError, Claim, Directory
+from chat.redis.directory import RedisDirectory
 from tests.support.contract import fired
+from tests.support.redis_server import RedisServer, redis, redis_server, settle
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
 
 T = TypeVar("T")
 
@@ -120,3 +124,17 @@ class TestLocalDirectory(DirectoryContract):
 
     def make(self) -> Directory[str]:
         return LocalDirectory()
+
+
+class TestRedisDirectory(DirectoryContract):
+    """The directory of several processes: claims kept in a real redis-server."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis: RedisServer) -> None:
+        self.redis = redis
+
+    def make(self) -> Directory[str]:
+        return RedisDirectory(self.redis.connect())
+
+    def settle(self, deferred: defer.Deferred[T]) -> T:
+        return settle(deferred)

@@ -2,7 +2,7 @@
 
 An implementation passes :class:`SequencerContract` (and, if its ids
 outlive the process, :class:`DurableSequencerContract`) by a subclass
-that says how to make one; a Redis sequencer adds its own subclass.
+that says how to make one (``TestRedisSequencer``: on a real redis-server).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import pytest
 
 from chat.local import LocalSequencer
 from chat.ports import Sequencer
+from chat.redis.sequencer import RedisSequencer
 from chat.storage import SQLiteHistoryStore, SQLiteSequencer
 from tests.support.history_support import ThreadedClock
+from tests.support.redis_server import RedisServer, redis, redis_server
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
 
 
 class SequencerContract:
@@ -101,3 +105,17 @@ class TestSQLiteSequencer(DurableSequencerContract):
         if self.store is not None:
             self.clock.result(self.store.close())
             self.store = None
+
+
+class TestRedisSequencer(DurableSequencerContract):
+    """The sequencer of several processes: blocks of ids reserved from one Redis counter."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis: RedisServer) -> None:
+        self.redis = redis
+
+    def make(self) -> Sequencer:
+        return RedisSequencer(self.redis.address, block=100)
+
+    def reopen(self) -> Sequencer:
+        return self.make()

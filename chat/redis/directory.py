@@ -1,0 +1,110 @@
+"""Nickname claims kept in Redis: the :class:`~chat.ports.Directory` shared by a chat's processes.
+
+Each claim is one key, ``<prefix>nick:<folded nickname>``, set only if it
+does not exist (SET NX) to ``[nick as spelled, owner]``; a sorted set,
+``<prefix>online``, ranks the folded nicknames by when they were first
+claimed (a counter, ``<prefix>claims``), which is the order of
+:meth:`RedisDirectory.online`. Claiming, releasing and listing are each one
+Lua script, so two processes asking at once cannot both win, and a claim is
+released only by its holder (the same spelling and owner). Owners are
+strings (a session id that is unique across processes).
+
+Claims do not expire yet: presence leases, which free the nicknames of a
+process that died, are planned in docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet import defer
+
+from chat.ports.directory import AlreadyClaimedError, Claim
+from chat.redis.connection import RedisClient
+from chat.text import fold
+
+CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held and cjson.decode(held)[2] ~= ARGV[2] then return held end
+if held then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[3])
+end
+return false
+"""
+"""Claim for ARGV[2] (owner) unless another owner holds it; returns what is held then."""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+end
+return 0
+"""
+"""Free the nickname if the claim held is exactly ARGV[1]."""
+
+ONLINE = """
+local claims = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  claims[#claims + 1] = redis.call('GET', ARGV[1] .. key)
+end
+return claims
+"""
+"""Every claim held, in the order of the sorted set."""
+
+
+class RedisDirectory:
+    """Who holds which nickname, for every process using the same Redis and prefix."""
+
+    def __init__(self, client: RedisClient, prefix: str = "tcpchat:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._online = f"{prefix}online"
+        self._claims = f"{prefix}claims"
+
+    def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
+        """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError`."""
+        claim = Claim(nick, owner)
+        keys = [self._key(claim.key), self._online, self._claims]
+        asked = self.client.eval(CLAIM, keys, [_value(claim), owner, claim.key])
+
+        def answered(held: str | None) -> Claim[str]:
+            if held is not None:
+                raise AlreadyClaimedError(nick, _claim(held).nick)
+            return claim
+
+        return asked.addCallback(answered)
+
+    def release(self, claim: Claim[str]) -> defer.Deferred[None]:
+        """Free ``claim``'s nickname if ``claim`` is still the one held."""
+        keys = [self._key(claim.key), self._online]
+        released = self.client.eval(RELEASE, keys, [_value(claim), claim.key])
+        return released.addCallback(lambda _: None)
+
+    def find(self, nick: str) -> defer.Deferred[Claim[str] | None]:
+        """The claim on ``nick``, ignoring case, or None."""
+        found = self.client.execute_command("GET", self._key(fold(nick)))
+        return found.addCallback(lambda held: None if held is None else _claim(held))
+
+    def online(self) -> defer.Deferred[list[Claim[str]]]:
+        """Every claim held, the earliest first."""
+        listed = self.client.eval(ONLINE, [self._online], [f"{self.prefix}nick:"])
+        return listed.addCallback(lambda held: [_claim(value) for value in held if value])
+
+    def online_count(self) -> defer.Deferred[int]:
+        """How many claims are held."""
+        return self.client.execute_command("ZCARD", self._online).addCallback(int)
+
+    def _key(self, folded: str) -> str:
+        return f"{self.prefix}nick:{folded}"
+
+
+def _value(claim: Claim[str]) -> str:
+    return json.dumps([claim.nick, claim.owner], ensure_ascii=False)
+
+
+def _claim(value: str) -> Claim[str]:
+    nick, owner = json.loads(value)
+    return Claim(nick, owner)
