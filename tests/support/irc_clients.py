@@ -113,13 +113,18 @@ def irssi(tmux: Tmux, home: Path, server: IrcServer, nick: str, password: str) -
 
 def weechat(tmux: Tmux, home: Path, server: IrcServer, nick: str, password: str) -> Terminal:
     """WeeChat in a new terminal named ``nick``, its home ``home`` (``-d``), with only its irc
-    plugin (no logger, no scripts), connecting to ``server`` as ``nick`` by SASL PLAIN."""
+    plugin (no logger, no scripts), connecting to ``server`` as ``nick`` by SASL PLAIN.
+
+    WeeChat's own flood protection (2 s between messages) is off, so that
+    the test does not wait on it.
+    """
     home.mkdir(parents=True, exist_ok=True)
     setup = ";".join([
         f"/server add tcpchat {server.host}/{server.irc_port} -notls -nicks={nick}"
         f" -username={nick} -realname={nick}_in_weechat -sasl_mechanism=plain"
         # -r evaluates its commands: WeeChat reads the password from its environment.
-        f" -sasl_username={nick} -sasl_password=${{env:{PASSWORD_VARIABLE}}}",
+        f" -sasl_username={nick} -sasl_password=${{env:{PASSWORD_VARIABLE}}}"
+        " -anti_flood_prio_high=0 -anti_flood_prio_low=0",
         "/connect tcpchat",
     ])
     command = ["env", f"{PASSWORD_VARIABLE}={password}", program("weechat"), "--no-connect",
