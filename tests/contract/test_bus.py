@@ -7,8 +7,16 @@ published has been delivered (``settle``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from chat.local import LocalBus
 from chat.ports import Bus
+from chat.redis.bus import RedisBus
+from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
 
 
 class Heard:
@@ -29,7 +37,8 @@ class BusContract:
         raise NotImplementedError
 
     def settle(self) -> None:
-        """Wait until everything published so far has been delivered."""
+        """Wait until everything published so far has been delivered (nothing for a bus
+        that delivers before ``publish`` returns, as the local one does)."""
 
     def test_publish_reaches_every_subscriber_once_in_order(self) -> None:
         """Each subscriber of the room receives each event once, in the order published."""
@@ -144,3 +153,25 @@ class TestLocalBus(BusContract):
 
     def make(self) -> Bus[str]:
         return LocalBus()
+
+
+class TestRedisBus(BusContract):
+    """The bus of several processes: one Redis stream per room, read back by each process."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis: RedisServer) -> Iterator[None]:
+        self.redis = redis
+        self.buses: list[RedisBus[str]] = []
+        yield
+        for bus in self.buses:
+            settle(bus.stop())
+
+    def make(self) -> Bus[str]:
+        bus: RedisBus[str] = RedisBus(self.redis.connect(), self.redis.connect())
+        bus.start()
+        self.buses.append(bus)
+        return bus
+
+    def settle(self) -> None:
+        for bus in self.buses:
+            wait_until(bus.drained)

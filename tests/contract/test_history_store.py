@@ -19,9 +19,13 @@ from twisted.internet import defer
 from chat.domain.events import Action, Message, Said
 from chat.history import History
 from chat.ports import CatchUp, HistoryStore
+from chat.redis.history import RedisHistory
 from chat.storage import SQLiteHistoryStore
 from tests.support.contract import fired
 from tests.support.history_support import ThreadedClock
+from tests.support.redis_server import RedisServer, redis, redis_server, settle
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
 
 T = TypeVar("T")
 
@@ -193,4 +197,31 @@ class TestSQLiteHistory(DurableHistoryStoreContract):
     def _close(self) -> None:
         if self.history is not None:
             self.clock.result(self.history.close())
+            self.history = None
+
+
+class TestRedisHistory(DurableHistoryStoreContract):
+    """History of several processes: one Redis stream per room, ids as entry ids."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis: RedisServer) -> Iterator[None]:
+        self.redis = redis
+        self.history: RedisHistory | None = None
+        yield
+        self._close()
+
+    def make(self, keep: int) -> HistoryStore:
+        self.history = RedisHistory(self.redis.connect(), keep, slack=2)
+        return self.history
+
+    def reopen(self, keep: int) -> HistoryStore:
+        self._close()
+        return self.make(keep)
+
+    def settle(self, deferred: defer.Deferred[T]) -> T:
+        return settle(deferred)
+
+    def _close(self) -> None:
+        if self.history is not None:
+            settle(self.history.close())
             self.history = None

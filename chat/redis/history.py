@@ -1,0 +1,131 @@
+"""Room history as Redis Streams: the :class:`~chat.ports.HistoryStore` shared by processes.
+
+Each room's history is one stream, ``<prefix>history:<room key>``, whose
+entry ids are the message ids themselves (``<id>-0``), so that the stream
+is in id order and catching up after an id is an XRANGE from it, and
+recent history an XREVRANGE. :meth:`RedisHistory.record` adds the entry
+and returns at once (what is written is answered later; a refusal is
+logged). A room keeps at most ``keep`` entries ready to read: once its
+stream holds ``keep + slack`` entries, the oldest are trimmed down to
+``keep`` in one go (trimming by whole blocks, as MAXLEN ~ does, but
+knowing exactly which ids went), and ``<prefix>forgotten:<room key>``
+keeps the newest id trimmed, which is how a catch-up knows whether
+entries it asked for are gone. Recording and reading are each one Lua
+script, so readers on other processes never see a half-trimmed room.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.domain.events import Action, Message, Said
+from chat.ports.history import CatchUp
+from chat.redis import codec
+from chat.redis.connection import RedisClient
+
+log = Logger()
+
+DEFAULT_KEEP = 1000
+"""Entries of one room ready to read: ``--history-keep``'s default."""
+
+RECORD = """
+redis.call('XADD', KEYS[1], ARGV[1] .. '-0', 's', ARGV[2])
+local keep, slack = tonumber(ARGV[3]), tonumber(ARGV[4])
+local length = redis.call('XLEN', KEYS[1])
+if length >= keep + slack then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', length - keep)
+  redis.call('SET', KEYS[2], gone[#gone][1])
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', keep)
+end
+return length
+"""
+"""Add entry ARGV[1] and, when the room is ``slack`` entries over ``keep``, trim it to ``keep``."""
+
+SINCE = """
+local entries = redis.call('XREVRANGE', KEYS[1], '+', ARGV[1], 'COUNT', ARGV[2])
+local forgotten = redis.call('GET', KEYS[2]) or '0-0'
+return {entries, forgotten}
+"""
+"""The newest ARGV[2] entries from id ARGV[1] on, newest first, and the newest id trimmed."""
+
+
+class RedisHistory:
+    """The history of every room, one stream each, shared by every process on the same prefix."""
+
+    def __init__(
+        self, client: RedisClient, keep: int = DEFAULT_KEEP, prefix: str = "tcpchat:",
+        slack: int | None = None,
+    ) -> None:
+        if keep < 1:
+            raise ValueError(f"a history must keep at least one entry, not {keep}")
+        self.client = client
+        self.keep = keep
+        self.slack = max(1, keep // 10) if slack is None else slack
+        """Entries a room may hold above ``keep`` before it is trimmed."""
+        self._stream = f"{prefix}history:"
+        self._forgotten = f"{prefix}forgotten:"
+        self._pending: set[defer.Deferred[Any]] = set()
+
+    def record(self, room: str, said: Said) -> None:
+        """Add ``said`` to the room's stream, later; its id must be above the room's last."""
+        written = self.client.eval(
+            RECORD, self._keys(room), [said.id, codec.encode(said), self.keep, self.slack]
+        )
+        self._pending.add(written)
+        written.addErrback(self._not_written, room, said.id)
+        written.addBoth(self._answered, written)
+
+    def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
+        """The last ``count`` entries of ``room`` (at most ``keep``), oldest first."""
+        count = min(count, self.keep)
+        if count <= 0:
+            return defer.succeed([])
+        read = self.client.execute_command(
+            "XREVRANGE", self._stream + room, "+", "-", "COUNT", count
+        )
+        return read.addCallback(lambda entries: [_said(entry) for entry in reversed(entries)])
+
+    def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
+        """The kept entries of ``room`` above ``after`` (the newest ``keep``), oldest first,
+        and whether some entries of the room above ``after`` are not among them."""
+        read = self.client.eval(SINCE, self._keys(room), [f"{after + 1}-0", self.keep + 1])
+
+        def caught_up(answer: list[Any]) -> CatchUp:
+            newest_first, forgotten = answer
+            missed = len(newest_first) > self.keep or _id(forgotten) > after
+            entries = [_said(entry) for entry in reversed(newest_first[: self.keep])]
+            return CatchUp(entries, missed)
+
+        return read.addCallback(caught_up)
+
+    def close(self) -> defer.Deferred[None]:
+        """Fires once every entry recorded so far has been answered by Redis."""
+        waiting = defer.DeferredList(list(self._pending))
+        return waiting.addCallback(lambda _: None)
+
+    def _keys(self, room: str) -> list[str]:
+        return [self._stream + room, self._forgotten + room]
+
+    def _not_written(self, failure: Failure, room: str, said_id: int) -> None:
+        log.failure("history: Redis did not keep entry {id} of {room}", failure,
+                    id=said_id, room=room)
+
+    def _answered(self, result: object, written: defer.Deferred[Any]) -> object:
+        self._pending.discard(written)
+        return result
+
+
+def _id(entry_id: str) -> int:
+    return int(entry_id.partition("-")[0])
+
+
+def _said(entry: list[Any]) -> Said:
+    _, fields = entry
+    said = codec.decode(dict(zip(fields[::2], fields[1::2], strict=True))["s"])
+    if not isinstance(said, Message | Action):
+        raise codec.CodecError(f"history entry is not a message or action: {said!r}")
+    return said
