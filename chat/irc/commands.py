@@ -23,13 +23,19 @@ from twisted.python.failure import Failure
 from twisted.words.protocols.irc import ctcpExtract
 
 from chat import __version__
-from chat.domain.errors import ChatError, InvalidRoomError, NotInRoomError, NotJoinedError
+from chat.domain.errors import (
+    ChatError,
+    InvalidRoomError,
+    NotInRoomError,
+    NotJoinedError,
+    WrongPasswordError,
+)
 from chat.domain.events import Batch
 from chat.domain.registry import LOBBY, Member, Registry, Room, room_name
 from chat.irc.errors import NoSuchNickError, refusal
 from chat.irc.render import TOPIC_MAX, Echo, Viewer, ban_mask, shown_topic
 from chat.irc.wire import HOST, Wire, channel, line
-from chat.moderation import target_text
+from chat.moderation import NotPermittedError, target_text
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
 from chat.session.moderator import Moderator
@@ -63,6 +69,10 @@ class IRCCommands:
     registry: Registry
     connection: Connection
     viewer: Viewer
+    user_modes: set[str]
+    """The client's user modes (``i``, ``w``)."""
+    pauseProducing: Callable[[], None]
+    resumeProducing: Callable[[], None]
 
     # What the protocol provides
 
@@ -316,8 +326,11 @@ class IRCCommands:
             if found is not None:
                 members = [(found, found.room)]
             elif any(char in wanted for char in "*?"):
+                me = self.session().member
                 members = [(member, member.room) for member in self.registry.members.values()
-                           if self._who_matches(wanted, member)]
+                           if self._who_matches(wanted, member)
+                           and (not _invisible(member) or member is me
+                                or not me.rooms.keys().isdisjoint(member.rooms))]
         reply = [self._who_line(member, room) for member, room in members]
         reply.append(self.viewer.numeric("315", wanted, "End of /WHO list"))
         self.send(reply)
@@ -467,12 +480,42 @@ class IRCCommands:
         self.send([self.viewer.numeric("351", f"tcpchat-{__version__}", self.viewer.server,
                                        "tcpchat: IRC beside its line protocol")])
 
-    def irc_OPER(self, params: list[str]) -> None:
+    def irc_OPER(self, params: list[str]) -> Deferred[Any] | None:
         if len(params) < 2:
             raise NeedMoreParamsError
-        self.send([self.viewer.numeric(
-            "491", "No O-lines: server operators are accounts (log in with SASL or PASS)"
-        )])
+        session = self.session()
+        numeric = self.viewer.numeric
+
+        def judged(operator: bool) -> None:
+            if not operator:
+                self.send([numeric("491", f"{params[0]} is not a server operator account")])
+                return
+            self.send([numeric("381", "You are now an IRC operator"),
+                       line("MODE", self.viewer.nick, "+o", source=self.viewer.nick)])
+
+        def refused(failure: Failure) -> None:
+            if failure.check(WrongPasswordError):
+                self.send([numeric("464", "Password incorrect")])
+            else:
+                self.failed(failure, "OPER", params[0])
+
+        # What the client sends next is answered after this (irctest relies on it).
+        self.pauseProducing()
+        checked = session.operate(params[0], params[1]).addCallbacks(judged, refused)
+        return checked.addBoth(self._resume_reading)
+
+    def _resume_reading(self, result: Any) -> Any:
+        if not self.connection.closing:
+            self.resumeProducing()
+        return result
+
+    def irc_KILL(self, params: list[str]) -> None:
+        if len(params) < 2:
+            raise NeedMoreParamsError
+        try:
+            self.moderator.disconnect(self.session(), params[0], _reason(params[1]))
+        except NotPermittedError:
+            self.send([self.viewer.numeric("481", "Permission Denied- You're not an IRC operator")])
 
     # Moderation
 
@@ -537,9 +580,32 @@ class IRCCommands:
         elif fold(nick) != fold(self.viewer.nick):
             self.send([self.viewer.numeric("502", "Can't change mode for other users")])
         elif not changes:
-            self.send([self.viewer.numeric("221", "+")])
+            self.send([self.viewer.numeric("221", "+" + "".join(sorted(self.user_modes)))])
         elif set(changes[0]) - set("+-iw"):
             self.send([self.viewer.numeric("501", "Unknown MODE flag")])
+        else:
+            self._change_user_modes(changes[0])
+
+    def _change_user_modes(self, changes: str) -> None:
+        """+i (not listed by a WHO mask to those sharing no channel) and +w (wallops)."""
+        sign, shown, last_sign = "+", "", ""
+        for letter in changes:
+            if letter in "+-":
+                sign = letter
+            elif (letter in self.user_modes) != (sign == "+"):
+                if sign == "+":
+                    self.user_modes.add(letter)
+                else:
+                    self.user_modes.discard(letter)
+                shown += ("" if sign == last_sign else sign) + letter
+                last_sign = sign
+        if shown:
+            self.send([line("MODE", self.viewer.nick, shown, source=self.viewer.nick)])
+
+
+def _invisible(member: Member) -> bool:
+    """Whether ``member`` is an IRC user with user mode +i."""
+    return "i" in getattr(member.client, "user_modes", ())
 
 
 def _room(name: str) -> str:

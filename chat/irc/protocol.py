@@ -86,6 +86,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         self.user = "*"
         """The USER name, as shown in masks (``~name``)."""
         self.realname = ""
+        self.user_modes: set[str] = set()
         self.password: str | None = None
         self.negotiating = False
         self.registered = False

@@ -314,7 +314,7 @@ class Viewer:
         goes with the first."""
         source = self.lookup.mask_of(sender)
         wrapper = 9 if action else 0  # \x01ACTION and \x01
-        unsourced = LINE_MAX - 2 - len(f"{command} {target} :".encode()) - wrapper
+        unsourced = LINE_MAX - 2 - len(f"{command} {target} ".encode()) - wrapper
         if len(text.encode()) <= unsourced:
             pieces = [text]
         else:

@@ -108,6 +108,9 @@ class ChatSession:
         self.claim = claim
         self.account = account
         """The account the member logged in to, or registered; None for a guest."""
+        self.operator_account: Account | None = None
+        """The server operator account whose password the member gave (IRC's OPER), if any:
+        it moderates as that account's operator, whatever it is logged in as."""
         self.address = arrival.address
         self.resume_token = arrival.resume_token or arrival.keep_token
         """Proves that a later connection is this client coming back (None: none given)."""
@@ -130,7 +133,35 @@ class ChatSession:
     @property
     def server_operator(self) -> bool:
         """Whether the member may moderate the whole server."""
-        return self.account is not None and self.realm.is_server_operator(self.account)
+        return any(
+            account is not None and self.realm.is_server_operator(account)
+            for account in (self.account, self.operator_account)
+        )
+
+    def operate(self, name: str, password: str) -> defer.Deferred[bool]:
+        """Moderate as the server operator account ``name`` from now on, given its password
+        (throttled as a login). Answers whether ``name`` is a server operator; fails with
+        WrongPasswordError for a wrong password or no such account."""
+        accounts = self.realm.accounts_or_refuse()
+
+        def found(account: Account | None) -> defer.Deferred[bool]:
+            if account is None:
+                return defer.fail(WrongPasswordError(name))
+
+            def right(_: None) -> bool:
+                if not self.realm.is_server_operator(account):
+                    return False
+                self.operator_account = account
+                log.info("{nick} is a server operator as {account}", nick=self.member.nick,
+                         account=account.name)
+                return True
+
+            checked = self._checked(
+                account, lambda: accounts.check(name, password).addCallback(_is_account)
+            )
+            return checked.addCallback(right)
+
+        return accounts.find(name).addCallback(found)
 
     def rename(self, nick: str) -> defer.Deferred[None]:
         """Claim ``nick`` and take it; the old nickname is then free. A registered
@@ -450,6 +481,10 @@ def _account_refusal(failure: Failure, nick: str) -> Failure:
     if failure.check(AccountExistsError):
         return Failure(AlreadyRegisteredError(nick))
     return failure
+
+
+def _is_account(account: Account | None) -> bool:
+    return account is not None
 
 
 def _right_password(right: bool, nick: str) -> None:

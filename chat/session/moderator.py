@@ -184,20 +184,25 @@ class Moderator:
         """Put ``nick`` out of the actor's room, back to the lobby; from the lobby (server
         operators only) off the server, wherever it is."""
         room = self._room_of(session, room)
+        if self.scope(room) is None:
+            self.disconnect(session, nick, reason)
+            return
         target = self._session(nick)
         actor = self.actor(session)
-        if self.scope(room) is None:
-            refusal = self.moderation.may_disconnect(actor)
-            if refusal is not None:
-                raise refusal
-            self._log(session, "disconnected", target.member.nick, None, reason)
-            self._disconnect(target, Kick(session.member.nick, reason, server=True))
-            return
         self._allowed(self.moderation.may_kick(actor, fold(room)), room)
         if not self._is_in(target, room):
             raise NotHereError(target.member.nick, room)
         self._log(session, "kicked", target.member.nick, room, reason)
         self._put_out(target, room, Kick(session.member.nick, reason))
+
+    def disconnect(self, session: ChatSession, nick: str, reason: str = "") -> None:
+        """Put ``nick`` off the server (server operators only; IRC's KILL)."""
+        refusal = self.moderation.may_disconnect(self.actor(session))
+        if refusal is not None:
+            raise refusal
+        target = self._session(nick)
+        self._log(session, "disconnected", target.member.nick, None, reason)
+        self._disconnect(target, Kick(session.member.nick, reason, server=True))
 
     @staticmethod
     def _is_in(session: ChatSession, room: str) -> bool:

@@ -7,16 +7,21 @@ irctest gives it and for line clients on another free one; its database
 is in the test's temporary directory, so every test starts from an empty
 chat. Pacing is off (``--flood 0``), as InspIRCd's fakelag is for
 irctest, and the per-address limit too: every test client comes from
-127.0.0.1. ``registerUser`` makes the account with ``tcpchat-admin``.
+127.0.0.1. ``registerUser`` makes the account with ``tcpchat-admin``; the
+server operator account irctest expects (``OPER operuser operpassword``)
+is in every test's database from the start (made once, then copied).
 A server password is not a tcpchat idea (``PASS`` is an account's
 password), so a test that needs one is not applicable.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,25 @@ def _environment() -> dict[str, str]:
         filter(None, [str(ROOT), environment.get("PYTHONPATH")])
     )
     return environment
+
+
+OPERATOR = ("operuser", "operpassword")
+
+
+def _add_account(database: Path, name: str, password: str, *options: str) -> None:
+    subprocess.run(
+        [sys.executable, "-c", ADMIN, "--db", str(database), "add", name, *options],
+        env={**_environment(), "TCPCHAT_PASSWORD": password},
+        check=True, capture_output=True, timeout=30,
+    )
+
+
+@functools.cache
+def _template_database() -> Path:
+    """A database holding only the server operator account, made once per irctest run."""
+    database = Path(tempfile.mkdtemp(prefix="tcpchat-irctest-")) / "chat.db"
+    _add_account(database, *OPERATOR, "--operator")
+    return database
 
 
 class TcpchatController(BaseServerController, DirectoryBasedController):
@@ -68,6 +92,8 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
         assert self.directory
         line_host, line_port = self.get_hostname_and_port()
         self.database = Path(self.directory) / "chat.db"
+        for template in _template_database().parent.glob("chat.db*"):
+            shutil.copy(template, self.database.with_name(template.name))
         self.proc = self.execute(
             [
                 sys.executable, "-c", TWISTD, "-n", "--pidfile=",
@@ -87,11 +113,7 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if password is None:
             raise NotImplementedByController("account registration without a password")
-        subprocess.run(
-            [sys.executable, "-c", ADMIN, "--db", str(self.database), "add", username],
-            env={**_environment(), "TCPCHAT_PASSWORD": password},
-            check=True, capture_output=True, timeout=30,
-        )
+        _add_account(self.database, username, password)
 
 
 def get_irctest_controller_class() -> type[TcpchatController]:

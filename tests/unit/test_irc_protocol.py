@@ -518,3 +518,41 @@ def test_lusers_time_and_info(chat: Chat, clients: Clients) -> None:
     assert "253 alice 1 :unknown connection(s)" in lines
     assert "391 alice tcpchat.local :Thursday January 01 1970 -- 00:00:00 UTC" in lines
     assert lines[-1] == "374 alice :End of INFO list"
+
+
+def test_oper_with_an_operator_account_allows_kill() -> None:
+    """OPER NAME PASSWORD: a server operator account's password makes a guest one (381);
+    a wrong password is 464, an account that is not an operator 491; KILL needs it (481)."""
+    chat = with_accounts()
+    clients = Clients(chat)
+    guest, victim = clients.irc("guest"), chat.connect("victim")
+    guest.received()
+    guest.send("KILL victim :go", "OPER root wrong", "OPER alice " + PASSWORD)
+    assert [without_source(line) for line in guest.received()] == [
+        "481 guest :Permission Denied- You're not an IRC operator",
+        "464 guest :Password incorrect",
+        "491 guest :alice is not a server operator account",
+    ]
+    guest.send("OPER root " + PASSWORD, "KILL victim :go away")
+    lines = [without_source(line) for line in guest.received()]
+    assert lines[:2] == ["381 guest :You are now an IRC operator", "MODE guest +o"]
+    assert any("go away" in line for line in victim.received())
+    assert victim.transport.disconnecting
+
+
+def test_an_invisible_user_is_left_out_of_who_masks_unless_a_channel_is_shared(
+    chat: Chat, clients: Clients
+) -> None:
+    evan = clients.irc("evan", join="")
+    evan.send("MODE evan +i", "MODE evan")
+    assert [without_source(line) for line in evan.received()] == [
+        "MODE evan +i", "221 evan +i",
+    ]
+    shiv = clients.irc("shiv", join="")
+    shiv.send("WHO eva*", "WHO evan")
+    assert [line.split(" ")[1] for line in shiv.received()] == ["315", "352", "315"]
+    evan.send("JOIN #test")
+    shiv.send("JOIN #test")
+    shiv.received()
+    shiv.send("WHO eva*")
+    assert [line.split(" ")[1] for line in shiv.received()] == ["352", "315"]
