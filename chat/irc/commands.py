@@ -158,7 +158,7 @@ class IRCCommands:
     # Channels
 
     def irc_JOIN(self, params: list[str]) -> None:
-        if not params:
+        if not params or not params[0]:
             raise NeedMoreParamsError
         if params[0] == "0":
             for room in list(self.viewer.channels.values()):

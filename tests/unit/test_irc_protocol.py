@@ -556,3 +556,11 @@ def test_an_invisible_user_is_left_out_of_who_masks_unless_a_channel_is_shared(
     shiv.received()
     shiv.send("WHO eva*")
     assert [line.split(" ")[1] for line in shiv.received()] == ["352", "315"]
+
+
+def test_a_join_naming_no_channel_is_461(clients: Clients) -> None:
+    alice = clients.irc("alice", join="")
+    alice.send("JOIN :", "JOIN")
+    assert [without_source(line) for line in alice.received()] == [
+        "461 alice JOIN :Not enough parameters", "461 alice JOIN :Not enough parameters",
+    ]
