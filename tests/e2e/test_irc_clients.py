@@ -3,14 +3,12 @@
 One server for the module keeps its accounts and history in a ``--db``
 file; each test has an account and nicknames of its own. The IRC client
 runs in a private tmux terminal (typed into, its screen read); the nc
-user is a socket that sends and reads lines as ``nc`` does. The strict
-xfails are server bugs seen in the clients' raw exchanges.
+user is a socket that sends and reads lines as ``nc`` does.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +22,6 @@ from tests.support.irc_clients import (
     wait_for_row,
     weechat,
 )
-from tests.support.servers import LINE_TIMEOUT
 from tests.support.tmux import Terminal, Tmux, tmux_program
 
 pytestmark = pytest.mark.e2e
@@ -120,9 +117,6 @@ def test_weechat_logs_in_by_sasl_sees_the_history_talks_with_an_nc_user_parts_an
                                        lambda nick, text: (nick, " | ", text))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: MODE NICK +i, which irssi sends on connecting, is answered with nothing and not kept "
-    "(004 announces user mode i; MODE NICK then answers 221 NICK +), so irssi never shows +i"))
 def test_irssi_shows_the_invisible_user_mode_it_asked_for_on_connecting(
     server: IrcServer, db: Path, tmux: Tmux, tmp_path: Path
 ) -> None:
@@ -135,20 +129,3 @@ def test_irssi_shows_the_invisible_user_mode_it_asked_for_on_connecting(
     rows = wait_for_row(user, "Your user mode is")
     user.type_line("/quit")
     assert any("Your user mode is [+i]" in row for row in rows), rows
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: JOIN with an empty channel list (irssi's first line is 'JOIN :') is answered with "
-    "nothing once registered, not 461 ERR_NEEDMOREPARAMS"))
-def test_a_join_naming_no_channel_is_answered_461(server: IrcServer) -> None:
-    """``JOIN :`` from a registered client gets 461, as every other short command does."""
-    with socket.create_connection((server.host, server.irc_port), timeout=LINE_TIMEOUT) as irc:
-        lines = irc.makefile("r", encoding="utf-8", newline="\r\n")
-        irc.sendall(b"NICK joinless\r\nUSER joinless 0 * :Joinless\r\n")
-        while not any(f" {end} " in lines.readline() for end in ("422", "376")):
-            pass
-        irc.sendall(b"JOIN :\r\nPING :after-join\r\n")
-        answers = []
-        while "after-join" not in (answer := lines.readline()):
-            answers.append(answer)
-        assert any(" 461 joinless JOIN " in answer for answer in answers), answers
