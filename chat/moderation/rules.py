@@ -15,8 +15,9 @@ The permission rules (:meth:`Moderation.may_kick` and the other ``may_``
 methods) answer None when an :class:`Actor` may do something and a
 :class:`NotPermittedError` when not: server operators may do everything
 everywhere; a room's operators and its owner may kick, ban and mute in
-their room, set its topic and its settings; only its owner (and server
-operators) may grant and take operator status; anyone may set a topic
+their room, set its topic and its settings; in a room with an owner only
+the owner (and server operators) may grant and take operator status, in a
+room with none its operators may, as on IRC; anyone may set a topic
 unless the room keeps that to its operators.
 
 Given a :class:`Persistence` (the SQLite one is
@@ -433,9 +434,12 @@ class Moderation:
         return self._in_room(actor, Power.CONFIGURE, room_key)
 
     def may_op(self, actor: Actor, room_key: str) -> NotPermittedError | None:
-        """Server operators, and the room's owner, may grant and take operator status."""
+        """Server operators, and the room's owner, may grant and take operator status; in a
+        room with no owner (a guest's, say), its operators may."""
         owner = self.room(room_key).owner
         if actor.server_operator or (owner is not None and actor.account_key == owner):
+            return None
+        if owner is None and self.is_room_operator(room_key, actor.nick_key, actor.account_key):
             return None
         return NotPermittedError(Power.OP, room_key)
 

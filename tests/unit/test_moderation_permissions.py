@@ -159,6 +159,13 @@ def test_operators_and_others_may_not_op(moderation: Moderation, actor: Actor) -
     assert moderation.may_op(actor, "kitchen") == NotPermittedError(Power.OP, "kitchen")
 
 
+def test_in_a_room_with_no_owner_its_operators_may_op(moderation: Moderation) -> None:
+    """garden has no owner: dave, its operator, may make more (as on IRC); others may not."""
+    assert moderation.may_op(OTHER_OP, "garden") is None
+    for actor in (OP, GUEST_OP, USER):
+        assert moderation.may_op(actor, "garden") == NotPermittedError(Power.OP, "garden")
+
+
 def test_the_owner_of_one_room_may_not_op_in_another(moderation: Moderation) -> None:
     """alice owns kitchen, not garden."""
     assert moderation.may_op(OWNER, "garden") == NotPermittedError(Power.OP, "garden")
