@@ -107,3 +107,6 @@ class ServerConfig:
 
     irc_ping_timeout: float = 60.0
     """Seconds a pinged IRC client has to answer (anything) before it is disconnected."""
+
+    whowas: int = 100
+    """Departures kept for IRC's WHOWAS (0: none)."""

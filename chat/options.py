@@ -96,6 +96,8 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
      "Seconds of silence after which an IRC client is pinged."),
     ("irc-ping-timeout", _seconds("irc-ping-timeout", 1), _DEFAULTS.irc_ping_timeout,
      "Seconds a pinged IRC client has to answer before it is disconnected."),
+    ("whowas", _whole("whowas", 0), _DEFAULTS.whowas,
+     "Departures remembered for IRC's WHOWAS, newest kept (0: none)."),
 ]
 
 REGISTRATION = ("open", "closed")

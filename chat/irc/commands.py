@@ -404,6 +404,26 @@ class IRCCommands:
         reply.append(numeric("318", whois.nick, "End of /WHOIS list"))
         self.send(reply)
 
+    def irc_WHOWAS(self, params: list[str]) -> None:
+        numeric = self.viewer.numeric
+        if not params or not params[0]:
+            self.send([numeric("431", "No nickname given")])
+            return
+        nick = params[0]
+        count = int(params[1]) if len(params) > 1 and params[1].lstrip("-").isdigit() else 0
+        found = self.server.realm.whowas.find(nick, max(count, 0))
+        reply = []
+        for gone in found:
+            reply.append(numeric("314", gone.nick, gone.user, HOST, "*", gone.realname))
+            if gone.account is not None:
+                reply.append(numeric("330", gone.nick, gone.account, "was logged in as"))
+            reply.append(numeric("312", gone.nick, self.viewer.server,
+                                 time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(gone.at))))
+        if not found:
+            reply.append(numeric("406", nick, "There was no such nickname"))
+        reply.append(numeric("369", nick, "End of WHOWAS"))
+        self.send(reply)
+
     def irc_AWAY(self, params: list[str]) -> None:
         message = relayable(params[0]).strip() if params else ""
         Moderator.set_away(self.session(), message or None)

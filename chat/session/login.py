@@ -66,6 +66,7 @@ from chat.domain.registry import LOBBY, Member, Registry
 from chat.moderation import Moderation
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
 from chat.session.checkers import ExternalName, GuestName
+from chat.session.whowas import Departure, WhoWas
 from chat.text import fold, nickname_fault
 
 log = Logger()
@@ -326,9 +327,12 @@ class ChatRealm:
         registration_open: bool = True,
         operators: tuple[str, ...] = (),
         moderation: Moderation | None = None,
+        whowas: int = 100,
     ) -> None:
         self.registry = registry
         self.moderation = moderation
+        self.whowas = WhoWas(whowas)
+        """Who left lately (IRC's WHOWAS)."""
         """Whose server-wide bans keep people out (None: nobody is banned)."""
         self.mailbox: Mailbox | None = None
         """Where private messages to offline registered users wait (set by the server)."""
@@ -467,6 +471,13 @@ class ChatRealm:
 
     def ended(self, session: ChatSession, reason: LeaveReason) -> defer.Deferred[None]:
         self.sessions.pop(session.member.id, None)
+        member = session.member
+        account = session.account
+        self.whowas.record(Departure(
+            member.nick, getattr(member.client, "user", None) or member.nick,
+            getattr(member.client, "realname", None) or member.nick,
+            None if account is None else account.name, self.now(),
+        ))
         self.registry.leave(session.member, reason)
         if session.account is None and self.moderation is not None:
             # A guest's operator status is its nickname's: it ends with the guest.

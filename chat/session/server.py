@@ -81,7 +81,7 @@ class ChatServer:
         self.realm = ChatRealm(
             registry, directory if directory is not None else LocalDirectory(), accounts,
             registration_open=config.registration == "open", operators=config.operators,
-            moderation=self.moderation,
+            moderation=self.moderation, whowas=config.whowas,
         )
         self.moderator = Moderator(registry, self.realm, self.moderation, clock)
         self.portal: Portal = chat_portal(self.realm, config.require_account, auth)

@@ -564,3 +564,24 @@ def test_a_join_naming_no_channel_is_461(clients: Clients) -> None:
     assert [without_source(line) for line in alice.received()] == [
         "461 alice JOIN :Not enough parameters", "461 alice JOIN :Not enough parameters",
     ]
+
+
+def test_whowas_names_who_left_newest_first(chat: Chat, clients: Clients) -> None:
+    asker = clients.irc("asker", join="")
+    first = clients.irc()
+    first.send("NICK gone", "USER first 0 * :First Person")
+    first.received()
+    first.protocol.connectionLost(None)
+    gone = chat.connect("gone")
+    gone.transport.loseConnection()
+    gone.protocol.connectionLost(None)
+    asker.send("WHOWAS gone", "WHOWAS gone 1", "WHOWAS nobody", "WHOWAS")
+    lines = [without_source(line) for line in asker.received()]
+    assert [line.split(" :")[0] for line in lines] == [
+        "314 asker gone gone tcpchat *", "312 asker gone tcpchat.local",
+        "314 asker gone ~first tcpchat *", "312 asker gone tcpchat.local", "369 asker gone",
+        "314 asker gone gone tcpchat *", "312 asker gone tcpchat.local", "369 asker gone",
+        "406 asker nobody", "369 asker nobody",
+        "431 asker",
+    ]
+    assert lines[2].endswith(":First Person")
