@@ -12,7 +12,9 @@ remote store must wait for them. A store keeps at most :attr:`keep` entries
 of a room ready to read; older ones may be gone.
 
 Implementation: :class:`chat.history.History`, rooms in memory (an LRU of
-``--history-cache`` rooms), over SQLite when ``--db`` is given.
+``--history-cache`` rooms), over SQLite when ``--db`` is given. A store that
+is the rooms' bus too (:class:`chat.redis.rooms.RedisRooms`) keeps a message
+when it is published and ignores :meth:`HistoryStore.record`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ shared implementation, not by two processes.
 Implementations: :class:`chat.local.LocalSequencer` (in memory, from 1 each
 start) and :class:`chat.storage.SQLiteSequencer` (reserved durably in
 ``<db>.lock``, so a crash cannot make an id be given twice).
+
+Several processes agree on a room's order only if a message's id is given
+where its place in the room is: :class:`chat.redis.rooms.RedisRooms`, the
+sequencer, history store and bus of a node at once, hands out provisional
+ids and numbers each message as it publishes it (one Redis call); members
+and history only ever see the id it gave.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class RedisBus(Generic[Event]):
         self.prefix = f"{prefix}bus:"
         self.encode = encode
         self.decode = decode
-        self.keep, self.count, self.block, self.retry = keep, count, block, retry
+        self.stream_keep, self.count, self.block, self.retry = keep, count, block, retry
         self.node = uuid.uuid4().hex[:16]
         """This process's name on the bus, unique."""
         self._wake = f"{prefix}wake:{self.node}"
@@ -124,10 +124,15 @@ class RedisBus(Generic[Event]):
     def publish(self, room: str, event: Event) -> None:
         """Add ``event`` to the room's stream; it is delivered when read back."""
         self._unanswered += 1
-        added = self.client.execute_command(
-            "XADD", self.prefix + room, "MAXLEN", "~", self.keep, "*", "e", self.encode(event)
-        )
+        added = self._add(room, event)
         added.addCallback(self._added, room).addErrback(self._publish_failed, room)
+
+    def _add(self, room: str, event: Event) -> defer.Deferred[str]:
+        """Append ``event`` to the room's stream; fires with its entry id."""
+        return self.client.execute_command(
+            "XADD", self.prefix + room, "MAXLEN", "~", self.stream_keep, "*", "e",
+            self.encode(event),
+        )
 
     def subscribe(self, room: str, subscriber: Subscriber[Event]) -> None:
         """Deliver what is published to ``room`` from now on to ``subscriber`` too (once)."""
@@ -168,9 +173,13 @@ class RedisBus(Generic[Event]):
         self._starting.discard(room)
         if room not in self._rooms:
             return
-        self._cursors[room] = newest[0][0] if newest else "0-0"
+        self._cursors[room] = self._start_at(room, newest[0][0] if newest else "0-0")
         if self._read_in_flight is not None and room not in self._read_in_flight:
             self._wake_up()
+
+    def _start_at(self, room: str, newest: str) -> str:
+        """Where reading ``room`` begins (after this id), its newest entry being ``newest``."""
+        return newest
 
     def _publish_failed(self, failure: Failure, room: str) -> None:
         self._unanswered -= 1
@@ -232,7 +241,7 @@ class RedisBus(Generic[Event]):
                 continue
             self._cursors[room] = entry_id
             try:
-                event = self.decode(dict(zip(fields[::2], fields[1::2], strict=True))["e"])
+                event = self._event(entry_id, dict(zip(fields[::2], fields[1::2], strict=True)))
             except Exception:
                 log.failure("bus: entry {id} of {room} is not an event", id=entry_id, room=room)
                 continue
@@ -240,6 +249,10 @@ class RedisBus(Generic[Event]):
             for subscriber in list(subscribers):
                 if subscriber in subscribers:
                     self._call(subscriber, room, event)
+
+    def _event(self, entry_id: str, fields: dict[str, str]) -> Event:
+        """The event an entry of a room's stream carries."""
+        return self.decode(fields["e"])
 
     @staticmethod
     def _call(subscriber: Subscriber[Event], room: str, event: Event) -> None:

@@ -16,6 +16,7 @@ script, so readers on other processes never see a half-trimmed room.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet import defer
@@ -46,11 +47,12 @@ return length
 """Add entry ARGV[1] and, when the room is ``slack`` entries over ``keep``, trim it to ``keep``."""
 
 SINCE = """
-local entries = redis.call('XREVRANGE', KEYS[1], '+', ARGV[1], 'COUNT', ARGV[2])
+local entries = redis.call('XREVRANGE', KEYS[1], ARGV[3], ARGV[1], 'COUNT', ARGV[2])
 local forgotten = redis.call('GET', KEYS[2]) or '0-0'
 return {entries, forgotten}
 """
-"""The newest ARGV[2] entries from id ARGV[1] on, newest first, and the newest id trimmed."""
+"""The newest ARGV[2] entries from id ARGV[1] up to ARGV[3], newest first, and the newest id
+trimmed."""
 
 
 class RedisHistory:
@@ -73,26 +75,34 @@ class RedisHistory:
     def record(self, room: str, said: Said) -> None:
         """Add ``said`` to the room's stream, later; its id must be above the room's last."""
         written = self.client.eval(
-            RECORD, self._keys(room), [said.id, codec.encode(said), self.keep, self.slack]
+            RECORD, self.keys(room), [said.id, codec.encode(said), self.keep, self.slack]
         )
         self._pending.add(written)
         written.addErrback(self._not_written, room, said.id)
         written.addBoth(self._answered, written)
 
-    def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
-        """The last ``count`` entries of ``room`` (at most ``keep``), oldest first."""
+    def read_recent(
+        self, room: str, count: int, upto: int | None = None
+    ) -> defer.Deferred[list[Said]]:
+        """The last ``count`` entries of ``room`` (at most ``keep``), oldest first; with
+        ``upto``, the last of those numbered up to it."""
         count = min(count, self.keep)
         if count <= 0:
             return defer.succeed([])
         read = self.client.execute_command(
-            "XREVRANGE", self._stream + room, "+", "-", "COUNT", count
+            "XREVRANGE", self._stream + room, _end(upto), "-", "COUNT", count
         )
         return read.addCallback(lambda entries: [_said(entry) for entry in reversed(entries)])
 
-    def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
-        """The kept entries of ``room`` above ``after`` (the newest ``keep``), oldest first,
-        and whether some entries of the room above ``after`` are not among them."""
-        read = self.client.eval(SINCE, self._keys(room), [f"{after + 1}-0", self.keep + 1])
+    def read_since(
+        self, room: str, after: int, upto: int | None = None
+    ) -> defer.Deferred[CatchUp]:
+        """The kept entries of ``room`` above ``after`` (the newest ``keep``; with ``upto``,
+        of those numbered up to it), oldest first, and whether some entries of the room
+        above ``after`` are not among them."""
+        read = self.client.eval(
+            SINCE, self.keys(room), [f"{after + 1}-0", self.keep + 1, _end(upto)]
+        )
 
         def caught_up(answer: list[Any]) -> CatchUp:
             newest_first, forgotten = answer
@@ -107,7 +117,8 @@ class RedisHistory:
         waiting = defer.DeferredList(list(self._pending))
         return waiting.addCallback(lambda _: None)
 
-    def _keys(self, room: str) -> list[str]:
+    def keys(self, room: str) -> list[str]:
+        """The room's stream and the key of its newest id trimmed."""
         return [self._stream + room, self._forgotten + room]
 
     def _not_written(self, failure: Failure, room: str, said_id: int) -> None:
@@ -123,9 +134,15 @@ def _id(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
 
+def _end(upto: int | None) -> str:
+    return "+" if upto is None else str(upto)
+
+
 def _said(entry: list[Any]) -> Said:
-    _, fields = entry
+    """The message or action of a stream entry, numbered by the entry's id: the id
+    Redis gave it (:mod:`chat.redis.rooms`) is the one it has."""
+    entry_id, fields = entry
     said = codec.decode(dict(zip(fields[::2], fields[1::2], strict=True))["s"])
     if not isinstance(said, Message | Action):
         raise codec.CodecError(f"history entry is not a message or action: {said!r}")
-    return said
+    return replace(said, id=_id(entry_id))

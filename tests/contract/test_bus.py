@@ -11,9 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from chat.domain.events import Message, Noticed
+from chat.domain.registry import RoomEvent
 from chat.local import LocalBus
-from chat.ports import Bus
+from chat.ports import Bus, Subscriber
 from chat.redis.bus import RedisBus
+from chat.redis.rooms import RedisRooms
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
 
 __all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
@@ -175,3 +178,47 @@ class TestRedisBus(BusContract):
     def settle(self) -> None:
         for bus in self.buses:
             wait_until(bus.drained)
+
+
+class TextOverRooms:
+    """A :class:`RedisRooms` carrying text as the domain's events: each text a message
+    (numbered by Redis in one call with its place) or, with ``as_message`` False, a notice."""
+
+    def __init__(self, rooms: RedisRooms, as_message: bool) -> None:
+        self.rooms = rooms
+        self.as_message = as_message
+        self._wrapped: dict[Subscriber[str], Subscriber[RoomEvent]] = {}
+
+    def publish(self, room: str, event: str) -> None:
+        said = Message("alice", event, 0, 1.0) if self.as_message else Noticed("alice", event, 1.0)
+        self.rooms.publish(room, (None, said))
+
+    def subscribe(self, room: str, subscriber: Subscriber[str]) -> None:
+        def heard(room: str, event: RoomEvent) -> None:
+            said = event[1]
+            assert isinstance(said, Message | Noticed)
+            subscriber(room, said.text)
+
+        self.rooms.subscribe(room, self._wrapped.setdefault(subscriber, heard))
+
+    def unsubscribe(self, room: str, subscriber: Subscriber[str]) -> None:
+        if subscriber in self._wrapped:
+            self.rooms.unsubscribe(room, self._wrapped[subscriber])
+
+
+class TestRedisRoomsMessages(TestRedisBus):
+    """The rooms of a node over Redis, carrying messages (one Lua call numbers and adds each)."""
+
+    as_message = True
+
+    def make(self) -> Bus[str]:
+        rooms = RedisRooms(self.redis.address, self.redis.connect(), self.redis.connect())
+        rooms.start()
+        self.buses.append(rooms)  # type: ignore[arg-type]
+        return TextOverRooms(rooms, self.as_message)
+
+
+class TestRedisRoomsNotices(TestRedisRoomsMessages):
+    """The rooms of a node over Redis, carrying events that are not messages."""
+
+    as_message = False

@@ -1,0 +1,235 @@
+"""A node's rooms over Redis: message ids, history and fan-out from one call per message.
+
+Several processes can only agree on a room's order if a message's id and its
+place in the room's stream are decided together, by Redis: an id taken from a
+counter and written to the stream later lets another node's message slip
+between the two (docs/scaling.md, "Message ids across nodes"). So
+:class:`RedisRooms` is a node's :class:`~chat.ports.Sequencer`,
+:class:`~chat.ports.HistoryStore` and :class:`~chat.ports.Bus` at once:
+
+- publishing a message or action runs one Lua script that INCRs
+  ``<prefix>ids``, adds the message to the room's history stream as entry
+  ``<id>-0`` (trimmed to ``keep`` as :class:`~chat.redis.history.RedisHistory`
+  trims) and to the room's bus stream as entry ``<id>-0``; any other event
+  goes to the bus stream as ``<id of the room's last message>-<n>``. The
+  bus stream is thus in id order, the order every node delivers;
+- the id the domain put in the message (:meth:`RedisRooms.next_id`) is
+  provisional: members are given the message as the stream gives it back,
+  numbered by its entry id, and history reads number entries the same way;
+  :meth:`RedisRooms.record` writes nothing (publishing keeps the message);
+- a history read shows a room up to where this node's delivery of the
+  room stands (its cursor), so what comes after reaches the member live,
+  exactly once. A room whose reading is only starting is read from the
+  lowest :attr:`RedisRooms.last_id` of the reads waiting for it, so that the
+  domain, which drops entries above ``last_id`` from history, drops none
+  (``last_id`` asks Redis for its counter: one blocking GET per join or
+  ``/history``, never per message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.domain.events import Action, Message, Said
+from chat.domain.registry import RoomEvent
+from chat.ports.history import CatchUp
+from chat.redis import bus, codec
+from chat.redis.bus import RedisBus
+from chat.redis.connection import RedisAddress, RedisClient, RedisError, blocking_command
+from chat.redis.history import DEFAULT_KEEP, RedisHistory
+
+log = Logger()
+
+SAY = """
+local function top(key)
+  local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  return newest and tonumber(string.match(newest[1], '^(%d+)')) or 0
+end
+local id = redis.call('INCR', KEYS[1])
+local highest = math.max(top(KEYS[2]), top(KEYS[4]))
+if id <= highest then
+  id = highest + 1
+  redis.call('SET', KEYS[1], id)
+end
+local entry = string.format('%d-0', id)
+redis.call('XADD', KEYS[2], entry, 's', ARGV[1])
+local keep, slack = tonumber(ARGV[2]), tonumber(ARGV[3])
+local length = redis.call('XLEN', KEYS[2])
+if length >= keep + slack then
+  local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', length - keep)
+  redis.call('SET', KEYS[3], gone[#gone][1])
+  redis.call('XTRIM', KEYS[2], 'MAXLEN', keep)
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], entry, 'e', ARGV[5])
+return id
+"""
+"""Number a message (ARGV[1]) by INCR of KEYS[1], keep it in the room's history (KEYS[2],
+trimmed to ARGV[2] entries once ARGV[3] over, the newest id trimmed in KEYS[3], as
+:data:`chat.redis.history.RECORD` does) and add its event (ARGV[5]) to the room's bus
+stream (KEYS[4], MAXLEN ~ ARGV[4]), all under the one id."""
+
+EVENT = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local last = newest and string.match(newest[1], '^(%d+)') or '0'
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], last .. '-*', 'e', ARGV[2])
+"""
+"""Add an event that is not a message (ARGV[2]) after the room's last message."""
+
+
+class RedisRooms(RedisBus[RoomEvent]):
+    """The sequencer, history and bus of one node of a chat kept in Redis."""
+
+    def __init__(
+        self,
+        address: RedisAddress,
+        client: RedisClient,
+        reader: RedisClient,
+        clock: IReactorTime | None = None,
+        prefix: str = "tcpchat:",
+        keep: int = DEFAULT_KEEP,
+        slack: int | None = None,
+        stream_keep: int = bus.DEFAULT_KEEP,
+        count: int = bus.DEFAULT_COUNT,
+        block: float = bus.DEFAULT_BLOCK,
+        retry: float = bus.DEFAULT_RETRY,
+    ) -> None:
+        super().__init__(
+            client, reader, clock, prefix, keep=stream_keep, count=count, block=block,
+            retry=retry,
+        )
+        self.address = address
+        self.history = RedisHistory(client, keep, prefix, slack)
+        self._ids = f"{prefix}ids"
+        self._highest = 0
+        """The highest message id this node has been told of (its own, or delivered)."""
+        self._waiting: dict[str, list[tuple[int, defer.Deferred[int]]]] = {}
+        self._writing: set[defer.Deferred[Any]] = set()
+
+    # The sequencer
+
+    @property
+    def last_id(self) -> int:
+        """The highest id Redis has given any node: asked of Redis (one blocking GET), as
+        it bounds what a history read shown now may hold; what this node has heard of
+        when Redis cannot answer."""
+        try:
+            given = blocking_command(self.address, "GET", self._ids)
+            self._heard_of(int(given or 0))
+        except (RedisError, ValueError):
+            log.failure("rooms: Redis did not say the last message id")
+        return self._highest
+
+    def next_id(self) -> int:
+        """A provisional id: the message's own is given by Redis when it is published."""
+        return self._highest + 1
+
+    # The history store
+
+    @property
+    def keep(self) -> int:
+        """The most entries of one room a read returns."""
+        return self.history.keep
+
+    def record(self, room: str, said: Said) -> None:
+        """Nothing: publishing ``said`` keeps it, in the same call that numbers it."""
+
+    def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
+        """The last ``count`` entries of ``room`` up to where this node delivers it."""
+        return self._delivered_upto(room).addCallback(
+            lambda upto: self.history.read_recent(room, count, upto)
+        )
+
+    def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
+        """The entries of ``room`` above ``after`` up to where this node delivers it."""
+        return self._delivered_upto(room).addCallback(
+            lambda upto: self.history.read_since(room, after, upto)
+        )
+
+    def close(self) -> defer.Deferred[None]:
+        """Fires once every message published so far has been answered by Redis."""
+        return defer.DeferredList(list(self._writing)).addCallback(lambda _: None)
+
+    # The bus
+
+    def _add(self, room: str, event: RoomEvent) -> defer.Deferred[str]:
+        said = event[1]
+        if not isinstance(said, Message | Action):
+            return self.client.eval(
+                EVENT, [self.prefix + room], [self.stream_keep, self.encode(event)]
+            )
+        keys = [self._ids, *self.history.keys(room), self.prefix + room]
+        numbered = self.client.eval(SAY, keys, [
+            codec.encode(said), self.history.keep, self.history.slack, self.stream_keep,
+            self.encode(event),
+        ])
+        self._writing.add(numbered)
+        numbered.addBoth(self._written, numbered)
+        return numbered.addCallback(self._numbered)
+
+    def _written(self, result: object, numbered: defer.Deferred[Any]) -> object:
+        self._writing.discard(numbered)
+        return result
+
+    def _numbered(self, answer: int | str) -> str:
+        self._heard_of(int(answer))
+        return f"{answer}-0"
+
+    def _event(self, entry_id: str, fields: dict[str, str]) -> RoomEvent:
+        origin, event = self.decode(fields["e"])
+        said_id = _message_id(entry_id)
+        self._heard_of(said_id)
+        if isinstance(event, Message | Action):
+            event = replace(event, id=said_id)
+        return origin, event
+
+    def _start_at(self, room: str, newest: str) -> str:
+        self._heard_of(_message_id(newest))
+        waiting = self._waiting.pop(room, [])
+        lowest = min((upto for upto, _ in waiting), default=None)
+        start = newest
+        if lowest is not None and lowest < _message_id(newest):
+            start = f"{lowest}-0"
+        for _, read in waiting:
+            read.callback(_message_id(start))
+        return start
+
+    def _started(self, newest: list[Any], room: str) -> None:
+        super()._started(newest, room)
+        self._release_waiting(room, None)
+
+    def _start_failed(self, failure: Failure, room: str) -> None:
+        super()._start_failed(failure, room)
+        self._release_waiting(room, failure)
+
+    def _release_waiting(self, room: str, failure: Failure | None) -> None:
+        """Answer the reads of a room nobody here reads any more, or that failed to start."""
+        for upto, read in self._waiting.pop(room, []):
+            if failure is None:
+                read.callback(upto)
+            else:
+                read.errback(failure)
+
+    def _delivered_upto(self, room: str) -> defer.Deferred[int]:
+        """The id up to which ``room`` is delivered here: once known, if reading it starts."""
+        cursor = self._cursors.get(room)
+        if cursor is not None:
+            return defer.succeed(_message_id(cursor))
+        if room not in self._starting:
+            return defer.succeed(self._highest)
+        waiting: defer.Deferred[int] = defer.Deferred()
+        self._waiting.setdefault(room, []).append((self._highest, waiting))
+        return waiting
+
+    def _heard_of(self, said_id: int) -> None:
+        self._highest = max(self._highest, said_id)
+
+
+def _message_id(entry_id: str) -> int:
+    """The id of the room's last message at a bus stream entry: its milliseconds part."""
+    return int(entry_id.partition("-")[0])

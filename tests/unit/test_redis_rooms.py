@@ -1,0 +1,128 @@
+"""Two nodes' rooms on one redis-server: one order and one numbering of every room, by Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chat.domain.events import Joined, Message
+from chat.domain.registry import RoomEvent
+from chat.redis import codec
+from chat.redis.connection import blocking_command
+from chat.redis.rooms import SAY, RedisRooms
+from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
+
+__all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
+
+
+def _rooms(redis: RedisServer, keep: int = 1000) -> RedisRooms:
+    return RedisRooms(redis.address, redis.connect(), redis.connect(), keep=keep, slack=1)
+
+
+@pytest.fixture
+def nodes(redis: RedisServer) -> Iterator[list[RedisRooms]]:
+    """Two nodes' rooms on one Redis, reading; stopped after the test."""
+    made = [_rooms(redis) for _ in range(2)]
+    for node in made:
+        node.start()
+    yield made
+    for node in made:
+        settle(node.stop())
+
+
+def _listen(node: RedisRooms, room: str = "lobby") -> list[RoomEvent]:
+    heard: list[RoomEvent] = []
+    node.subscribe(room, lambda _room, event: heard.append(event))
+    wait_until(node.drained)
+    return heard
+
+
+def _say(node: RedisRooms, nick: str, text: str, room: str = "lobby") -> None:
+    said = Message(nick, text, node.next_id(), 1.0)
+    node.record(room, said)
+    node.publish(room, (nick, said))
+
+
+def test_two_nodes_saying_at_once_hear_one_numbered_order(nodes: list[RedisRooms]) -> None:
+    """Messages sent on both nodes in the same reactor turns: both hear the same sequence,
+    numbered by Redis in that order, whatever provisional ids the nodes gave them."""
+    one, two = nodes
+    heard = [_listen(one), _listen(two)]
+    for number in range(30):
+        _say(one, "alice", f"a{number}")
+        _say(two, "bob", f"b{number}")
+        if number == 10:
+            one.publish("lobby", (None, Joined("carol", "lobby")))
+    wait_until(lambda: len(heard[0]) == len(heard[1]) == 61)
+    assert heard[0] == heard[1]
+    ids = [event.id for _, event in heard[0] if isinstance(event, Message)]
+    assert ids == sorted(ids) and len(set(ids)) == 60
+    assert one.last_id == two.last_id == max(ids)
+
+
+def test_history_holds_the_numbers_members_were_given(nodes: list[RedisRooms]) -> None:
+    """What one node delivered is what the other reads back as history, ids and all."""
+    one, two = nodes
+    heard, heard_there = _listen(one), _listen(two)
+    for text in ("hello", "there"):
+        _say(one, "alice", text)
+    wait_until(lambda: len(heard) == len(heard_there) == 2)
+    assert settle(two.read_recent("lobby", 10)) == [event for _, event in heard]
+    caught_up = settle(two.read_since("lobby", heard[0][1].id))  # type: ignore[union-attr]
+    assert caught_up.entries == [heard[1][1]] and not caught_up.missed
+
+
+def test_history_stops_where_this_node_delivers(redis: RedisServer) -> None:
+    """Messages this node has not delivered yet are not in its history reads: they come
+    live (so a member joining sees each message once)."""
+    writer, reader = _rooms(redis), _rooms(redis)
+    writer.start()
+    _say(writer, "alice", "before")
+    wait_until(writer.drained)
+    heard = _listen(reader)  # subscribed, not reading yet: delivery stands at "before"
+    _say(writer, "alice", "after")
+    wait_until(writer.drained)
+    assert [said.text for said in settle(reader.read_recent("lobby", 10))] == ["before"]
+    reader.start()
+    wait_until(lambda: len(heard) == 1)
+    assert heard[0][1].text == "after"  # type: ignore[union-attr]
+    for node in (writer, reader):
+        settle(node.stop())
+
+
+def test_a_room_read_as_it_starts_is_read_from_the_last_id_known(
+    nodes: list[RedisRooms], redis: RedisServer,
+) -> None:
+    """A message numbered between a node's last_id and the start of its reading of a new
+    room reaches its members live, not lost between history and delivery."""
+    one, two = nodes
+    _listen(one, "dev")
+    _say(one, "alice", "old", "dev")
+    wait_until(one.drained)
+    heard: list[RoomEvent] = []
+    two.subscribe("dev", lambda _room, event: heard.append(event))
+    upto = two.last_id
+    history = two.read_recent("dev", 10)
+    late = Message("alice", "late", 0, 1.0)
+    keys = ["tcpchat:ids", "tcpchat:history:dev", "tcpchat:forgotten:dev", "tcpchat:bus:dev"]
+    blocking_command(redis.address, "EVAL", SAY, len(keys), *keys, codec.encode(late), 1000,
+                     100, 10000, codec.encode(("alice", late)))
+    assert [said.text for said in settle(history) if said.id <= upto] == ["old"]
+    wait_until(lambda: len(heard) == 1)
+    assert heard[0][1].text == "late"  # type: ignore[union-attr]
+
+
+def test_a_room_keeps_its_newest_entries(redis: RedisServer) -> None:
+    """Past keep (and its slack) the oldest go, and a catch-up from before them says so."""
+    node = _rooms(redis, keep=3)
+    node.start()
+    _listen(node)
+    for number in range(6):
+        _say(node, "alice", f"m{number}")
+    wait_until(node.drained)
+    recent: list[Any] = settle(node.read_recent("lobby", 10))
+    assert [said.text for said in recent] == ["m3", "m4", "m5"]
+    assert settle(node.read_since("lobby", 0)).missed
+    settle(node.stop())
