@@ -407,10 +407,18 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
 
     # SASL
 
+    def _sasl_numeric(self, code: str, *params: str) -> str:
+        """A SASL numeric, to the nickname the client asked for if it is not registered yet
+        (IRCv3 sasl: the nick once one is known)."""
+        target = self.viewer.nick
+        if target == "*" and self.wanted_nick:
+            target = self.wanted_nick
+        return line(code, target, *params, source=self.viewer.server, trailing=len(params) > 1)
+
     def irc_AUTHENTICATE(self, params: list[str]) -> None:
-        numeric = self.viewer.numeric
+        numeric = self._sasl_numeric
         if not params:
-            self.send([numeric("461", "AUTHENTICATE", "Not enough parameters")])
+            self.send([self.viewer.numeric("461", "AUTHENTICATE", "Not enough parameters")])
             return
         if self.registered or self.sasl_account is not None:
             self.send([numeric("907", "You have already authenticated using SASL")])
@@ -439,7 +447,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         self._sasl_plain(gathered)
 
     def _sasl_plain(self, gathered: str) -> None:
-        numeric = self.viewer.numeric
+        numeric = self._sasl_numeric
         try:
             authzid, authcid, password = base64.b64decode(gathered, validate=True).decode(
                 "utf-8"
@@ -459,9 +467,9 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         nick = session.member.nick
         self.sasl_account = nick if session.account is None else session.account.name
         self.send([
-            self.viewer.numeric("900", self.mask_of(nick), self.sasl_account,
+            self._sasl_numeric("900", self.mask_of(nick), self.sasl_account,
                                 f"You are now logged in as {self.sasl_account}"),
-            self.viewer.numeric("903", "SASL authentication successful"),
+            self._sasl_numeric("903", "SASL authentication successful"),
         ])
         self.wanted_nick = nick
         self._try_to_register()
@@ -469,10 +477,10 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
     def _sasl_failed(self, failure: Failure) -> None:
         self._held = None
         if failure.check(WrongPasswordError):
-            self.send([self.viewer.numeric("904", "SASL authentication failed")])
+            self.send([self._sasl_numeric("904", "SASL authentication failed")])
         elif failure.check(ChatError):
             self.send([*refusal(self.viewer, failure.value, "AUTHENTICATE"),  # type: ignore[arg-type]
-                       self.viewer.numeric("904", "SASL authentication failed")])
+                       self._sasl_numeric("904", "SASL authentication failed")])
         elif not failure.check(ConnectionLost):
             self.connection.internal_error(failure)
 

@@ -585,3 +585,14 @@ def test_whowas_names_who_left_newest_first(chat: Chat, clients: Clients) -> Non
         "431 asker",
     ]
     assert lines[2].endswith(":First Person")
+
+
+def test_sasl_numerics_name_the_nickname_asked_for_before_registration() -> None:
+    chat = with_accounts()
+    alice = Clients(chat).irc()
+    alice.send("CAP REQ :sasl", "NICK alice", "USER alice 0 * :Alice", "AUTHENTICATE PLAIN")
+    alice.received()
+    alice.send("AUTHENTICATE " + base64.b64encode(f"\0alice\0{PASSWORD}".encode()).decode())
+    lines = alice.received()
+    assert lines[0].startswith(":tcpchat.local 900 alice alice!~alice@tcpchat alice :")
+    assert lines[1] == ":tcpchat.local 903 alice :SASL authentication successful"
