@@ -108,5 +108,9 @@ class ServerConfig:
     irc_ping_timeout: float = 60.0
     """Seconds a pinged IRC client has to answer (anything) before it is disconnected."""
 
+    redis: str = ""
+    """Redis URL shared with the chat's other server processes ("": none, this process
+    alone): rooms, message ids, history and nicknames are kept there (docs/scaling.md)."""
+
     whowas: int = 100
     """Departures kept for IRC's WHOWAS (0: none)."""

@@ -15,6 +15,7 @@ from twisted.python import usage
 from chat.config import DEFAULT_IRC_NAME, DEFAULT_LISTEN, ServerConfig
 from chat.line.render import NOTICE, encode_line
 from chat.listener import endpoint_problem
+from chat.redis.address import RedisError, blocking_command, parse_url
 from chat.text import clean, describe_nickname_fault, nickname_fault
 
 
@@ -128,6 +129,10 @@ class Options(usage.Options, strcred.AuthOptionMixin):
          "Who makes accounts: open (anyone, with /register) or closed (tcpchat-admin only)."],
         ["operators", None, "",
          "Accounts that are server operators, comma-separated (besides tcpchat-admin grant)."],
+        ["redis", None, "",
+         "Redis URL (redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]) shared by "
+         "every server process of one chat: rooms, message ids, history and nicknames "
+         "are kept there ('': none, this process alone; docs/scaling.md)."],
         ["irc-name", None, DEFAULT_IRC_NAME,
          "The server's name on the IRC listeners (a host name with a dot, at most 63 bytes)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
@@ -177,7 +182,7 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         self["config"] = ServerConfig(
             motd=motd, db=self["db"], registration=self["registration"],
             require_account=bool(self["require-account"]), operators=self._operators(),
-            irc_name=_irc_name(self["irc-name"]), **fields,
+            irc_name=_irc_name(self["irc-name"]), redis=_checked_redis(self["redis"]), **fields,
         )
 
     def _operators(self) -> tuple[str, ...]:
@@ -215,6 +220,18 @@ def _checked_endpoint(option: str, description: str) -> str:
     if problem is not None:
         raise usage.UsageError(f"--{option} {description!r}: {problem}")
     return description
+
+
+def _checked_redis(url: str) -> str:
+    """``url`` if it names a Redis that answers now (or is ''), else a UsageError."""
+    if not url:
+        return url
+    try:
+        address = parse_url(url)
+        blocking_command(address, "PING")
+    except (ValueError, RedisError) as error:
+        raise usage.UsageError(f"--redis: {error}") from None
+    return url
 
 
 def _irc_name(name: str) -> str:

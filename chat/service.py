@@ -4,7 +4,10 @@
 :class:`~chat.history_service.HistoryService` that opens the database
 first and closes it last; a :class:`WorkerService` each for the accounts,
 the offline messages and the moderation kept in the same database (bans,
-mutes and room settings are read from it before anything starts); one
+mutes and room settings are read from it before anything starts); with
+``--redis``, a :class:`~chat.redis.node.RedisNodeService` instead of the
+history's, whose rooms are the registry's ids, history and bus and whose
+directory holds the nicknames of every node; one
 :class:`Listener` per ``--listen`` endpoint around one
 :class:`~chat.line.protocol.LineFactory` of one
 :class:`~chat.session.server.ChatServer`; and a :class:`Farewell` that,
@@ -28,13 +31,16 @@ from twisted.python.failure import Failure
 from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
-from chat.domain.registry import Registry
+from chat.domain.registry import Registry, RoomEvent
 from chat.history import History
 from chat.history_service import HistoryService, check_before_start, refuse_start
 from chat.line.protocol import LineFactory
 from chat.listener import Listener
 from chat.local.sequencer import LocalSequencer
 from chat.moderation import BackgroundModerationStore, Moderation, ModerationStore
+from chat.ports.bus import Bus
+from chat.ports.directory import Directory
+from chat.ports.history import HistoryStore
 from chat.ports.sequencer import Sequencer
 from chat.session.server import ChatServer
 from chat.storage import SQLiteHistoryStore, SQLiteSequencer, StoreError
@@ -140,9 +146,21 @@ def make_service(
     """Everything a tcpchat server runs, ready to start: the line protocol on each of
     ``listen``, IRC on each of ``irc``, all of them one chat with one set of limits."""
     top = MultiService()
-    history = History(config.history_keep, cache=config.history_cache)
+    local_history = History(config.history_keep, cache=config.history_cache)
+    history: HistoryStore = local_history
     sequencer: Sequencer = LocalSequencer()
-    if config.db not in ("", ":memory:"):
+    bus: Bus[RoomEvent] | None = None
+    directory: Directory[str] | None = None
+    if config.redis:
+        # Imported here: txredisapi imports the reactor, which the plugin must not.
+        from chat.redis.address import parse_url
+        from chat.redis.node import RedisNode, RedisNodeService
+
+        node = RedisNode(parse_url(config.redis), reactor, config.history_keep)
+        history = sequencer = bus = node.rooms
+        directory = node.directory
+        RedisNodeService(node).setServiceParent(top)
+    elif config.db not in ("", ":memory:"):
         store = SQLiteHistoryStore(
             config.db, reactor,
             retain_messages=config.retain_messages, retain_days=config.retain_days,
@@ -150,9 +168,9 @@ def make_service(
         check_before_start(store)
         sequencer = SQLiteSequencer(store)
         # Started first, stopped last: by then Farewell has emptied every room.
-        HistoryService(history, store).setServiceParent(top)
+        HistoryService(local_history, store).setServiceParent(top)
     registry = Registry(
-        history, reactor, sequencer=sequencer,
+        history, reactor, sequencer=sequencer, bus=bus,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
     path = config.db if config.db else ":memory:"
@@ -170,7 +188,7 @@ def make_service(
         WorkerService(moderation_store, "moderation", reactor).setServiceParent(top)
     server = ChatServer(
         registry, config, reactor, accounts=accounts, moderation=moderation, mailbox=mailbox,
-        auth=auth,
+        auth=auth, directory=directory,
     )
     for room in moderation.kept_rooms():
         registry.open_room(room)

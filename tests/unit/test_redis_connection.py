@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from chat.redis.connection import RedisAddress, RedisError, blocking_command, encode_command
+from chat.redis.connection import (
+    RedisAddress,
+    RedisError,
+    blocking_command,
+    encode_command,
+    parse_url,
+)
 from tests.support.redis_server import RedisServer, redis, redis_server, settle
 
 __all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
@@ -41,3 +49,29 @@ def test_the_connection_and_the_blocking_command_see_the_same_data(redis: RedisS
     client = redis.connect()
     settle(client.execute_command("SET", "greeting", "hello"))
     assert blocking_command(redis.address, "GET", "greeting") == "hello"
+
+
+@pytest.mark.parametrize(("url", "address"), [
+    ("redis://127.0.0.1:6380/2", RedisAddress("127.0.0.1", 6380, db=2)),
+    ("redis://:s%40cret@localhost", RedisAddress("localhost", 6379, password="s@cret")),
+    ("redis://user:pw@[::1]:7000", RedisAddress("::1", 7000, password="pw")),
+    ("unix:/run/redis.sock?db=1&password=x", RedisAddress(path="/run/redis.sock", password="x",
+                                                        db=1)),
+    ("unix:///run/redis.sock", RedisAddress(path="/run/redis.sock")),
+])
+def test_a_redis_url_names_its_server(url: str, address: RedisAddress) -> None:
+    """The forms --redis takes: TCP with password and database, or a unix socket."""
+    assert parse_url(url) == address
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://localhost", "use redis://"),
+    ("redis://", "use redis://"),
+    ("unix:", "no socket path"),
+    ("redis://localhost:99999", "port is not a number"),
+    ("redis://localhost/two", "database is a number"),
+    ("rediss://localhost", "TLS (rediss://) is not supported yet"),
+])
+def test_a_redis_url_that_names_nothing_says_why(url: str, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(said)):
+        parse_url(url)
