@@ -18,9 +18,11 @@ or drives one given with ``--target 127.0.0.1:PORT``, and measures:
 Run it as ``python bench/loadgen.py`` (or ``python -m bench.load`` from the
 repository). The modules, from the bottom up:
 
+- ``dialect``: the IRC dialect (``--dialect irc``): what IRC clients send and read.
 - ``verification``: what is sent, what must arrive, and the check of both.
 - ``engine``: the generator process, clients on raw sockets and one ``epoll``.
 - ``pool``: the generator processes, driven in lock step over pipes.
+- ``ircd``: ngircd and InspIRCd, the servers the IRC dialect compares with.
 - ``server``: the server under test and one run's session.
 - ``host``: readings of the machine (other processes' CPU, steal, jitter).
 - ``workloads``: W1, W2, W3 and R, each returning one run's metrics.

@@ -20,6 +20,7 @@ from bench.load.verification import MIN_TEXT, Counts, self_check
 from bench.load.workloads import Metrics, run_r, run_w1, run_w2, run_w3
 
 RESULTS = REPO / "bench" / "results" / "latest.md"
+SERVERS = {"line": ["tcpchat"], "irc": ["tcpchat", "ngircd", "inspircd"]}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -35,6 +36,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "runs only when asked for)",
     )
     p.add_argument("--runs", type=int, default=3, help="runs per workload; the median is shown")
+    p.add_argument(
+        "--dialect",
+        choices=["line", "irc"],
+        default="line",
+        help="what the clients speak: tcpchat's line protocol, or IRC (NICK/USER, "
+        "JOIN #bench, PRIVMSG #bench; W1 and W2 only)",
+    )
+    p.add_argument(
+        "--server",
+        default="tcpchat",
+        metavar="NAME[,NAME...]",
+        help="the servers to start and compare, rounds alternating: tcpchat, and in the "
+        "IRC dialect ngircd and inspircd (default tcpchat)",
+    )
     p.add_argument(
         "--target",
         metavar="HOST:PORT",
@@ -122,6 +137,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             loopback = False
         if not loopback:
             p.error("--target must be 127.x.x.x:PORT (this tool only drives loopback servers)")
+    opts.servers = [name.strip() for name in opts.server.split(",") if name.strip()]
+    known = SERVERS[opts.dialect]
+    unknown = [name for name in opts.servers if name not in known]
+    if unknown or not opts.servers or len(set(opts.servers)) < len(opts.servers):
+        p.error(f"--server in the {opts.dialect} dialect: names from {', '.join(known)}, once each")
+    if opts.target and opts.servers != ["tcpchat"]:
+        p.error("--server and --target exclude each other")
+    if opts.dialect == "irc" and opts.workload not in ("W1", "W2"):
+        p.error("--dialect irc runs W1 or W2 (--workload W1)")
     if opts.profile:
         Path(opts.profile_dir).mkdir(parents=True, exist_ok=True)
     if opts.out is None and not opts.quick:
@@ -181,9 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(opts.runs):
             if kind != "W3":
                 runner = {"W1": run_w1, "W2": run_w2, "R": run_r}[kind]
-                m = _attempt(f"{kind} run {run + 1}", functools.partial(runner, opts, run), opts)
-                results.setdefault(kind, []).append(m)
-                results["nofile"] = m.get("server_nofile", results.get("nofile", "n/a"))
+                for name in opts.servers:
+                    sopts = argparse.Namespace(**{**vars(opts), "server": name})
+                    label = f"{kind} run {run + 1}" + (f", {name}" if len(opts.servers) > 1 else "")
+                    m = _attempt(label, functools.partial(runner, sopts, run), opts)
+                    m["server"], m["run"] = name, run + 1
+                    results.setdefault(kind, []).append(m)
+                    results["nofile"] = m.get("server_nofile", results.get("nofile", "n/a"))
                 continue
             by_size = results.setdefault("W3", {})
             fractions = [float(x) for x in opts.ladder.split(",")]

@@ -4,8 +4,9 @@ A ``Worker`` owns a share of the clients and runs the coordinator's commands
 (``cmd_join``, ``cmd_marker``, ``cmd_prepare``, ``cmd_run``, ``cmd_verify``, ...)
 on them. During a timed phase a receiver only appends what it reads, with the
 time of the read, and counts the message lines in it (``bytes.count(b"\\n<")``,
-so ``***`` notices are not counted) to know when it is complete; every line is
-verified after the clock stops.
+so ``***`` notices are not counted; in the IRC dialect the ``PRIVMSG #bench :``
+of each delivery) to know when it is complete; every line is verified after
+the clock stops.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from bench.load import dialect as irc
 from bench.load.verification import Counts, expected_lines, text_for, verify_stream
 
 RECV_SIZE = 65536
 IN_MASK = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
-CONNECTING, GREETING, WELCOMING, JOINED = range(4)
+CONNECTING, GREETING, WELCOMING, JOINED, JOINING = range(5)
+"""A client's handshake; IRC goes CONNECTING, WELCOMING (until 001), JOINING (until 366)."""
 
 
 class Client:
@@ -51,6 +54,7 @@ class Client:
         "state",
         "t_connect",
         "t_welcome",
+        "tail",
         "times",
     )
 
@@ -75,6 +79,7 @@ class Client:
         self.out = memoryview(b"")
         self.t_connect = 0.0
         self.t_welcome = 0.0
+        self.tail = b""
 
 
 @dataclass
@@ -89,9 +94,14 @@ class Spec:
     timeout: float
     stall: float
     worker_cpus: list[int] | None = None
+    dialect: str = "line"
 
     def nick(self, idx: int) -> bytes:
         return f"{self.tag}{idx:05d}".encode()
+
+    def wire(self, text: bytes) -> bytes:
+        """What a client writes to say ``text`` in the room, line end included."""
+        return irc.privmsg(text) if self.dialect == "irc" else text + b"\n"
 
 
 class Worker:
@@ -127,6 +137,8 @@ class Worker:
     def _handshake(self, c: Client, data: bytes, now: float) -> bool:
         """Feed handshake bytes; True once the welcome line has arrived."""
         assert c.sock is not None
+        if self.spec.dialect == "irc":
+            return self._handshake_irc(c, data, now)
         c.rbuf += data
         while True:
             i = c.rbuf.find(b"\n")
@@ -149,8 +161,39 @@ class Worker:
                     self._scan(c, rest, now)
                 return True
 
+    def _handshake_irc(self, c: Client, data: bytes, now: float) -> bool:
+        """IRC: 001 (registered) is answered with JOIN; 366 (end of NAMES) ends the handshake."""
+        assert c.sock is not None
+        c.rbuf += data
+        while True:
+            i = c.rbuf.find(b"\n")
+            if i < 0:
+                return False
+            line = c.rbuf[:i].rstrip(b"\r")
+            c.rbuf = c.rbuf[i + 1 :]
+            if irc.handshake_error(line):
+                said = line.decode(errors="replace")
+                raise RuntimeError(f"{c.nick.decode()}: server said {said}")
+            answer = irc.pong(line)
+            if answer is not None:
+                c.sock.sendall(answer)
+            command, _ = irc.command_of(line)
+            if command == b"001" and c.state == WELCOMING:
+                c.sock.sendall(irc.join())
+                c.state = JOINING
+            elif command == b"366" and c.state == JOINING:
+                c.state = JOINED
+                c.t_welcome = now
+                rest, c.rbuf = c.rbuf, b""
+                if rest:
+                    self._scan(c, rest, now)
+                return True
+
     def _scan(self, c: Client, data: bytes, now: float) -> None:
         """Outside timed phases: count bytes, keep only ``<nick> ...`` lines."""
+        if self.spec.dialect == "irc":
+            self._scan_irc(c, data, now)
+            return
         c.nbytes += len(data)
         if b"<" not in data and b"<" not in c.carry:
             i = data.rfind(b"\n")
@@ -160,6 +203,21 @@ class Worker:
         for line in lines:
             if line[:1] == b"<":
                 c.msgs.append((line.rstrip(b"\r"), now))
+
+    def _scan_irc(self, c: Client, data: bytes, now: float) -> None:
+        """IRC outside timed phases: keep channel messages as ``<nick> ...``, answer PINGs."""
+        assert c.sock is not None
+        c.nbytes += len(data)
+        *lines, c.carry = (c.carry + data).split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            message = irc.as_message(line)
+            if message is not None:
+                c.msgs.append((message, now))
+                continue
+            answer = irc.pong(line)
+            if answer is not None:
+                c.sock.sendall(answer)
 
     def _read_scan(self, c: Client, now: float) -> None:
         """Read once from a joined client outside a timed phase."""
@@ -205,6 +263,9 @@ class Worker:
                         raise ConnectionError(f"connect: {os.strerror(err)}")
                     c.state = GREETING
                     self.ep.modify(fd, select.EPOLLIN)
+                    if self.spec.dialect == "irc":
+                        c.sock.sendall(irc.registration(c.nick))
+                        c.state = WELCOMING
                     if not ev & select.EPOLLIN:
                         continue
                 if c.state == JOINED:
@@ -242,7 +303,7 @@ class Worker:
             if c.idx in lines:
                 assert c.sock is not None
                 t_send[c.idx] = time.perf_counter()
-                c.sock.sendall(label + b"\n")
+                c.sock.sendall(self.spec.wire(label))
         need = {c: {ln for idx, ln in lines.items() if idx != c.idx} for c in self.clients}
         pending = {c for c in self.clients if need[c]}
         deadline = time.monotonic() + self.spec.timeout
@@ -285,6 +346,7 @@ class Worker:
         for c in self.clients:
             c.chunks = [c.carry] if c.carry else []
             c.times = [0.0] if c.carry else []
+            c.tail = c.carry[-(len(irc.DELIVERY) - 1) :]
             c.carry = b""
             c.got = 0
             c.at_start = True
@@ -307,7 +369,8 @@ class Worker:
         self.senders = [own[idx] for idx in senders if idx in own]
         for c in self.senders:
             s = senders.index(c.idx)
-            c.out = memoryview(b"".join(text_for(s, q, size) + b"\n" for q in range(count)))
+            wire = self.spec.wire
+            c.out = memoryview(b"".join(wire(text_for(s, q, size)) for q in range(count)))
         for c in self.clients:
             c.need = sum(len(v) for k, v in self.expected.items() if k != c.nick)
         self._start_collecting()
@@ -358,7 +421,8 @@ class Worker:
             c = own.get(senders[s])
             if c is not None:
                 text = text_for(s, k // len(senders), size)
-                self.schedule.append((k / rate, c, text + b"\n", b"<" + c.nick + b"> " + text))
+                wire = self.spec.wire(text)
+                self.schedule.append((k / rate, c, wire, b"<" + c.nick + b"> " + text))
         self.send_times = {}
         self.senders = []
         for c in self.clients:
@@ -387,6 +451,7 @@ class Worker:
             self._flush(c)
         pending = sum(1 for c in self.clients if c.need)
         by_fd = self.by_fd
+        counted_irc = self.spec.dialect == "irc"
         while pending or nxt < len(schedule):
             now = time.perf_counter()
             if now > deadline or (now - last_rx > self.spec.stall and nxt == len(schedule)):
@@ -425,8 +490,12 @@ class Worker:
                 last_rx = now
                 c.chunks.append(data)
                 c.times.append(now)
-                c.got += data.count(b"\n<") + (c.at_start and data[0] == 60)
-                c.at_start = data[-1] == 10
+                if counted_irc:
+                    found, c.tail = irc.count_deliveries(data, c.tail)
+                    c.got += found
+                else:
+                    c.got += data.count(b"\n<") + (c.at_start and data[0] == 60)
+                    c.at_start = data[-1] == 10
                 if c.got >= c.need and not c.done:
                     c.done = True
                     c.done_t = time.perf_counter()
@@ -446,7 +515,9 @@ class Worker:
         for c in self.clients:
             want = {k: v for k, v in self.expected.items() if k != c.nick}
             times = c.times if send_times is not None else None
-            counts.add(verify_stream(c.chunks, times, want, send_times, latencies))
+            counts.add(
+                verify_stream(c.chunks, times, want, send_times, latencies, self.spec.dialect)
+            )
             if c.need and not c.done_t:
                 if c.eof:
                     counts.disconnected += 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.load import ircd
 from bench.load.server import REPO, tcpchat_args
 from bench.load.verification import Counts
 from bench.load.workloads import Metrics
@@ -177,14 +178,12 @@ def build_rows(opts: argparse.Namespace, results: dict[str, Any]) -> list[Row]:
         rows += _rows_for(
             "R", f"R reader ceiling {opts.room}x{opts.senders}x{opts.messages}", results["R"]
         )
-    if "W1" in results:
-        rows += _rows_for(
-            "W1", f"W1 fan-out {opts.room}x{opts.senders}x{opts.messages}", results["W1"]
-        )
-    if "W2" in results:
-        rows += _rows_for(
-            "W2", f"W2 latency {opts.room} clients, {opts.rate:,.0f} msg/s", results["W2"]
-        )
+    for kind, label in (
+        ("W1", f"W1 fan-out {opts.room}x{opts.senders}x{opts.messages}"),
+        ("W2", f"W2 latency {opts.room} clients, {opts.rate:,.0f} msg/s"),
+    ):
+        for name, runs in by_server(opts, results.get(kind, [])):
+            rows += _rows_for(kind, label + name, runs)
     if "W3" in results:
         by_size: dict[int, list[Metrics]] = results["W3"]
         sizes = sorted(by_size)
@@ -210,7 +209,43 @@ def build_rows(opts: argparse.Namespace, results: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def failures(results: dict[str, Any]) -> list[str]:
+def by_server(opts: argparse.Namespace, runs: list[Metrics]) -> list[tuple[str, list[Metrics]]]:
+    """The runs of each server, with what to add to the row label (nothing for line tcpchat)."""
+    if opts.dialect == "line":
+        return [("", runs)] if runs else []
+    groups = []
+    for name in opts.servers:
+        mine = [m for m in runs if m.get("server") == name]
+        if mine:
+            groups.append((f", IRC, {name}", mine))
+    return groups
+
+
+def server_lines(opts: argparse.Namespace) -> list[str]:
+    """The header's description of each server under test."""
+    if opts.target:
+        return [f"- Server: `--target {opts.target}`" + (" (IRC)" if opts.dialect == "irc" else "")]
+    lines = []
+    for name in opts.servers:
+        if name == "tcpchat":
+            lines.append(
+                "- Server: `twistd -n --pidfile= "
+                + " ".join(tcpchat_args(opts, "PORT"))
+                + "`, in a fresh temporary directory"
+                + (" DIR" if opts.dialect == "irc" else "")
+                + " (so a fresh history database) each run"
+            )
+            continue
+        config = ircd.config_text(name).strip().replace("\n", " ")
+        lines.append(
+            f"- Server: {ircd.version(name)}, in a fresh temporary directory each run, "
+            f"with this configuration: `{' '.join(config.split())}`; "
+            f"left as they are: {ircd.LIMITS_LEFT[name]}"
+        )
+    return lines
+
+
+def failures(opts: argparse.Namespace, results: dict[str, Any]) -> list[str]:
     out = []
     for kind, runs in results.items():
         if kind == "W3":
@@ -222,7 +257,10 @@ def failures(results: dict[str, Any]) -> list[str]:
                 ]
         elif isinstance(runs, list):
             out += [
-                f"{kind} run {i + 1}: {m['failed']}" for i, m in enumerate(runs) if "failed" in m
+                f"{kind} run {m.get('run', i + 1)}"
+                f"{', ' + m['server'] if len(opts.servers) > 1 else ''}: {m['failed']}"
+                for i, m in enumerate(runs)
+                if "failed" in m
             ]
     return out
 
@@ -240,13 +278,7 @@ def report(opts: argparse.Namespace, results: dict[str, Any], argv: list[str]) -
         f"# tcpchat benchmark — {time.strftime('%Y-%m-%d %H:%M %Z')}",
         "",
         f"- Command: `python bench/loadgen.py {' '.join(argv)}`",
-        "- Server: "
-        + (
-            f"`--target {opts.target}`"
-            if opts.target
-            else "`twistd -n --pidfile= " + " ".join(tcpchat_args(opts, "PORT")) + "`, "
-            "in a fresh temporary directory (so a fresh history database) each run"
-        ),
+        *server_lines(opts),
         f"- Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
         f"Linux {info['kernel']}; hypervisor steal during the benchmark "
         f"{results['steal_pct']:.1f}% of CPU time; busy-loop probe: longest pause "
@@ -262,7 +294,7 @@ def report(opts: argparse.Namespace, results: dict[str, Any], argv: list[str]) -
         table(build_rows(opts, results)),
         "",
     ]
-    notes = failures(results)
+    notes = failures(opts, results)
     if opts.nofile_warning:
         notes.insert(0, opts.nofile_warning)
     if notes:

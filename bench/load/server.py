@@ -1,5 +1,9 @@
 """The server under test: a fresh ``twistd -n tcpchat`` per run, or one given by ``--target``.
 
+In the IRC dialect tcpchat serves the clients on its ``--irc`` listener (its
+line listener on a unix socket in the run's directory), and ``--server``
+may name ngircd or InspIRCd instead (``bench/load/ircd.py``).
+
 ``session`` pairs it with a pool of generator processes for one run and stops
 both at the end (SIGTERM while the clients read until the server closes them).
 """
@@ -23,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.load import ircd
 from bench.load.engine import Spec
 from bench.load.pool import Pool, RunError
 
@@ -44,12 +49,15 @@ def twistd_path() -> str:
     return found
 
 
-def tcpchat_args(opts: argparse.Namespace, port: str) -> list[str]:
+def tcpchat_args(opts: argparse.Namespace, port: str, workdir: str = "DIR") -> list[str]:
     """``tcpchat`` and its options, as the benchmark starts the server."""
+    listen = ["--listen", f"tcp:{port}:interface=127.0.0.1"]
+    if opts.dialect == "irc":
+        listen = ["--listen", f"unix:{workdir}/line.sock"]
+        listen += ["--irc", f"tcp:{port}:interface=127.0.0.1"]
     return [
         "tcpchat",
-        "--listen",
-        f"tcp:{port}:interface=127.0.0.1",
+        *listen,
         "--flood",
         "0",
         "--max-per-ip",
@@ -76,6 +84,7 @@ class Server:
         self.host, self.port = "127.0.0.1", free_port()
         logdir = Path(tempfile.mkdtemp(prefix="tcpchat-bench-"))
         self.log = logdir / "twistd.log"
+        name = opts.server
         nofile = opts.server_nofile
         cpus = opts.server_cpus
 
@@ -89,7 +98,12 @@ class Server:
         if opts.profile == "cprofile":
             stats = Path(opts.profile_dir) / f"server-{label}.cprofile"
             twistd_opts += ["--profile", str(stats), "--profiler", "cprofile", "--savestats"]
-        self.argv = [twistd_path(), *twistd_opts, *tcpchat_args(opts, str(self.port))]
+        if name == "tcpchat":
+            server_args = tcpchat_args(opts, str(self.port), str(logdir))
+            self.argv = [twistd_path(), *twistd_opts, *server_args]
+        else:
+            self.log = logdir / f"{name}.out"
+            self.argv = ircd.command(name, self.port, logdir, opts.max_clients)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         with open(self.log, "wb") as out:
@@ -104,7 +118,7 @@ class Server:
             )
         self.pid = self.proc.pid
         self._wait_ready()
-        if opts.profile in ("py-spy", "py-spy-raw"):
+        if opts.profile in ("py-spy", "py-spy-raw") and name == "tcpchat":
             raw = opts.profile == "py-spy-raw"
             profile = Path(opts.profile_dir) / f"server-{label}.{'folded' if raw else 'svg'}"
             self.profiler = subprocess.Popen(
@@ -216,6 +230,7 @@ def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server, Pool
         timeout=opts.timeout,
         stall=opts.stall,
         worker_cpus=opts.worker_cpus,
+        dialect=opts.dialect,
     )
     pool = Pool(spec)
     stopped = False

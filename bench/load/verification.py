@@ -13,6 +13,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+from bench.load.dialect import CHANNEL, as_message, count_deliveries
+
 MIN_TEXT = 14
 """The shortest message text: ``m<sender>.<seq>.`` and one letter of padding."""
 
@@ -94,13 +96,16 @@ def verify_stream(
     expected: dict[bytes, list[bytes]],
     send_times: dict[bytes, float] | None,
     latencies: array[float] | None,
+    dialect: str = "line",
 ) -> Counts:
     """Verify one receiver's byte stream against what each sender sent.
 
     ``expected`` maps a nickname to the lines it sent, in order. ``***``
     notices are counted and ignored; any other line is either an expected
     message or garbled. With ``times`` (one per chunk) and ``send_times``
-    the latency of every message line is appended to ``latencies``.
+    the latency of every message line is appended to ``latencies``. In the
+    ``irc`` dialect each channel ``PRIVMSG`` is read as ``<nick> text`` and
+    every other IRC line is a notice.
     """
     counts = Counts()
     groups: dict[bytes, list[bytes]] = {nick: [] for nick in expected}
@@ -111,6 +116,12 @@ def verify_stream(
         carry = lines.pop()
         now = times[i] if times is not None else 0.0
         for line in lines:
+            if dialect == "irc":
+                message = as_message(line)
+                if message is None:
+                    counts.notices += 1
+                    continue
+                line = message
             if line[:1] == b"<":
                 group = groups.get(line[1 : line.find(b"> ")])
                 if group is None:
@@ -141,15 +152,20 @@ def self_check() -> None:
     lines = [line for seq in range(50) for line in (v[seq] for v in expected.values())]
 
     def check(name: str, stream: list[bytes], **want: int) -> None:
-        data = b"".join(line + b"\r\n" for line in stream) + b"*** bob has joined\r\n"
-        chunks = [data[i : i + 7] for i in range(0, len(data), 7)]
-        got = verify_stream(chunks, None, expected, None, None)
-        wrong = {k: getattr(got, k) for k in want if getattr(got, k) != want[k]}
-        others = got.errors() - sum(want.values())
-        status = "ok" if not wrong and others == 0 and got.notices == 1 else f"WRONG {got}"
-        print(f"self-check {name}: {got.summary()} -> {status}")
-        if status != "ok":
-            raise SystemExit(1)
+        for dialect in ("line", "irc"):
+            notice = b"*** bob has joined" if dialect == "line" else b":bob!b@h JOIN " + CHANNEL
+            data = b"".join(_wire(line, dialect) + b"\r\n" for line in stream)
+            data += notice + b"\r\n"
+            chunks = [data[i : i + 7] for i in range(0, len(data), 7)]
+            got = verify_stream(chunks, None, expected, None, None, dialect)
+            wrong = {k: getattr(got, k) for k in want if getattr(got, k) != want[k]}
+            others = got.errors() - sum(want.values())
+            status = "ok" if not wrong and others == 0 and got.notices == 1 else f"WRONG {got}"
+            if dialect == "irc" and status == "ok":
+                status = _check_counting(chunks, len(stream))
+            print(f"self-check {name} ({dialect}): {got.summary()} -> {status}")
+            if status != "ok":
+                raise SystemExit(1)
 
     check("intact", lines)
     check("lost", lines[:10] + lines[11:], lost=1)
@@ -159,3 +175,20 @@ def self_check() -> None:
     check("garbled", [*lines[:20], bad, *lines[21:]], garbled=1, lost=1)
     check("unknown", [*lines, b"<mallory> hi"], garbled=1)
     check("unframed", [*lines[:5], lines[5] + lines[6], *lines[7:]], garbled=1, lost=2)
+
+
+def _wire(line: bytes, dialect: str) -> bytes:
+    """A ``<nick> text`` line as the server of ``dialect`` sends it."""
+    if dialect == "line" or line[:1] != b"<":
+        return line
+    nick, _, text = line[1:].partition(b"> ")
+    return b":" + nick + b"!~" + nick + b"@127.0.0.1 PRIVMSG " + CHANNEL + b" :" + text
+
+
+def _check_counting(chunks: list[bytes], lines: int) -> str:
+    """The timed phase's IRC count, fed the same small reads, finds every PRIVMSG once."""
+    found, tail = 0, b""
+    for chunk in chunks:
+        more, tail = count_deliveries(chunk, tail)
+        found += more
+    return "ok" if found == lines else f"WRONG: counted {found} deliveries of {lines}"
