@@ -206,3 +206,36 @@ class NicknameBannedError(ChatError):
         super().__init__(nick, until)
         self.nick = nick
         self.until = until
+
+
+class RoomFullError(ChatError):
+    """``room`` has as many members as it lets in (IRC's +l)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+class RoomKeyError(ChatError):
+    """``room`` asks for a key to join it, and it was not given (IRC's +k)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+class InviteOnlyError(ChatError):
+    """``room`` lets in only those invited (IRC's +i)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+class AlreadyHereError(ChatError):
+    """``nick`` is in ``room`` already (so need not be invited to it)."""
+
+    def __init__(self, nick: str, room: str) -> None:
+        super().__init__(nick, room)
+        self.nick = nick
+        self.room = room

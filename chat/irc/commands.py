@@ -30,7 +30,7 @@ from chat.domain.errors import (
     NotJoinedError,
     WrongPasswordError,
 )
-from chat.domain.events import Batch
+from chat.domain.events import Batch, Notice
 from chat.domain.registry import LOBBY, Member, Registry, Room, room_name
 from chat.irc.errors import NoSuchNickError, refusal
 from chat.irc.render import TOPIC_MAX, Echo, Viewer, ban_mask, shown_topic
@@ -46,6 +46,8 @@ IRCHandler = Callable[[list[str]], "Deferred[Any] | None"]
 HISTORY_LINES_PER_TOKEN = 10
 """History lines shown that cost as much flood pacing as one line sent (as on the line
 front end)."""
+KEY_MAX = 23
+"""Characters of a channel key kept (RFC 2812's limit)."""
 KICK_MAX = 255
 """Bytes of a kick or part reason kept (ISUPPORT KICKLEN)."""
 
@@ -164,14 +166,15 @@ class IRCCommands:
             for room in list(self.viewer.channels.values()):
                 self._part(room, "left every channel")
             return
-        self.each(params[0], "JOIN", self._join)
+        keys = iter(params[1].split(",") if len(params) > 1 else [])
+        self.each(params[0], "JOIN", lambda name: self._join(name, next(keys, "")))
 
-    def _join(self, name: str) -> None:
+    def _join(self, name: str, join_key: str = "") -> None:
         room = _room(name)
         session = self.session()
         if fold(room) in session.member.rooms:
             return
-        self.moderator.check_room(session, room)
+        self.moderator.check_room(session, room, join_key)
         created = fold(room) not in self.registry.rooms
         joined = self.registry.join_room(session.member, room)
         self.moderator.entered(session, room, created, guest_creator_ops=True)
@@ -556,14 +559,15 @@ class IRCCommands:
             return
         room = self.channel_room(target)
         if len(params) == 1:
-            settings = self.server.moderation.room(fold(room))
-            modes = "+nt" if settings.topic_ops_only else "+n"
-            self.send([self.viewer.numeric("324", channel(room), modes)])
+            self._channel_modes(room)
             return
         arguments = iter(params[2:])
         sign = "+"
         session = self.session()
         for letter in params[1]:
+            if letter in "lki":
+                self._setting_mode(session, room, sign, letter, arguments)
+                continue
             if letter in "+-":
                 sign = letter
             elif letter == "b":
@@ -579,6 +583,83 @@ class IRCCommands:
                                 source=self.mask_of(session.member.nick))])
             elif letter != "n":
                 self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
+
+    def _channel_modes(self, room: str) -> None:
+        """RPL_CHANNELMODEIS (a key shown to members only) and RPL_CREATIONTIME."""
+        settings = self.server.moderation.room(fold(room))
+        letters, arguments = "n", []
+        if settings.topic_ops_only:
+            letters += "t"
+        if settings.invite_only:
+            letters += "i"
+        if settings.member_limit is not None:
+            letters += "l"
+            arguments.append(str(settings.member_limit))
+        if settings.join_key:
+            letters += "k"
+            member = self.session_member()
+            arguments.append(settings.join_key if fold(room) in member.rooms else "*")
+        self.send([
+            self.viewer.numeric("324", channel(room), "+" + letters, *arguments),
+            self.viewer.numeric("329", channel(room), str(int(self.moderator.created(room)))),
+        ])
+
+    def _setting_mode(
+        self, session: ChatSession, room: str, sign: str, letter: str, arguments: Any
+    ) -> None:
+        """+l N / -l, +k KEY / -k, +i / -i; a limit or key that is none is ignored."""
+        shown: list[str] = []
+        if letter == "i":
+            self.moderator.set_invite_only(session, sign == "+", room=room)
+        elif sign == "-":
+            if letter == "k":
+                next(arguments, None)  # IRC sends the key back with -k
+                self.moderator.set_join_key(session, "", room=room)
+            else:
+                self.moderator.set_member_limit(session, None, room=room)
+        elif letter == "l":
+            text = next(arguments, "")
+            if not text.isdigit() or int(text) < 1:
+                return
+            self.moderator.set_member_limit(session, int(text), room=room)
+            shown = [str(int(text))]
+        else:
+            join_key = relayable(next(arguments, "")).strip().split(" ")[0][:KEY_MAX]
+            if not join_key:
+                return
+            self.moderator.set_join_key(session, join_key, room=room)
+            shown = [join_key]
+        self.send([line("MODE", channel(room), sign + letter, *shown,
+                        source=self.mask_of(session.member.nick))])
+
+    def irc_INVITE(self, params: list[str]) -> None:
+        if not params:
+            numeric = self.viewer.numeric
+            session = self.session()
+            self.send([
+                *(numeric("336", channel(room)) for room in self.moderator.invitations(session)),
+                numeric("337", "End of /INVITE list"),
+            ])
+            return
+        if len(params) < 2:
+            raise NeedMoreParamsError
+        nick, name = params[0], params[1]
+        room = self.channel_room(name)
+        session = self.session()
+        if self.registry.find(nick) is None:
+            self.send([self.viewer.numeric("401", nick, "No such nick/channel")])
+            return
+        target = self.moderator.invite(session, nick, room)
+        invited = target.member
+        self.send([self.viewer.numeric("341", invited.nick, channel(room))])
+        if getattr(invited.client, "roomless", False):
+            text = line("INVITE", invited.nick, channel(room),
+                        source=self.mask_of(session.member.nick))
+            invited.outbox.put(Batch((Wire(text),)))
+        else:
+            invited.outbox.put(Batch((Notice(
+                f"{session.member.nick} invites you to {room}: /join {room}"
+            ),)))
 
     def _ban_mode(self, session: ChatSession, room: str, sign: str, target: str | None) -> None:
         if target is None:

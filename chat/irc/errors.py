@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from chat.domain.errors import (
     AccountRequiredError,
+    AlreadyHereError,
     AlreadyNamedError,
     BannedError,
     ChatError,
     InvalidRoomError,
+    InviteOnlyError,
     MutedError,
     NicknameInvalidError,
     NicknameTakenError,
@@ -22,6 +24,8 @@ from chat.domain.errors import (
     NotInRoomError,
     NotJoinedError,
     PasswordRequiredError,
+    RoomFullError,
+    RoomKeyError,
     WrongPasswordError,
 )
 from chat.irc.render import Viewer
@@ -63,6 +67,14 @@ def refusal(viewer: Viewer, error: ChatError, command: str, target: str = "*") -
             return [numeric("442", where, text)]
         case NotHereError(nick=nick, room=room):
             return [numeric("441", nick, channel(room), text)]
+        case AlreadyHereError(nick=nick, room=room):
+            return [numeric("443", nick, channel(room), text)]
+        case RoomFullError(room=room):
+            return [numeric("471", channel(room), text)]
+        case InviteOnlyError(room=room):
+            return [numeric("473", channel(room), text)]
+        case RoomKeyError(room=room):
+            return [numeric("475", channel(room), text)]
         case NotPermittedError(room=None):
             return [numeric("481", text)]
         case NotPermittedError(room=str(room)):

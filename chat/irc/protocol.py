@@ -187,7 +187,8 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         numeric = self.viewer.numeric
         name = self.viewer.server
         isupport = [
-            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,,,nt", f"CHANNELLEN={ROOM_MAX + 1}",
+            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,k,l,int",
+            f"CHANNELLEN={ROOM_MAX + 1}",
             "CLIENTTAGDENY=*",
             "CHANTYPES=#", f"CHATHISTORY={CHATHISTORY_MAX}", f"KICKLEN={KICK_MAX}", "MODES",
             "MSGREFTYPES=msgid,timestamp", "NETWORK=tcpchat", f"NICKLEN={NICK_MAX}",

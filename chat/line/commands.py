@@ -179,14 +179,16 @@ class Commands:
         return session.whisper(nick, text)
 
     def command_join(self, args: str) -> Deferred[None]:
-        """/join ROOM: moves you to ROOM, creating it if nobody is there"""
-        if not args or " " in args:
+        """/join ROOM [KEY]: moves you to ROOM, made if nobody is there (with its KEY, if any)"""
+        words = args.split(" ")
+        if not args or len(words) > 2:
             raise UsageError
+        room, join_key = words[0], words[1] if len(words) > 1 else ""
         session = self._session()
-        self.moderator.check_room(session, args)
-        created = self.registry.rooms.get(fold(room_name(args))) is None
-        moved = self.registry.move(session.member, args)
-        self.moderator.entered(session, room_name(args), created)
+        self.moderator.check_room(session, room, join_key)
+        created = self.registry.rooms.get(fold(room_name(room))) is None
+        moved = self.registry.move(session.member, room)
+        self.moderator.entered(session, room_name(room), created)
         return moved.addCallback(self.charge_history)
 
     def command_rooms(self, args: str) -> None:

@@ -24,12 +24,14 @@ from functools import lru_cache
 from chat.domain.errors import (
     AccountRequiredError,
     AccountsUnavailableError,
+    AlreadyHereError,
     AlreadyInRoomError,
     AlreadyNamedError,
     AlreadyRegisteredError,
     BannedError,
     ChatError,
     InvalidRoomError,
+    InviteOnlyError,
     MutedError,
     NicknameBannedError,
     NicknameInvalidError,
@@ -44,6 +46,8 @@ from chat.domain.errors import (
     PasswordRequiredError,
     PasswordUnusableError,
     RegistrationClosedError,
+    RoomFullError,
+    RoomKeyError,
     WrongPasswordError,
 )
 from chat.domain.events import (
@@ -314,6 +318,14 @@ def describe_error(error: ChatError) -> str:
             return f"you are muted {where} {until_text(until)}: nobody sees what you say"
         case NotHereError(nick=nick, room=room):
             return f"{nick} is not in {room}"
+        case AlreadyHereError(nick=nick, room=room):
+            return f"{nick} is in {room} already"
+        case RoomFullError(room=room):
+            return f"{room} is full: it lets in no more members"
+        case RoomKeyError(room=room):
+            return f"{room} has a key: /join {room} KEY"
+        case InviteOnlyError(room=room):
+            return f"{room} is invite only: an operator of it must invite you"
         case OperatorNameError(nick=nick):
             return (
                 f"{nick} is a server operator's name: its account is made by an administrator "
@@ -347,6 +359,7 @@ _POWERS = {
     Power.SET_TOPIC: "set the topic of",
     Power.CONFIGURE: "change the settings of",
     Power.OP: "grant or take operator status in",
+    Power.INVITE: "invite to",
 }
 
 
@@ -357,6 +370,7 @@ _SERVER_WIDE = {
     Power.SET_TOPIC: "set the lobby's topic",
     Power.CONFIGURE: "change the lobby's settings",
     Power.OP: "grant or take operator status in the lobby",
+    Power.INVITE: "invite to the lobby",
 }
 
 

@@ -59,6 +59,7 @@ class Power(enum.Enum):
     SET_TOPIC = "set topic"
     CONFIGURE = "configure"
     OP = "op"
+    INVITE = "invite"
 
 
 class NotPermittedError(ChatError):
@@ -136,7 +137,10 @@ class RoomSettings:
     ``owner`` is the account key of the registered user who created it
     (None: no owner); ``topic`` ("" for none) was set by ``topic_by`` at
     ``topic_at``; with ``topic_ops_only`` only its operators may set it;
-    ``operators`` are the account or nickname keys of its operators.
+    ``operators`` are the account or nickname keys of its operators;
+    ``member_limit`` (None: none) is how many may be in it at once (IRC +l),
+    ``join_key`` ("" for none) what one must give to join it (+k), and with
+    ``invite_only`` (+i) only those invited may join it.
     """
 
     key: str
@@ -146,6 +150,9 @@ class RoomSettings:
     topic_at: float | None = None
     topic_ops_only: bool = False
     operators: frozenset[str] = field(default_factory=frozenset)
+    member_limit: int | None = None
+    join_key: str = ""
+    invite_only: bool = False
 
     @property
     def default(self) -> bool:
@@ -332,6 +339,18 @@ class Moderation:
         """Keep setting the topic of ``room_key`` to its operators, or let anyone set it."""
         return self._set(replace(self.room(room_key), topic_ops_only=ops_only))
 
+    def set_member_limit(self, room_key: str, limit: int | None) -> RoomSettings:
+        """Let at most ``limit`` members (None: any number) be in ``room_key`` at once."""
+        return self._set(replace(self.room(room_key), member_limit=limit))
+
+    def set_join_key(self, room_key: str, join_key: str) -> RoomSettings:
+        """Make ``join_key`` ("" for none) what joining ``room_key`` asks for."""
+        return self._set(replace(self.room(room_key), join_key=join_key))
+
+    def set_invite_only(self, room_key: str, invite_only: bool) -> RoomSettings:
+        """Let only those invited join ``room_key``, or anyone."""
+        return self._set(replace(self.room(room_key), invite_only=invite_only))
+
     def set_owner(self, room_key: str, account_key: str | None) -> RoomSettings:
         """Make the account keyed ``account_key`` the owner of ``room_key`` (None: no owner)."""
         return self._set(replace(self.room(room_key), owner=account_key))
@@ -432,6 +451,12 @@ class Moderation:
     def may_configure(self, actor: Actor, room_key: str) -> NotPermittedError | None:
         """Server operators, and the room's operators and owner, may change its settings."""
         return self._in_room(actor, Power.CONFIGURE, room_key)
+
+    def may_invite(self, actor: Actor, room_key: str) -> NotPermittedError | None:
+        """Any member may invite to a room, unless it is invite only: then its operators."""
+        if not self.room(room_key).invite_only:
+            return None
+        return self._in_room(actor, Power.INVITE, room_key)
 
     def may_op(self, actor: Actor, room_key: str) -> NotPermittedError | None:
         """Server operators, and the room's owner, may grant and take operator status; in a

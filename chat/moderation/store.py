@@ -46,8 +46,18 @@ BUSY_TIMEOUT = 5.0
 _COLUMNS = {
     "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
     "mutes": ["nick", "scope", "by_nick", "since", "until"],
-    "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators"],
+    "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
+              "member_limit", "join_key", "invite_only"],
 }
+_ADDED = {
+    "rooms": {
+        "member_limit": "INTEGER",
+        "join_key": "TEXT NOT NULL DEFAULT ''",
+        "invite_only": "INTEGER NOT NULL DEFAULT 0",
+    },
+}
+"""Columns added since a table was first made, and how: an older database gains them on
+opening, its rows getting the defaults."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
     kind TEXT NOT NULL,
@@ -74,7 +84,10 @@ CREATE TABLE IF NOT EXISTS rooms (
     topic_by TEXT,
     topic_at REAL,
     topic_ops_only INTEGER NOT NULL,
-    operators TEXT NOT NULL
+    operators TEXT NOT NULL,
+    member_limit INTEGER,
+    join_key TEXT NOT NULL DEFAULT '',
+    invite_only INTEGER NOT NULL DEFAULT 0
 );
 """
 _SERVER = ""
@@ -96,6 +109,15 @@ class ModerationStore(SQLiteFile):
         try:
             for table, columns in _COLUMNS.items():
                 found = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+                added = _ADDED.get(table, {})
+                missing = columns[len(found):]
+                if found and found == columns[:len(found)] and set(missing) <= set(added):
+                    with self._db:
+                        for column in missing:
+                            self._db.execute(
+                                f"ALTER TABLE {table} ADD COLUMN {column} {added[column]}"
+                            )
+                    found = columns
                 if found and found != columns:
                     raise self._error(
                         f"its {table} table is not tcpchat's (columns: {', '.join(found)})"
@@ -124,8 +146,8 @@ class ModerationStore(SQLiteFile):
             "SELECT nick, scope, by_nick, since, until FROM mutes ORDER BY since"
         ).fetchall()
         rooms = self._db.execute(
-            "SELECT key, owner, topic, topic_by, topic_at, topic_ops_only, operators FROM rooms"
-            " ORDER BY key"
+            "SELECT key, owner, topic, topic_by, topic_at, topic_ops_only, operators,"
+            " member_limit, join_key, invite_only FROM rooms ORDER BY key"
         ).fetchall()
         return Saved(
             tuple(self._ban(row) for row in bans),
@@ -169,9 +191,10 @@ class ModerationStore(SQLiteFile):
         """Keep the settings of ``room``, in place of those before."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (room.key, room.owner, room.topic, room.topic_by, room.topic_at,
-                 int(room.topic_ops_only), json.dumps(sorted(room.operators))),
+                 int(room.topic_ops_only), json.dumps(sorted(room.operators)),
+                 room.member_limit, room.join_key, int(room.invite_only)),
             )
 
     def delete_room(self, key: str) -> None:
@@ -193,9 +216,10 @@ class ModerationStore(SQLiteFile):
         return Ban(parsed, _scope(scope), by, reason, since, until)
 
     def _room(
-        self, row: tuple[str, str | None, str, str | None, float | None, int, str]
+        self,
+        row: tuple[str, str | None, str, str | None, float | None, int, str, int | None, str, int],
     ) -> RoomSettings:
-        key, owner, topic, topic_by, topic_at, ops_only, operators = row
+        key, owner, topic, topic_by, topic_at, ops_only, operators, limit, join_key, invite = row
         try:
             keys = json.loads(operators)
             if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)):
@@ -204,7 +228,8 @@ class ModerationStore(SQLiteFile):
             raise self._error(
                 f"its rooms table has a row tcpchat cannot read ({key} operators {operators!r})"
             ) from None
-        return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only), frozenset(keys))
+        return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only), frozenset(keys),
+                            limit, join_key, bool(invite))
 
 
 class BackgroundModerationStore:

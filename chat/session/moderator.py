@@ -29,11 +29,15 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chat.domain.errors import (
+    AlreadyHereError,
     BannedError,
+    InviteOnlyError,
     MutedError,
     NoSuchUserError,
     NotHereError,
     NotInRoomError,
+    RoomFullError,
+    RoomKeyError,
 )
 from chat.domain.events import Batch, Kick, Moderated, Removed, Silenced, Topic, TopicSet
 from chat.domain.registry import LOBBY, Member, Registry, room_name
@@ -101,6 +105,11 @@ class Moderator:
         self.realm = realm
         self.moderation = moderation
         self.clock = clock
+        self._invited: dict[str, set[str]] = {}
+        """Per room key, the member ids invited to it: until used, or the member leaves
+        (a new session under the same nickname has a new id)."""
+        self._created: dict[str, float] = {}
+        """When each room made while this server runs was made."""
 
     # Who acts, and where
 
@@ -148,16 +157,31 @@ class Moderator:
         """The server-wide ban that keeps ``address`` from connecting at all, if any."""
         return self.moderation.banned(None, None, address, None)
 
-    def check_room(self, session: ChatSession, room: str) -> None:
-        """Refuse (:class:`BannedError`) entering ``room`` to a member banned from it."""
+    def check_room(self, session: ChatSession, room: str, join_key: str = "") -> None:
+        """Refuse entering ``room`` to a member banned from it (:class:`BannedError`), and,
+        unless invited or a server operator, when it is full (:class:`RoomFullError`), asks
+        for a key other than ``join_key`` (:class:`RoomKeyError`) or is invite only
+        (:class:`InviteOnlyError`). An invitation is used up by entering."""
         scope = self.scope(room_name(room))
         if scope is None:
             return
+        known = self.registry.rooms.get(scope)
+        shown = room_name(room) if known is None else known.name
         ban = self._ban_of(session, scope)
         if ban is not None:
-            known = self.registry.rooms.get(scope)
-            raise BannedError(room_name(room) if known is None else known.name, ban.reason,
-                              ban.until)
+            raise BannedError(shown, ban.reason, ban.until)
+        invited = self._invited.get(scope, set())
+        if session.server_operator or session.member.id in invited:
+            invited.discard(session.member.id)
+            return
+        settings = self.moderation.room(scope)
+        if settings.invite_only:
+            raise InviteOnlyError(shown)
+        if settings.join_key and join_key != settings.join_key:
+            raise RoomKeyError(shown)
+        members = 0 if known is None else len(known.members)
+        if settings.member_limit is not None and members >= settings.member_limit:
+            raise RoomFullError(shown)
 
     def check_speech(self, member: Member, room: str | None = None) -> None:
         """Refuse (:class:`MutedError`) what a muted member would say in ``room``, by
@@ -351,6 +375,65 @@ class Moderator:
         log.info("{nick}: topic of {room} settable by {who}", nick=session.member.nick,
                  room=room, who="operators" if ops_only else "anyone")
 
+    def set_member_limit(
+        self, session: ChatSession, limit: int | None, room: str | None = None
+    ) -> None:
+        """Let at most ``limit`` (None: any number) be in the actor's room; members above it
+        stay."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_member_limit(fold(room), limit)
+        log.info("{nick}: {room} lets in {limit}", nick=session.member.nick, room=room,
+                 limit="anyone" if limit is None else f"at most {limit}")
+
+    def set_join_key(self, session: ChatSession, join_key: str, room: str | None = None) -> None:
+        """Make ``join_key`` ("" for none) what joining the actor's room asks for."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_join_key(fold(room), join_key)
+        log.info("{nick}: {room} {has} a key", nick=session.member.nick, room=room,
+                 has="has" if join_key else "no longer has")
+
+    def set_invite_only(
+        self, session: ChatSession, invite_only: bool, room: str | None = None
+    ) -> None:
+        """Let only those invited join the actor's room, or anyone."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_invite_only(fold(room), invite_only)
+        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
+                 what="invite only" if invite_only else "open")
+
+    def _configure(self, session: ChatSession, room: str) -> None:
+        if self.scope(room) is None and not session.server_operator:
+            raise NotPermittedError(Power.CONFIGURE, None)
+        self._allowed(self.moderation.may_configure(self.actor(session), fold(room)), room)
+
+    def invite(self, session: ChatSession, nick: str, room: str) -> ChatSession:
+        """Let ``nick`` into ``room`` (one of the actor's) once, past its key, limit and
+        invite-only setting; the invited session, for the front end to tell it."""
+        room = self._room_of(session, room)
+        target = self._session(nick)
+        if self._is_in(target, room):
+            raise AlreadyHereError(target.member.nick, room)
+        self._allowed(self.moderation.may_invite(self.actor(session), fold(room)), room)
+        invited = self._invited.setdefault(fold(room), set())
+        invited.intersection_update(self.realm.sessions)
+        invited.add(target.member.id)
+        self._log(session, "invited", target.member.nick, fold(room), "")
+        return target
+
+    def invitations(self, session: ChatSession) -> list[str]:
+        """The rooms (as their members see them) the actor is invited to, sorted."""
+        return sorted(
+            known.name for key, ids in self._invited.items()
+            if session.member.id in ids and (known := self.registry.rooms.get(key)) is not None
+        )
+
+    def created(self, room: str) -> float:
+        """When ``room`` was made (for one older than this server: when it was first asked)."""
+        return self._created.setdefault(fold(room), self.clock.seconds())
+
     # Room operators and owners
 
     def op(
@@ -393,6 +476,8 @@ class Moderator:
         who created it is its operator, as long as it keeps the nickname."""
         key = fold(room)
         account = session.account
+        if created:
+            self._created[key] = self.clock.seconds()
         if not created or key == LOBBY or self.moderation.room(key).owner is not None:
             return
         if account is not None:

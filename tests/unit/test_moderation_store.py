@@ -125,8 +125,34 @@ def test_the_tables_are_made_with_their_columns(store: ModerationStore, path: st
     assert columns == {
         "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
         "mutes": ["nick", "scope", "by_nick", "since", "until"],
-        "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators"],
+        "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
+                  "member_limit", "join_key", "invite_only"],
     }
+
+
+def test_a_database_with_the_old_rooms_table_is_upgraded_and_keeps_its_rows(path: str) -> None:
+    """A rooms table from before +l, +k and +i gains their columns; its rooms are kept."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE rooms (key TEXT PRIMARY KEY, owner TEXT, topic TEXT NOT NULL,"
+            " topic_by TEXT, topic_at REAL, topic_ops_only INTEGER NOT NULL,"
+            " operators TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO rooms VALUES ('kitchen', 'alice', 'Soup', 'bob', 1.0, 1, '[\"bob\"]')"
+        )
+    db.close()
+    store = ModerationStore(path)
+    try:
+        assert store.load_all(NOW).rooms == (
+            RoomSettings("kitchen", "alice", "Soup", "bob", 1.0, True, frozenset({"bob"})),
+        )
+        limited = RoomSettings("kitchen", "alice", member_limit=5, join_key="beer",
+                               invite_only=True)
+        store.save_room(limited)
+        assert store.load_all(NOW).rooms == (limited,)
+    finally:
+        store.close()
 
 
 def test_the_database_is_in_wal_mode(store: ModerationStore, path: str) -> None:
@@ -192,7 +218,8 @@ def test_saved_room_settings_are_loaded_and_deleted_ones_are_not(
     store: ModerationStore,
 ) -> None:
     """save_room keeps every setting; delete_room removes the room's row."""
-    kept = RoomSettings("kitchen", "alice", "Soup", "bob", NOW, True, frozenset({"bob", "gus"}))
+    kept = RoomSettings("kitchen", "alice", "Soup", "bob", NOW, True, frozenset({"bob", "gus"}),
+                        member_limit=10, join_key="beer", invite_only=True)
     store.save_room(kept)
     store.save_room(RoomSettings("garden", topic="Roses"))
     store.delete_room("garden")
@@ -229,7 +256,8 @@ def test_a_room_row_that_cannot_be_read_fails_the_load(
 ) -> None:
     """Operators that are not a JSON list of keys are a StoreError."""
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO rooms VALUES ('kitchen', NULL, '', NULL, NULL, 0, '{')")
+        db.execute("INSERT INTO rooms (key, owner, topic, topic_by, topic_at, topic_ops_only,"
+                   " operators) VALUES ('kitchen', NULL, '', NULL, NULL, 0, '{')")
     with pytest.raises(StoreError, match="rooms table"):
         store.load_all(NOW)
 

@@ -1,0 +1,134 @@
+"""Channel modes +l, +k and +i, and INVITE, as IRC clients and line users meet them."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.testing import Chat
+from tests.support.irc_harness import Clients
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+@pytest.fixture
+def clients(chat: Chat) -> Clients:
+    return Clients(chat)
+
+
+def test_a_full_room_is_471_on_irc_and_a_line_for_line_users(
+    chat: Chat, clients: Clients
+) -> None:
+    """+l 1 lets nobody in beside the one member; -l lets them in again."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +l 1")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +l 1"]
+    bob = clients.irc("bob", join="")
+    bob.send("JOIN #dev")
+    [full] = bob.received()
+    assert full.startswith(":tcpchat.local 471 bob #dev :")
+    carol = chat.connect("carol")
+    carol.type("/join dev")
+    assert carol.received() == ["!!! dev is full: it lets in no more members"]
+    alice.send("MODE #dev -l")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev -l"]
+    bob.send("JOIN #dev")
+    assert bob.commands()[0] == "JOIN"
+
+
+def test_a_key_is_asked_of_irc_and_line_users(chat: Chat, clients: Clients) -> None:
+    """+k beer: JOIN without it or with another is 475; /join ROOM KEY with it enters."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +k beer")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +k beer"]
+    bob = clients.irc("bob", join="")
+    bob.send("JOIN #dev", "JOIN #dev bees")
+    assert bob.commands() == ["475", "475"]
+    bob.send("JOIN #dev beer")
+    assert bob.commands()[0] == "JOIN"
+    carol = chat.connect("carol")
+    carol.type("/join dev")
+    assert carol.received() == ["!!! dev has a key: /join dev KEY"]
+    carol.type("/join dev beer")
+    assert carol.received()[0].startswith("*** ")
+    assert "carol" in chat.server.registry.rooms["dev"].nicks()
+
+
+def test_invite_only_lets_in_the_invited_once(chat: Chat, clients: Clients) -> None:
+    """+i: 473 until an operator invites; the invitation is used up by joining."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +i")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +i"]
+    bob = clients.irc("bob", join="")
+    bob.send("JOIN #dev")
+    assert bob.commands() == ["473"]
+    alice.send("INVITE bob #dev")
+    assert alice.received() == [":tcpchat.local 341 alice bob :#dev"]
+    assert bob.received() == [":alice!~alice@tcpchat INVITE bob #dev"]
+    bob.send("JOIN #dev")
+    assert bob.commands()[0] == "JOIN"
+    bob.send("PART #dev", "JOIN #dev")
+    assert bob.commands() == ["PART", "473"]
+
+
+def test_a_line_user_is_told_of_an_invitation(chat: Chat, clients: Clients) -> None:
+    """The invited line user gets a *** line naming the room and how to join it."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +i")
+    alice.received()
+    carol = chat.connect("carol")
+    carol.received()
+    alice.send("INVITE carol #dev")
+    assert carol.received() == ["*** alice invites you to dev: /join dev"]
+    carol.type("/join dev")
+    assert "carol" in chat.server.registry.rooms["dev"].nicks()
+
+
+def test_invite_refusals(chat: Chat, clients: Clients) -> None:
+    """443 if already in, 442 if the inviter is not in it, 482 from a non-operator in +i."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +i")
+    bob = clients.irc("bob", join="#lobby")
+    alice.send("INVITE bob #dev")
+    alice.received()
+    bob.send("JOIN #dev")
+    bob.received()
+    alice.received()
+    alice.send("INVITE bob #dev")
+    assert alice.commands() == ["443"]
+    clients.irc("carol", join="")
+    eve = clients.irc("eve", join="")
+    eve.send("INVITE carol #dev")
+    assert eve.commands() == ["442"]
+    bob.send("INVITE carol #dev")
+    assert bob.commands() == ["482"]
+
+
+def test_mode_lists_the_settings_and_the_creation_time(chat: Chat, clients: Clients) -> None:
+    """324 shows +l's number and +k's key to members only, * to others; 329 follows."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +ilk 5 beer", "MODE #dev")
+    lines = alice.received()
+    assert lines[-2] == ":tcpchat.local 324 alice #dev +nilk 5 :beer"
+    assert lines[-1].startswith(":tcpchat.local 329 alice #dev ")
+    bob = clients.irc("bob", join="")
+    bob.send("MODE #dev")
+    assert bob.received()[0] == ":tcpchat.local 324 bob #dev +nilk 5 :*"
+
+
+def test_a_non_operator_cannot_set_these_modes(chat: Chat, clients: Clients) -> None:
+    """MODE +l by a member who is no operator is 482, and nothing changes."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="#dev")
+    alice.received()
+    bob.send("MODE #dev +l 1")
+    assert bob.commands() == ["482"]
+    assert chat.server.moderation.room("dev").member_limit is None
+
+
+def test_isupport_names_the_channel_modes(clients: Clients) -> None:
+    client = clients.irc()
+    client.send("NICK dana", "USER dana 0 * :dana")
+    assert any("CHANMODES=b,k,l,int" in line for line in client.received())
