@@ -96,6 +96,7 @@ def test_irssi_logs_in_by_sasl_sees_the_history_talks_with_an_nc_user_parts_and_
     user.type_line("/connect tcpchat")
     wait_for_row(user, "You are now logged in as irsa")
     wait_for_row(user, "SASL authentication succeeded")
+    wait_for_row(user, "Welcome to the tcpchat IRC network")  # registered: /join is not 451
     talks_with_nc_then_parts_and_quits(user, "irsa", nc, "ncirsa", "said before irssi came",
                                        lambda nick, text: (f"{nick}> {text}",))
 
@@ -113,6 +114,7 @@ def test_weechat_logs_in_by_sasl_sees_the_history_talks_with_an_nc_user_parts_an
     user = weechat(tmux, tmp_path / "weechat", server, "weea", PASSWORD)
     wait_for_row(user, "You are now logged in as weea")
     wait_for_row(user, "SASL authentication successful")
+    wait_for_row(user, "Welcome to the tcpchat IRC network")  # registered: /join is not 451
     talks_with_nc_then_parts_and_quits(user, "weea", nc, "ncweea", "said before weechat came",
                                        lambda nick, text: (nick, " | ", text))
 

@@ -369,10 +369,11 @@ def test_invalid_room_name_is_an_error(server: RunningServer, open_client: Open,
 
 
 def test_join_without_one_room_name_gets_its_usage(server: RunningServer, open_client: Open):
-    """``/join`` with no room, or with two words, is answered with its usage."""
+    """``/join`` with no room, or with more than a room and its key, is answered with its
+    usage."""
     alice = open_client(server, "alice")
-    for wrong in ("/join", "/join dev ops"):
-        assert alice.ask(wrong, "!!!")[-1] == "!!! usage: /join ROOM", wrong
+    for wrong in ("/join", "/join dev key extra"):
+        assert alice.ask(wrong, "!!!")[-1] == "!!! usage: /join ROOM [KEY]", wrong
     assert who(alice) == "*** 1 user in lobby: alice"
 
 
