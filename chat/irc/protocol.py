@@ -43,7 +43,7 @@ from chat.domain.registry import ROOM_MAX, Member, Registry
 from chat.irc.commands import KICK_MAX, IRCCommands
 from chat.irc.errors import refusal
 from chat.irc.history import CHATHISTORY_MAX, ChatHistoryCommand
-from chat.irc.render import TOPIC_MAX, Viewer
+from chat.irc.render import SPOKEN, TOPIC_MAX, Viewer, only_speech
 from chat.irc.wire import Wire, encode, line, mask, parse
 from chat.line.protocol import describe_refusal
 from chat.line.render import describe_error
@@ -126,6 +126,9 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
             return
         if any(isinstance(event, Welcome | Arrived) for event in batch.events):
             self.registered = True
+        if only_speech(batch):
+            self.connection.write(encode(SPOKEN.lines(self.viewer, batch)))
+            return
         self.connection.write(encode(self.viewer.lines(batch)))
 
     def displace(self) -> None:

@@ -125,6 +125,44 @@ def ban_mask(target: str) -> str:
     return f"{target}!*@*"
 
 
+SPEECH_CAPS = frozenset({"server-time", "message-tags", "account-tag"})
+"""The capabilities that change how others' messages are shown."""
+SPOKEN_KEPT = 256
+"""Message batches whose lines are kept, per generation, for their other recipients."""
+
+
+class SpokenCache:
+    """The lines of batches of others' messages, rendered once for every recipient with the
+    same :data:`SPEECH_CAPS` (such a batch shows the same lines to all of them); two
+    generations of :data:`SPOKEN_KEPT` batches, as the line front end's RenderCache."""
+
+    def __init__(self, kept: int = SPOKEN_KEPT) -> None:
+        self.kept = kept
+        self.recent: dict[tuple[int, frozenset[str]], tuple[Batch, list[str]]] = {}
+        self.older: dict[tuple[int, frozenset[str]], tuple[Batch, list[str]]] = {}
+
+    def lines(self, viewer: Viewer, batch: Batch) -> list[str]:
+        key = (id(batch), SPEECH_CAPS.intersection(viewer.caps))
+        found = self.recent.get(key) or self.older.get(key)
+        if found is not None and found[0] is batch:
+            return found[1]
+        lines = viewer.lines(batch)
+        if len(self.recent) >= self.kept:
+            self.older, self.recent = self.recent, {}
+        self.recent[key] = (batch, lines)  # the batch is held so that its id is not reused
+        return lines
+
+
+def only_speech(batch: Batch) -> bool:
+    """Whether ``batch`` is only messages and actions of a room, shown alike to all."""
+    return batch.room is not None and not batch.parts and all(
+        type(event) is Message or type(event) is Action for event in batch.events
+    )
+
+
+SPOKEN = SpokenCache()
+
+
 class Viewer:
     """One IRC client's view of the chat, and the lines it is shown."""
 

@@ -193,3 +193,19 @@ def test_a_message_an_irc_client_could_send_arrives_whole(chat: Chat, clients: C
     bob.send(f"PRIVMSG #lobby :{text}")
     [whole] = alice.received()
     assert whole.endswith(" :" + text)
+
+
+def test_a_message_is_shown_to_each_irc_client_as_its_capabilities_ask(
+    chat: Chat, clients: Clients
+) -> None:
+    """One batch, rendered once per set of capabilities: tagged for those who asked."""
+    timed, plain, also_timed = (clients.irc("timed", "server-time"), clients.irc("plain"),
+                                clients.irc("also", "server-time"))
+    bob = chat.connect("bob")
+    for client in (timed, plain, also_timed):
+        client.received()
+    bob.type("hello all")
+    [tagged], [untagged], [tagged_too] = timed.received(), plain.received(), also_timed.received()
+    assert untagged == ":bob!bob@tcpchat PRIVMSG #lobby :hello all"
+    assert tagged == tagged_too
+    assert tagged.startswith("@time=1970-01-01T") and tagged.endswith(" " + untagged)
