@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from tests.support.checked import Client, error, notice
 from tests.support.client_process import CLIENT, TIMEOUT, client_environment
-from tests.support.servers import ROOT, RunningServer, checkout_environment, running
+from tests.support.servers import ROOT, RunningServer, add_account, running
 from tests.support.tmux import Tmux, tmux_program
 
 pytestmark = pytest.mark.e2e
@@ -51,17 +50,6 @@ def registered(server: RunningServer, open_client: Callable[..., Client], nick: 
     member = open_client(server, nick)
     member.ask(f"/register {PASSWORD}", "registered")
     member.leave()
-
-
-def add_account(db: Path, nick: str, password: str) -> None:
-    """``tcpchat-admin --db DB add NICK``, the password in TCPCHAT_PASSWORD."""
-    environment = {**checkout_environment(), "TCPCHAT_PASSWORD": password}
-    done = subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", "--db", str(db), "add", nick],
-        cwd=db.parent, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, timeout=TIMEOUT, check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, ""), done
 
 
 def run_client(arguments: list[str], given: str, **environment: str) -> (

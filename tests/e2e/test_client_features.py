@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,20 +59,9 @@ def joined(tmux: Tmux, server: RunningServer, nick: str, *arguments: str) -> Ter
     after it, which can push the welcome off the screen)."""
     terminal = client(tmux, nick, ["--nick", nick, *arguments, server.host, str(server.port)])
     welcome = f"*** Welcome, {nick}!"
-    wait_until(terminal, lambda rows: any(welcome in row or row.endswith("*** end of history")
+    terminal.wait_until(lambda rows: any(welcome in row or row.endswith("*** end of history")
                                           for row in rows), f"{welcome!r} not on screen")
     return terminal
-
-
-def wait_until(terminal: Terminal, found: Callable[[list[str]], bool], what: str) -> list[str]:
-    """Wait until ``found(rows)`` holds of the terminal's rows; the rows then."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        rows = terminal.rows()
-        if found(rows):
-            return rows
-        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
-        time.sleep(0.05)
 
 
 def test_config_file_settings_apply_and_the_command_line_overrides_them(tmux, shared_server,
@@ -100,7 +89,7 @@ def status_of(terminal: Terminal) -> str:
 
 def wait_for_status(terminal: Terminal, *parts: str) -> str:
     """Wait until the status line holds every one of ``parts``; the status line then."""
-    rows = wait_until(terminal, lambda rows: len(rows) >= 2 and all(part in rows[-2] for part in
+    rows = terminal.wait_until(lambda rows: len(rows) >= 2 and all(part in rows[-2] for part in
                                                                     parts), f"status {parts}")
     return rows[-2]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -196,7 +196,7 @@ def test_resizing_leaves_no_fragments_of_the_input_line(tmux, server):
         alice.resize(width)
         # Drawn again on one row, its end in view, and nothing of it anywhere else: a
         # fragment the client left would stay, and this wait would fail.
-        wait_until(alice, partial(no_fragments, width=width), f"fragments at width {width}")
+        alice.wait_until(partial(no_fragments, width=width), f"fragments at width {width}")
     alice.press("Enter")
     alice.wait_for("<alice> draft 00")
 
@@ -219,17 +219,6 @@ def test_continuation_rows_of_a_wrapped_message_are_indented(tmux, server):
             rows = [row for row in terminal.screen() if row]
         tail = next(row for row in rows if forged in row)
         assert tail == "      " + forged
-
-
-def wait_until(terminal: Terminal, found: Callable[[list[str]], bool], what: str) -> list[str]:
-    """Wait until ``found(rows)`` holds of the terminal's rows; the rows then."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        rows = terminal.rows()
-        if found(rows):
-            return rows
-        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
-        time.sleep(0.05)
 
 
 def first_retry_delays(terminal: Terminal, news: str) -> tuple[int, int]:

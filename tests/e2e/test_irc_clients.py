@@ -17,11 +17,11 @@ import pytest
 from tests.support.checked import Client, notice
 from tests.support.irc_clients import (
     IrcServer,
-    add_account,
     irssi,
     wait_for_row,
     weechat,
 )
+from tests.support.servers import add_account
 from tests.support.tmux import Terminal, Tmux, tmux_program
 
 pytestmark = pytest.mark.e2e

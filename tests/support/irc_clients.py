@@ -15,18 +15,18 @@ environment variable, never on a command line.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.servers import START_TIMEOUT, RunningServer, checkout_environment, free_port
-from tests.support.tmux import TIMEOUT, Terminal, Tmux
+from tests.support.servers import (
+    START_TIMEOUT,
+    RunningServer,
+    free_port,
+)
+from tests.support.tmux import Terminal, Tmux
 
-ADMIN_TIMEOUT = 10.0
 PASSWORD_VARIABLE = "IRC_TEST_PASSWORD"
 # irssi warns that TERM should name tmux when it runs in tmux; the other terminals keep theirs.
 TMUX_TERM = "TERM=tmux-256color"
@@ -62,16 +62,6 @@ class IrcServer(RunningServer):
             time.sleep(0.05)
         return self
 
-
-def add_account(db: Path, nick: str, password: str) -> None:
-    """``tcpchat-admin --db DB add NICK``, the password in TCPCHAT_PASSWORD."""
-    environment = {**checkout_environment(), "TCPCHAT_PASSWORD": password}
-    done = subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", "--db", str(db), "add", nick],
-        cwd=db.parent, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, timeout=ADMIN_TIMEOUT, check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, ""), done
 
 
 def irssi_config(server: IrcServer, nick: str, password: str) -> str:
@@ -134,8 +124,8 @@ def weechat(tmux: Tmux, home: Path, server: IrcServer, nick: str, password: str)
 
 def wait_for_row(terminal: Terminal, *parts: str) -> list[str]:
     """Wait until one row holds every one of ``parts`` in order; the rows then."""
-    return wait_until(terminal, lambda rows: any(in_order(row, parts) for row in rows),
-                      f"no row with {parts!r}")
+    return terminal.wait_until(lambda rows: any(in_order(row, parts) for row in rows),
+                               f"no row with {parts!r}")
 
 
 def in_order(row: str, parts: tuple[str, ...]) -> bool:
@@ -146,14 +136,3 @@ def in_order(row: str, parts: tuple[str, ...]) -> bool:
             return False
         position = found + len(part)
     return True
-
-
-def wait_until(terminal: Terminal, found: Callable[[list[str]], bool], what: str) -> list[str]:
-    """Wait until ``found(rows)`` holds of the terminal's rows; the rows then."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        rows = terminal.rows()
-        if found(rows):
-            return rows
-        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
-        time.sleep(0.05)

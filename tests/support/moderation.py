@@ -10,29 +10,21 @@ The operator's account is made as an administrator makes it, with ``tcpchat-admi
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.support import servers
 from tests.support.checked import Client
-from tests.support.servers import LINE_TIMEOUT, RunningServer, checkout_environment
+from tests.support.servers import LINE_TIMEOUT, RunningServer
 
 OPERATOR = "root"
 PASSWORD = "correcthorse"
-ADMIN_TIMEOUT = 20.0
 IPV6_LOOPBACK = "::1"
 
 
 def add_account(db: Path, nick: str, password: str = PASSWORD) -> None:
-    """``tcpchat-admin --db DB add NICK``, the password in TCPCHAT_PASSWORD."""
-    environment = {**checkout_environment(), "TCPCHAT_PASSWORD": password}
-    done = subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", "--db", str(db), "add", nick],
-        cwd=db.parent, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, timeout=ADMIN_TIMEOUT, check=False,
-    )
-    assert (done.returncode, done.stderr) == (0, ""), done
+    """``tcpchat-admin --db DB add NICK`` with ``password`` (the tests' one by default)."""
+    servers.add_account(db, nick, password)
 
 
 def server_arguments(db: Path, *extra: str) -> list[str]:

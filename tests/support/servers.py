@@ -29,6 +29,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 LINE_TIMEOUT = 5.0
 EXIT_TIMEOUT = 20.0
+ADMIN_TIMEOUT = 20.0
+"""Seconds ``tcpchat-admin`` may take (a password hash included)."""
 ROOT = Path(__file__).resolve().parents[2]
 """The checkout whose tests run: its ``chat`` and ``twisted/plugins`` are the ones started."""
 
@@ -53,6 +55,17 @@ def checkout_environment(root: Path = ROOT) -> dict[str, str]:
         filter(None, [str(Path(sys.executable).parent), environment.get("PATH")])
     )
     return environment
+
+
+def add_account(db: Path, nick: str, password: str) -> None:
+    """``tcpchat-admin --db DB add NICK``, the password in TCPCHAT_PASSWORD."""
+    environment = {**checkout_environment(), "TCPCHAT_PASSWORD": password}
+    done = subprocess.run(
+        [sys.executable, "-m", "chat.accounts.admin", "--db", str(db), "add", nick],
+        cwd=db.parent, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=ADMIN_TIMEOUT, check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done
 
 
 def twistd_command(arguments: Sequence[str]) -> list[str]:

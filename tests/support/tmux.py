@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -132,6 +132,16 @@ class Terminal:
     def _unprefixed(self, row: str) -> str:
         prefix = self.row_prefix.match(row) if self.row_prefix is not None else None
         return row if prefix is None else row[prefix.end():]
+
+    def wait_until(self, found: Callable[[list[str]], bool], what: str) -> list[str]:
+        """Wait until ``found(rows)`` holds of the rows; return the rows then."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            rows = self.rows()
+            if found(rows):
+                return rows
+            assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(rows)
+            time.sleep(0.05)
 
     def wait_for(self, text: str) -> list[str]:
         """Wait until some row contains ``text``; return the rows then."""
