@@ -239,3 +239,11 @@ class AlreadyHereError(ChatError):
         super().__init__(nick, room)
         self.nick = nick
         self.room = room
+
+
+class BackboneUnavailableError(ChatError):
+    """What the chat's processes share (Redis) cannot be reached: what was said is not
+    sent (nothing is queued), and may be said again once it is back."""
+
+    def __init__(self) -> None:
+        super().__init__()

@@ -350,6 +350,40 @@ class Delivered:
 
 
 @dataclass(frozen=True, slots=True)
+class Attendee:
+    """A member of a room who is served by another process of the chat."""
+
+    nick: str
+    away: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Present:
+    """Who is in ``room`` on the chat's other processes, when this process starts to serve it.
+
+    A bus shared between processes gives it to a room's subscribers before
+    the room's next event; the registry keeps it (members see the room's
+    other members in ``/who``) and delivers it to nobody.
+    """
+
+    room: str
+    attendees: tuple[Attendee, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BackboneLost:
+    """This process cannot reach what the chat's processes share (Redis): what members
+    say is refused until :class:`BackboneBack`; members stay connected."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackboneBack:
+    """What the chat's processes share is reachable again, after ``down_for`` seconds."""
+
+    down_for: float
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A front end's own news for its user: a greeting, a prompt, a reply."""
 
@@ -368,7 +402,7 @@ Event = (
     | Welcome | Arrived | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
     | Removed | Silenced | Topic | TopicSet | Moderated | Away | AwayChanged | Kept | Delivered
-    | Notice | Error
+    | Present | BackboneLost | BackboneBack | Notice | Error
 )
 
 

@@ -28,6 +28,7 @@ from chat.domain.errors import (
     AlreadyInRoomError,
     AlreadyNamedError,
     AlreadyRegisteredError,
+    BackboneUnavailableError,
     BannedError,
     ChatError,
     InvalidRoomError,
@@ -55,6 +56,8 @@ from chat.domain.events import (
     Arrived,
     Away,
     AwayChanged,
+    BackboneBack,
+    BackboneLost,
     Batch,
     ConnectionLost,
     CrowdJoined,
@@ -78,6 +81,7 @@ from chat.domain.events import (
     Notice,
     Noticed,
     Past,
+    Present,
     Private,
     PrivateNotice,
     PrivateSent,
@@ -138,7 +142,7 @@ def render(event: Event) -> str:
             return f"-{sender}- {text}"
         case PrivateNotice(sender, text):
             return f"-*{sender}*- {text}"
-        case Sent() | AwayChanged():
+        case Sent() | AwayChanged() | Present():
             return ""
         case Notice(text):
             return NOTICE + text
@@ -205,6 +209,16 @@ def _news(event: Event) -> str:
             return f"{nick} is away: {message}"
         case Kept(nick, _):
             return f"{nick} is offline: the message is kept and delivered at their next login"
+        case BackboneLost():
+            return (
+                "this server has lost touch with the chat's other servers (Redis is "
+                "unreachable): what you say is refused until it is back"
+            )
+        case BackboneBack(down_for):
+            return (
+                "this server is back in touch with the chat's other servers after "
+                f"{describe_duration(down_for)}: you may talk again"
+            )
     raise TypeError(f"no line for {event!r}")
 
 
@@ -343,6 +357,11 @@ def describe_error(error: ChatError) -> str:
             return (
                 f'"{visible(text)}" is no nickname, account (account:NAME), address or network '
                 "(203.0.113.7, 2001:db8::/64)"
+            )
+        case BackboneUnavailableError():
+            return (
+                "not sent: this server cannot reach the chat's other servers (Redis is "
+                "unreachable); say it again once it is back"
             )
         case InvalidDurationError(text=text):
             return (

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Generic
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
-from chat.ports.bus import Event, Subscriber
+from chat.ports.bus import Event, Receiver, Subscriber
 
 log = Logger()
 
@@ -73,3 +74,15 @@ class LocalBus(Generic[Event]):
             subscriber(room, event)
         except Exception:
             log.failure("bus: a subscriber of {room} failed", room=room)
+
+
+class LocalCourier(Generic[Event]):
+    """The :class:`~chat.ports.Courier` of a chat served by one process: there is no
+    other process, so nobody is served elsewhere."""
+
+    def send(self, nick: str, event: Event) -> defer.Deferred[str | None]:
+        """Fires with None: nobody is served by another process."""
+        return defer.succeed(None)
+
+    def receive(self, receiver: Receiver[Event]) -> None:
+        """Nothing ever comes from another process."""

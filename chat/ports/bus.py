@@ -8,7 +8,17 @@ once, however often it subscribes; it may be subscribed to many rooms.
 
 Publishing is on the path of every message and is synchronous: it returns
 at once. The in-process :class:`chat.local.LocalBus` also delivers before
-it returns; a bus between processes delivers later, in the same order.
+it returns; a bus between processes delivers later, in the same order, and
+raises :class:`BusUnavailableError` when it cannot take an event now (its
+server is unreachable): nothing is queued.
+
+A bus between processes also says who is in a room elsewhere: when it
+starts to deliver a room here it gives the room's subscribers a
+:class:`chat.domain.events.Present` first (the in-process bus, which has
+no elsewhere, never does).
+
+A :class:`Courier` delivers to one member by nickname, on whichever process
+serves it: private messages across processes.
 """
 
 from __future__ import annotations
@@ -16,10 +26,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from twisted.internet import defer
+
 Event = TypeVar("Event")
 
 Subscriber = Callable[[str, Event], None]
 """Called with the room key and the event."""
+
+Receiver = Callable[[str, Event], None]
+"""Called with the nickname an event is for and the event."""
+
+
+class BusUnavailableError(Exception):
+    """The bus cannot take an event now: the server it goes through is unreachable."""
 
 
 class Bus(Protocol[Event]):
@@ -33,3 +52,15 @@ class Bus(Protocol[Event]):
 
     def unsubscribe(self, room: str, subscriber: Subscriber[Event]) -> None:
         """Deliver nothing more of ``room`` to ``subscriber`` (if it was subscribed)."""
+
+
+class Courier(Protocol[Event]):
+    """Delivery to one member by nickname, wherever the chat serves it."""
+
+    def send(self, nick: str, event: Event) -> defer.Deferred[str | None]:
+        """Deliver ``event`` to the member holding ``nick`` (any case) on another process;
+        fires with the nickname as its holder spells it, or None when no other process
+        serves anyone by that name. May raise :class:`BusUnavailableError`."""
+
+    def receive(self, receiver: Receiver[Event]) -> None:
+        """Hand what other processes send to members here to ``receiver``."""
