@@ -17,7 +17,8 @@ methods) answer None when an :class:`Actor` may do something and a
 everywhere; a room's operators and its owner may kick, ban and mute in
 their room, set its topic and its settings; in a room with an owner only
 the owner (and server operators) may grant and take operator status, in a
-room with none its operators may, as on IRC; anyone may set a topic
+room with none its operators may, as on IRC; its operators give and take
+voice, which lets a member speak in a moderated room; anyone may set a topic
 unless the room keeps that to its operators.
 
 Given a :class:`Persistence` (the SQLite one is
@@ -59,6 +60,7 @@ class Power(enum.Enum):
     SET_TOPIC = "set topic"
     CONFIGURE = "configure"
     OP = "op"
+    VOICE = "voice"
     INVITE = "invite"
 
 
@@ -137,7 +139,9 @@ class RoomSettings:
     ``owner`` is the account key of the registered user who created it
     (None: no owner); ``topic`` ("" for none) was set by ``topic_by`` at
     ``topic_at``; with ``topic_ops_only`` only its operators may set it;
-    ``operators`` are the account or nickname keys of its operators;
+    ``operators`` are the account or nickname keys of its operators and
+    ``voiced`` those of its voiced members (IRC +v), named as operators are;
+    in a ``moderated`` room (+m) only its operators and voiced members speak;
     ``member_limit`` (None: none) is how many may be in it at once (IRC +l),
     ``join_key`` ("" for none) what one must give to join it (+k), and with
     ``invite_only`` (+i) only those invited may join it.
@@ -153,6 +157,8 @@ class RoomSettings:
     member_limit: int | None = None
     join_key: str = ""
     invite_only: bool = False
+    voiced: frozenset[str] = field(default_factory=frozenset)
+    moderated: bool = False
 
     @property
     def default(self) -> bool:
@@ -351,6 +357,10 @@ class Moderation:
         """Let only those invited join ``room_key``, or anyone."""
         return self._set(replace(self.room(room_key), invite_only=invite_only))
 
+    def set_moderated(self, room_key: str, moderated: bool) -> RoomSettings:
+        """Let only the operators and voiced members of ``room_key`` speak in it, or anyone."""
+        return self._set(replace(self.room(room_key), moderated=moderated))
+
     def set_owner(self, room_key: str, account_key: str | None) -> RoomSettings:
         """Make the account keyed ``account_key`` the owner of ``room_key`` (None: no owner)."""
         return self._set(replace(self.room(room_key), owner=account_key))
@@ -372,28 +382,49 @@ class Moderation:
         self._set(replace(settings, operators=settings.operators - {key}))
         return True
 
+    def grant_voice(self, room_key: str, key: str) -> bool:
+        """Give the account or nickname keyed ``key`` voice in ``room_key``: whether it had
+        none."""
+        settings = self.room(room_key)
+        if key in settings.voiced:
+            return False
+        self._set(replace(settings, voiced=settings.voiced | {key}))
+        return True
+
+    def revoke_voice(self, room_key: str, key: str) -> bool:
+        """Take voice in ``room_key`` from ``key``: whether it had it."""
+        settings = self.room(room_key)
+        if key not in settings.voiced:
+            return False
+        self._set(replace(settings, voiced=settings.voiced - {key}))
+        return True
+
     def forget_account(self, account_key: str) -> None:
-        """The account is gone: it owns no room and operates none any more."""
+        """The account is gone: it owns no room, operates none and has voice in none."""
         for settings in list(self._rooms.values()):
-            if settings.owner == account_key or account_key in settings.operators:
+            if (settings.owner == account_key or account_key in settings.operators
+                    or account_key in settings.voiced):
                 self._set(replace(
                     settings, owner=None if settings.owner == account_key else settings.owner,
                     operators=settings.operators - {account_key},
+                    voiced=settings.voiced - {account_key},
                 ))
 
     def forget_guest_operator(self, nick_key: str) -> None:
-        """A guest has left: whoever takes its nickname next operates nothing."""
+        """A guest has left: whoever takes its nickname next operates nothing and has no
+        voice."""
         self.move_guest_operator(nick_key, None)
 
     def move_guest_operator(self, old_key: str, new_key: str | None) -> None:
-        """A guest is now called ``new_key`` (None: gone): its operator status follows."""
+        """A guest is now called ``new_key`` (None: gone): its operator status and voice
+        follow."""
         old = guest_key(old_key)
         for settings in list(self._rooms.values()):
-            if old in settings.operators:
-                operators = settings.operators - {old}
-                self._set(replace(settings, operators=(
-                    operators if new_key is None else operators | {guest_key(new_key)}
-                )))
+            if old in settings.operators or old in settings.voiced:
+                self._set(replace(
+                    settings, operators=_renamed(settings.operators, old, new_key),
+                    voiced=_renamed(settings.voiced, old, new_key),
+                ))
 
     def is_room_operator(self, room_key: str, nick_key: str, account_key: str | None) -> bool:
         """Whether the user with these keys is an operator of ``room_key`` or its owner:
@@ -402,6 +433,23 @@ class Moderation:
         if account_key is not None:
             return account_key == settings.owner or account_key in settings.operators
         return guest_key(nick_key) in settings.operators
+
+    def is_voiced(self, room_key: str, nick_key: str, account_key: str | None) -> bool:
+        """Whether the user with these keys has voice in ``room_key`` (named as
+        :meth:`is_room_operator` names operators)."""
+        voiced = self.room(room_key).voiced
+        if not voiced:
+            return False
+        return (account_key if account_key is not None else guest_key(nick_key)) in voiced
+
+    def may_speak(self, actor: Actor, room_key: str) -> bool:
+        """Whether ``actor`` may speak in ``room_key``: anyone, unless it is moderated;
+        then its operators, owner and voiced members and server operators."""
+        if not self.room(room_key).moderated:
+            return True
+        return actor.server_operator or self.is_room_operator(
+            room_key, actor.nick_key, actor.account_key
+        ) or self.is_voiced(room_key, actor.nick_key, actor.account_key)
 
     def kept_rooms(self) -> list[str]:
         """The keys of the rooms kept while empty (an owner, a topic or bans), sorted."""
@@ -468,6 +516,10 @@ class Moderation:
             return None
         return NotPermittedError(Power.OP, room_key)
 
+    def may_voice(self, actor: Actor, room_key: str) -> NotPermittedError | None:
+        """Server operators, and the room's operators and owner, may give and take voice."""
+        return self._in_room(actor, Power.VOICE, room_key)
+
     def _in_scope(self, actor: Actor, power: Power, scope: str | None) -> NotPermittedError | None:
         if scope is None:
             return None if actor.server_operator else NotPermittedError(power, None)
@@ -504,6 +556,14 @@ def _matches(
         return target.key == account_key
     assert isinstance(target, AddressTarget)
     return address is not None and address in target.network
+
+
+def _renamed(keys: frozenset[str], old: str, new_key: str | None) -> frozenset[str]:
+    """``keys`` with the guest key ``old`` replaced by the guest called ``new_key`` (None:
+    dropped)."""
+    if old not in keys:
+        return keys
+    return keys - {old} if new_key is None else keys - {old} | {guest_key(new_key)}
 
 
 def _since(ban: Ban) -> float:

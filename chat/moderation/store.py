@@ -47,13 +47,15 @@ _COLUMNS = {
     "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
     "mutes": ["nick", "scope", "by_nick", "since", "until"],
     "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
-              "member_limit", "join_key", "invite_only"],
+              "member_limit", "join_key", "invite_only", "voiced", "moderated"],
 }
 _ADDED = {
     "rooms": {
         "member_limit": "INTEGER",
         "join_key": "TEXT NOT NULL DEFAULT ''",
         "invite_only": "INTEGER NOT NULL DEFAULT 0",
+        "voiced": "TEXT NOT NULL DEFAULT '[]'",
+        "moderated": "INTEGER NOT NULL DEFAULT 0",
     },
 }
 """Columns added since a table was first made, and how: an older database gains them on
@@ -87,7 +89,9 @@ CREATE TABLE IF NOT EXISTS rooms (
     operators TEXT NOT NULL,
     member_limit INTEGER,
     join_key TEXT NOT NULL DEFAULT '',
-    invite_only INTEGER NOT NULL DEFAULT 0
+    invite_only INTEGER NOT NULL DEFAULT 0,
+    voiced TEXT NOT NULL DEFAULT '[]',
+    moderated INTEGER NOT NULL DEFAULT 0
 );
 """
 _SERVER = ""
@@ -147,7 +151,7 @@ class ModerationStore(SQLiteFile):
         ).fetchall()
         rooms = self._db.execute(
             "SELECT key, owner, topic, topic_by, topic_at, topic_ops_only, operators,"
-            " member_limit, join_key, invite_only FROM rooms ORDER BY key"
+            " member_limit, join_key, invite_only, voiced, moderated FROM rooms ORDER BY key"
         ).fetchall()
         return Saved(
             tuple(self._ban(row) for row in bans),
@@ -191,10 +195,11 @@ class ModerationStore(SQLiteFile):
         """Keep the settings of ``room``, in place of those before."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (room.key, room.owner, room.topic, room.topic_by, room.topic_at,
                  int(room.topic_ops_only), json.dumps(sorted(room.operators)),
-                 room.member_limit, room.join_key, int(room.invite_only)),
+                 room.member_limit, room.join_key, int(room.invite_only),
+                 json.dumps(sorted(room.voiced)), int(room.moderated)),
             )
 
     def delete_room(self, key: str) -> None:
@@ -217,19 +222,26 @@ class ModerationStore(SQLiteFile):
 
     def _room(
         self,
-        row: tuple[str, str | None, str, str | None, float | None, int, str, int | None, str, int],
+        row: tuple[str, str | None, str, str | None, float | None, int, str, int | None, str, int,
+                   str, int],
     ) -> RoomSettings:
-        key, owner, topic, topic_by, topic_at, ops_only, operators, limit, join_key, invite = row
+        (key, owner, topic, topic_by, topic_at, ops_only, operators, limit, join_key, invite,
+         voiced, moderated) = row
+        return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only),
+                            self._keys(key, "operators", operators), limit, join_key,
+                            bool(invite), self._keys(key, "voiced", voiced), bool(moderated))
+
+    def _keys(self, room_key: str, column: str, text: str) -> frozenset[str]:
+        """The account or nickname keys stored in ``column`` as a JSON list."""
         try:
-            keys = json.loads(operators)
+            keys = json.loads(text)
             if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)):
-                raise ValueError(operators)
+                raise ValueError(text)
         except ValueError:
             raise self._error(
-                f"its rooms table has a row tcpchat cannot read ({key} operators {operators!r})"
+                f"its rooms table has a row tcpchat cannot read ({room_key} {column} {text!r})"
             ) from None
-        return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only), frozenset(keys),
-                            limit, join_key, bool(invite))
+        return frozenset(keys)
 
 
 class BackgroundModerationStore:

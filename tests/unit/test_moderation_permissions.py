@@ -180,3 +180,53 @@ def test_a_deopped_operator_may_no_longer_kick(moderation: Moderation) -> None:
     """Once revoke_op has taken bob's status, bob is refused."""
     moderation.revoke_op("kitchen", "bob")
     assert moderation.may_kick(OP, "kitchen") == NotPermittedError(Power.KICK, "kitchen")
+
+
+# Voice and moderated rooms
+
+
+@pytest.mark.parametrize("actor", ROOM_STAFF)
+def test_room_staff_may_give_voice(moderation: Moderation, actor: Actor) -> None:
+    """Server operators, the owner and the operators may give and take voice in kitchen."""
+    assert moderation.may_voice(actor, "kitchen") is None
+
+
+@pytest.mark.parametrize("actor", NOT_STAFF)
+def test_others_may_not_give_voice(moderation: Moderation, actor: Actor) -> None:
+    """Anyone else is refused voice powers."""
+    assert moderation.may_voice(actor, "kitchen") == NotPermittedError(Power.VOICE, "kitchen")
+
+
+@pytest.mark.parametrize("actor", [*ROOM_STAFF, *NOT_STAFF])
+def test_anyone_may_speak_in_a_room_that_is_not_moderated(
+    moderation: Moderation, actor: Actor
+) -> None:
+    """Without +m everyone speaks."""
+    assert moderation.may_speak(actor, "kitchen")
+
+
+@pytest.mark.parametrize("actor", ROOM_STAFF)
+def test_room_staff_may_speak_in_a_moderated_room(moderation: Moderation, actor: Actor) -> None:
+    """With +m server operators, the owner and the operators still speak."""
+    moderation.set_moderated("kitchen", True)
+    assert moderation.may_speak(actor, "kitchen")
+
+
+@pytest.mark.parametrize("actor", NOT_STAFF)
+def test_others_may_not_speak_in_a_moderated_room(moderation: Moderation, actor: Actor) -> None:
+    """With +m anyone else without voice is silent."""
+    moderation.set_moderated("kitchen", True)
+    assert not moderation.may_speak(actor, "kitchen")
+
+
+def test_voiced_members_speak_in_a_moderated_room(moderation: Moderation) -> None:
+    """carol by account and the guest hal by nickname speak once given voice; voice in
+    garden does not count in kitchen."""
+    moderation.set_moderated("kitchen", True)
+    moderation.grant_voice("kitchen", "carol")
+    moderation.grant_voice("kitchen", guest_key("hal"))
+    moderation.grant_voice("garden", "erin")
+    assert moderation.may_speak(USER, "kitchen")
+    assert moderation.may_speak(Actor("hal", None), "kitchen")
+    assert not moderation.may_speak(Actor("erin", "erin"), "kitchen")
+    assert not moderation.may_speak(Actor("carol", None), "kitchen")

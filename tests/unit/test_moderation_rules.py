@@ -450,3 +450,49 @@ def test_a_server_wide_ban_does_not_keep_a_room(moderation: Moderation) -> None:
     """Bans of the server are no room's."""
     moderation.ban(NickTarget("bob"), None, "root")
     assert not moderation.keeps("kitchen")
+
+
+# Voice
+
+
+def test_grant_voice_gives_voice_once(moderation: Moderation) -> None:
+    """The first grant changes something, the second nothing."""
+    assert moderation.grant_voice("kitchen", "bob")
+    assert not moderation.grant_voice("kitchen", "bob")
+    assert moderation.is_voiced("kitchen", "bob", "bob")
+
+
+def test_revoke_voice_takes_it_once(moderation: Moderation) -> None:
+    """Taking voice works once; voice in kitchen is not voice in garden."""
+    moderation.grant_voice("kitchen", "bob")
+    assert not moderation.is_voiced("garden", "bob", "bob")
+    assert moderation.revoke_voice("kitchen", "bob")
+    assert not moderation.revoke_voice("kitchen", "bob")
+    assert not moderation.is_voiced("kitchen", "bob", "bob")
+
+
+def test_a_guests_voice_follows_its_new_nickname_and_ends_when_it_leaves(
+    moderation: Moderation,
+) -> None:
+    """A guest's voice, like its operator status, moves with /nick and goes when it leaves."""
+    moderation.grant_voice("kitchen", guest_key("gus"))
+    moderation.grant_op("garden", guest_key("gus"))
+    moderation.move_guest_operator("gus", "gustav")
+    assert not moderation.is_voiced("kitchen", "gus", None)
+    assert moderation.is_voiced("kitchen", "gustav", None)
+    assert moderation.is_room_operator("garden", "gustav", None)
+    moderation.forget_guest_operator("gustav")
+    assert moderation.room("kitchen") == RoomSettings("kitchen")
+
+
+def test_a_deleted_account_loses_its_voice(moderation: Moderation) -> None:
+    """forget_account takes the account's voice too."""
+    moderation.grant_voice("kitchen", "bob")
+    moderation.forget_account("bob")
+    assert not moderation.is_voiced("kitchen", "bob", "bob")
+
+
+def test_a_moderated_room_is_a_room_setting(moderation: Moderation) -> None:
+    """set_moderated turns +m on and off; off, the room is back to the defaults."""
+    assert moderation.set_moderated("kitchen", True).moderated
+    assert moderation.set_moderated("kitchen", False) == RoomSettings("kitchen")
