@@ -12,6 +12,8 @@ or drives one given with ``--target 127.0.0.1:PORT``, and measures:
 - W3 scale: ``--clients`` concurrent clients joining as fast as the server
   takes them (handshakes per second, server VmRSS/VmHWM, whether the join
   storm grows as N squared), then one message reaching all of them.
+- ``--redis``: W1/W2 over clusters of N processes sharing one Redis, beside
+  one process without Redis.
 - R reader ceiling: a trivial in-bench blaster writes W1's volume to the
   generator, to show how fast the generator itself can read.
 
@@ -24,6 +26,7 @@ repository). The modules, from the bottom up:
 - ``pool``: the generator processes, driven in lock step over pipes.
 - ``ircd``: ngircd and InspIRCd, the servers the IRC dialect compares with.
 - ``server``: the server under test and one run's session.
+- ``cluster``: ``--redis``: a redis-server of the run's own and N tcpchat nodes over it.
 - ``host``: readings of the machine (other processes' CPU, steal, jitter).
 - ``workloads``: W1, W2, W3 and R, each returning one run's metrics.
 - ``report``: the Markdown results table.

@@ -51,6 +51,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "IRC dialect ngircd and inspircd (default tcpchat)",
     )
     p.add_argument(
+        "--redis",
+        action="store_true",
+        help="W1/W2 through Redis: start a redis-server of the benchmark's own (unix socket in "
+        "a temporary directory, nothing saved) and --nodes tcpchat processes with --redis, the "
+        "clients dealt round-robin over them; one process without Redis runs in the same "
+        "rounds. The CPUs are not pinned",
+    )
+    p.add_argument(
+        "--nodes",
+        default="1,2,3",
+        metavar="N[,N...]",
+        help="with --redis: the cluster sizes to run, each in its own configuration "
+        "(default 1,2,3)",
+    )
+    p.add_argument(
         "--target",
         metavar="HOST:PORT",
         help="drive this already running server (loopback only) instead of starting one",
@@ -144,6 +159,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"--server in the {opts.dialect} dialect: names from {', '.join(known)}, once each")
     if opts.target and opts.servers != ["tcpchat"]:
         p.error("--server and --target exclude each other")
+    opts.node_counts = _node_counts(p, opts.nodes) if opts.redis else []
+    if opts.redis:
+        if opts.target or opts.dialect != "line" or opts.servers != ["tcpchat"]:
+            p.error("--redis runs tcpchat clusters in the line dialect (no --target, --server)")
+        if opts.workload not in ("W1", "W2"):
+            p.error("--redis runs W1 or W2 (--workload W1)")
+        opts.no_pin = True
+        opts.servers = ["tcpchat", *(f"redis{n}" for n in opts.node_counts)]
     if opts.dialect == "irc" and opts.workload not in ("W1", "W2"):
         p.error("--dialect irc runs W1 or W2 (--workload W1)")
     if opts.profile:
@@ -159,6 +182,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         opts.server_cpus = None
     opts.max_clients = max(20000, opts.clients + 100)
     return opts
+
+
+def _node_counts(p: argparse.ArgumentParser, text: str) -> list[int]:
+    try:
+        counts = [int(word) for word in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or len(set(counts)) < len(counts) or not all(1 <= n <= 8 for n in counts):
+        p.error(f"--nodes {text!r}: distinct numbers from 1 to 8, comma-separated")
+    return counts
+
+
+def run_options(opts: argparse.Namespace, name: str) -> argparse.Namespace:
+    """The options of one configuration: a server by name, or ``redisN`` (N nodes)."""
+    nodes = int(name[len("redis") :]) if name.startswith("redis") else 0
+    server = "tcpchat" if nodes else name
+    return argparse.Namespace(**{**vars(opts), "server": server, "nodes_count": nodes})
 
 
 def _attempt(label: str, run: Callable[[], Metrics], opts: argparse.Namespace) -> Metrics:
@@ -206,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             if kind != "W3":
                 runner = {"W1": run_w1, "W2": run_w2, "R": run_r}[kind]
                 for name in opts.servers:
-                    sopts = argparse.Namespace(**{**vars(opts), "server": name})
+                    sopts = run_options(opts, name)
                     label = f"{kind} run {run + 1}" + (f", {name}" if len(opts.servers) > 1 else "")
                     m = _attempt(label, functools.partial(runner, sopts, run), opts)
                     m["server"], m["run"] = name, run + 1

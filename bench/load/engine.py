@@ -19,7 +19,7 @@ import socket
 import time
 from array import array
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.load import dialect as irc
@@ -95,6 +95,11 @@ class Spec:
     stall: float
     worker_cpus: list[int] | None = None
     dialect: str = "line"
+    ports: list[int] = field(default_factory=list)
+    """A cluster's nodes: client ``idx`` connects to ``ports[idx % len(ports)]``."""
+
+    def port_for(self, idx: int) -> int:
+        return self.ports[idx % len(self.ports)] if self.ports else self.port
 
     def nick(self, idx: int) -> bytes:
         return f"{self.tag}{idx:05d}".encode()
@@ -124,7 +129,7 @@ class Worker:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        err = sock.connect_ex((self.spec.host, self.spec.port))
+        err = sock.connect_ex((self.spec.host, self.spec.port_for(c.idx)))
         if err not in (0, errno.EINPROGRESS):
             sock.close()
             raise ConnectionError(f"connect: {os.strerror(err)}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.load import ircd
+from bench.load import cluster, ircd
 from bench.load.server import REPO, tcpchat_args
 from bench.load.verification import Counts
 from bench.load.workloads import Metrics
@@ -83,6 +83,7 @@ ROWS: dict[str, list[tuple[str, str, str, str, Check]]] = {
         ("deliveries_per_s", "deliveries/s", "", "≥ 3,000,000", lambda v: v >= 3_000_000),
         ("seconds", "time until every receiver had every message", " s", "", None),
         ("server_cpu_pct", "server CPU, % of one core", "", "", None),
+        ("server_us_per_delivery", "server CPU per delivery", " µs", "", None),
         ("gen_cpu_pct", "generator CPU, % of one core", "", "", None),
         ("other_cpu_pct", "other processes' CPU, % of one core", "", "< 5", lambda v: v < 5),
     ],
@@ -110,6 +111,19 @@ ROWS: dict[str, list[tuple[str, str, str, str, Check]]] = {
         ("hwm_mb", "server VmHWM (peak)", " MB", "< 100 MB", lambda v: v < 100),
     ],
 }
+
+
+# With --redis: the server rows count every node together, and redis-server has its own.
+REDIS_ROWS: dict[str, list[tuple[str, str, str, str, Check]]] = {
+    "W1": [
+        ("server_us_per_message", "tcpchat CPU per message sent (all nodes)", " µs", "", None),
+        ("redis_cpu_pct", "redis-server CPU, % of one core", "", "", None),
+        ("redis_us_per_delivery", "redis-server CPU per delivery", " µs", "", None),
+    ],
+    "W2": [("redis_cpu_pct", "redis-server CPU, % of one core", "", "", None)],
+}
+SCALING_GOAL = 1.6
+"""Issue 14: two processes deliver at least 1.6 times what one process does."""
 
 
 @dataclass
@@ -143,7 +157,9 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def _rows_for(kind: str, label: str, runs: list[Metrics], targets: bool = True) -> list[Row]:
+def _rows_for(
+    kind: str, label: str, runs: list[Metrics], targets: bool = True, redis: bool = False
+) -> list[Row]:
     rows = [
         Row(
             label,
@@ -153,7 +169,7 @@ def _rows_for(kind: str, label: str, runs: list[Metrics], targets: bool = True) 
             target if targets else "",
             check if targets else None,
         )
-        for key, what, unit, target, check in ROWS[kind]
+        for key, what, unit, target, check in ROWS[kind] + (REDIS_ROWS[kind] if redis else [])
     ]
     total = Counts()
     for m in runs:
@@ -183,7 +199,9 @@ def build_rows(opts: argparse.Namespace, results: dict[str, Any]) -> list[Row]:
         ("W2", f"W2 latency {opts.room} clients, {opts.rate:,.0f} msg/s"),
     ):
         for name, runs in by_server(opts, results.get(kind, [])):
-            rows += _rows_for(kind, label + name, runs)
+            rows += _rows_for(kind, label + name, runs, redis=opts.redis)
+    if opts.redis and "W1" in results:
+        rows += scaling_rows(opts, results["W1"])
     if "W3" in results:
         by_size: dict[int, list[Metrics]] = results["W3"]
         sizes = sorted(by_size)
@@ -209,8 +227,55 @@ def build_rows(opts: argparse.Namespace, results: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def scaling_rows(opts: argparse.Namespace, runs: list[Metrics]) -> list[Row]:
+    """W1 deliveries/s of each cluster size over one node and over one process without
+    Redis, run by run (run k of one configuration against run k of the other)."""
+
+    def rates(name: str) -> dict[int, float]:
+        return {
+            m["run"]: float(m.get("deliveries_per_s", math.nan)) if "failed" not in m else math.nan
+            for m in runs
+            if m.get("server") == name
+        }
+
+    solo, one = rates("tcpchat"), rates("redis1")
+    rows = []
+    for n in opts.node_counts:
+        if n == 1:
+            continue
+        mine = rates(f"redis{n}")
+        for base, what in ((one, "1 node over Redis"), (solo, "1 process without Redis")):
+            ratios = [mine[r] / base[r] for r in sorted(mine) if r in base]
+            goal = n == 2 and base is solo
+            rows.append(
+                Row(
+                    f"W1 scaling, {n} nodes over Redis",
+                    f"deliveries/s ÷ {what}",
+                    ratios,
+                    " x",
+                    f"≥ {SCALING_GOAL}" if goal else "",
+                    (lambda v: v >= SCALING_GOAL) if goal else None,
+                )
+            )
+    return rows
+
+
+def config_label(name: str) -> str:
+    """How a --redis configuration is named in the table."""
+    if name.startswith("redis"):
+        n = int(name[len("redis") :])
+        return f", {n} node{'s' if n > 1 else ''} over Redis"
+    return ", 1 process without Redis"
+
+
 def by_server(opts: argparse.Namespace, runs: list[Metrics]) -> list[tuple[str, list[Metrics]]]:
     """The runs of each server, with what to add to the row label (nothing for line tcpchat)."""
+    if opts.redis:
+        return [
+            (config_label(name), [m for m in runs if m.get("server") == name])
+            for name in opts.servers
+            if any(m.get("server") == name for m in runs)
+        ]
     if opts.dialect == "line":
         return [("", runs)] if runs else []
     groups = []
@@ -226,6 +291,18 @@ def server_lines(opts: argparse.Namespace) -> list[str]:
     if opts.target:
         return [f"- Server: `--target {opts.target}`" + (" (IRC)" if opts.dialect == "irc" else "")]
     lines = []
+    if opts.redis:
+        nodes = ", ".join(map(str, opts.node_counts))
+        return [
+            "- Server without Redis: `twistd -n --pidfile= "
+            + " ".join(tcpchat_args(opts, "PORT"))
+            + "`, in a fresh temporary directory each run",
+            f"- Clusters of {nodes} node(s): the same command with `--redis unix:DIR/redis.sock` "
+            "for every node, each on its own free port and in its own fresh directory; one "
+            f"{cluster.redis_version()} per run (`--port 0 --unixsocket DIR/redis.sock --save '' "
+            "--appendonly no`); the clients dealt round-robin over the nodes (client i on node "
+            "i mod N: senders and receivers on every node). Server CPU is all nodes together",
+        ]
     for name in opts.servers:
         if name == "tcpchat":
             lines.append(

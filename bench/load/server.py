@@ -4,8 +4,9 @@ In the IRC dialect tcpchat serves the clients on its ``--irc`` listener (its
 line listener on a unix socket in the run's directory), and ``--server``
 may name ngircd or InspIRCd instead (``bench/load/ircd.py``).
 
-``session`` pairs it with a pool of generator processes for one run and stops
-both at the end (SIGTERM while the clients read until the server closes them).
+``session`` pairs it (or, with ``--redis``, a ``Cluster`` of several, see
+``bench/load/cluster.py``) with a pool of generator processes for one run and
+stops both at the end (SIGTERM while the clients read until the server closes them).
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.load import ircd
 from bench.load.engine import Spec
 from bench.load.pool import Pool, RunError
+
+if TYPE_CHECKING:
+    from bench.load.cluster import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +76,15 @@ def tcpchat_args(opts: argparse.Namespace, port: str, workdir: str = "DIR") -> l
 class Server:
     """The twistd process under test (or a server given by --target)."""
 
-    def __init__(self, opts: argparse.Namespace, label: str) -> None:
+    def __init__(
+        self,
+        opts: argparse.Namespace,
+        label: str,
+        extra: Sequence[str] = (),
+        profiled: bool = True,
+    ) -> None:
+        """``extra``: more options for tcpchat (a cluster's ``--redis URL``); ``profiled``:
+        whether ``--profile`` applies to this process (a cluster profiles its first node)."""
         self.opts = opts
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid: int | None = opts.server_pid
@@ -95,11 +108,11 @@ class Server:
                 os.sched_setaffinity(0, cpus)
 
         twistd_opts = ["-n", "--pidfile="]
-        if opts.profile == "cprofile":
+        if opts.profile == "cprofile" and profiled:
             stats = Path(opts.profile_dir) / f"server-{label}.cprofile"
             twistd_opts += ["--profile", str(stats), "--profiler", "cprofile", "--savestats"]
         if name == "tcpchat":
-            server_args = tcpchat_args(opts, str(self.port), str(logdir))
+            server_args = [*tcpchat_args(opts, str(self.port), str(logdir)), *extra]
             self.argv = [twistd_path(), *twistd_opts, *server_args]
         else:
             self.log = logdir / f"{name}.out"
@@ -118,7 +131,7 @@ class Server:
             )
         self.pid = self.proc.pid
         self._wait_ready()
-        if opts.profile in ("py-spy", "py-spy-raw") and name == "tcpchat":
+        if opts.profile in ("py-spy", "py-spy-raw") and name == "tcpchat" and profiled:
             raw = opts.profile == "py-spy-raw"
             profile = Path(opts.profile_dir) / f"server-{label}.{'folded' if raw else 'svg'}"
             self.profiler = subprocess.Popen(
@@ -153,6 +166,13 @@ class Server:
                     return
             time.sleep(0.05)
         raise SystemExit(f"server did not listen within 30 s:\n{self.log_tail()}")
+
+    def logs(self) -> list[Path]:
+        return [self.log] if self.log is not None else []
+
+    def remove_logs(self) -> None:
+        if self.log is not None:
+            shutil.rmtree(self.log.parent, ignore_errors=True)
 
     def log_tail(self) -> str:
         if self.log is None or not self.log.exists():
@@ -199,10 +219,20 @@ class Server:
             return
         if pool is not None:
             pool.send("drain")
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        self.terminate()
         if pool is not None:
             pool.recv()
+        self.reap()
+
+    def terminate(self) -> None:
+        """Send our server SIGTERM (it says goodbye and closes every connection)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def reap(self) -> None:
+        """Wait for our server to exit (killing it after 20 s), then for its profiler."""
+        if self.proc is None:
+            return
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
@@ -218,12 +248,20 @@ class Server:
 
 
 @contextlib.contextmanager
-def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server, Pool]]:
-    """A server (fresh unless --target) and a pool of generator processes for one run."""
-    server = Server(opts, label)
+def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server | Cluster, Pool]]:
+    """A server (fresh unless --target; a cluster with --redis) and a pool of generator
+    processes for one run."""
+    from bench.load.cluster import Cluster  # it builds on Server
+
+    server: Server | Cluster
+    if getattr(opts, "nodes_count", 0):
+        server = Cluster(opts, label, opts.nodes_count)
+    else:
+        server = Server(opts, label)
     spec = Spec(
         host=server.host,
         port=server.port,
+        ports=server.ports if isinstance(server, Cluster) else [],
         tag=random.choice(string.ascii_lowercase) + "".join(random.choices(string.digits, k=3)),
         procs=opts.procs,
         msg_size=opts.msg_size,
@@ -240,13 +278,12 @@ def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server, Pool
         except RunError:
             server.stop(None if pool.broken else pool)
             stopped = True
-            if server.log is not None:
-                print(f"  server log kept: {server.log}", flush=True)
+            for log in server.logs():
+                print(f"  server log kept: {log}", flush=True)
             raise
         server.stop(pool)
         stopped = True
-        if server.log is not None:
-            shutil.rmtree(server.log.parent, ignore_errors=True)
+        server.remove_logs()
     finally:
         if not stopped:
             with contextlib.suppress(Exception):

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bench.load.cluster import Cluster
 from bench.load.host import listen_overflows, other_processes
 from bench.load.pool import Pool, RunError
 from bench.load.server import Server, session
@@ -88,29 +89,40 @@ def _verify(pool: Pool, send_times: dict[bytes, float] | None = None) -> tuple[C
     return counts, latencies
 
 
-class CpuWindow:
-    """Who used the CPUs during a phase: the server, the generator, other processes."""
+def _redis_cpu(server: Server | Cluster) -> float:
+    return server.redis_cpu_seconds() if isinstance(server, Cluster) else math.nan
 
-    def __init__(self, server: Server) -> None:
+
+class CpuWindow:
+    """Who used the CPUs during a phase: the server (all nodes of a cluster), its
+    redis-server, the generator, other processes."""
+
+    def __init__(self, server: Server | Cluster) -> None:
         self.server = server
         self.wall = time.perf_counter()
         self.server_cpu = server.cpu_seconds()
+        self.redis_cpu = _redis_cpu(server)
         self.others = other_processes(server.pid)
 
     def close(self, generator_cpu: float) -> Metrics:
-        """Shares of one core; ``generator_cpu`` is the generator processes' CPU seconds."""
+        """Shares of one core (and CPU seconds); ``generator_cpu`` is the generator
+        processes' CPU seconds."""
         wall = time.perf_counter() - self.wall
         server = self.server.cpu_seconds() - self.server_cpu
+        redis = _redis_cpu(self.server) - self.redis_cpu
         after = other_processes(self.server.pid)
         ticks = sum(t - self.others.get(pid, 0) for pid, t in after.items())
         return {
             "server_cpu_pct": server / wall * 100,
+            "redis_cpu_pct": redis / wall * 100,
             "gen_cpu_pct": generator_cpu / wall * 100,
             "other_cpu_pct": ticks / os.sysconf("SC_CLK_TCK") / wall * 100,
+            "server_cpu_s": server,
+            "redis_cpu_s": redis,
         }
 
 
-def _timed_run(server: Server, pool: Pool) -> tuple[list[Metrics], Metrics]:
+def _timed_run(server: Server | Cluster, pool: Pool) -> tuple[list[Metrics], Metrics]:
     """The timed phase in every generator, and who used the CPUs during it."""
     window = CpuWindow(server)
     res = pool.call("run")
@@ -149,6 +161,9 @@ def run_w1(opts: argparse.Namespace, run: int) -> Metrics:
             "seconds": seconds,
             "deliveries_per_s": deliveries / seconds,
             "mb_per_s": sum(r["bytes"] for r in res) / seconds / 1e6,
+            "server_us_per_delivery": cpu["server_cpu_s"] / deliveries * 1e6,
+            "redis_us_per_delivery": cpu["redis_cpu_s"] / deliveries * 1e6,
+            "server_us_per_message": cpu["server_cpu_s"] / (len(senders) * messages) * 1e6,
             **cpu,
         },
     )
