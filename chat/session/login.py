@@ -254,12 +254,23 @@ class ChatSession:
         """Send a private message to ``nick``; to a registered user who is offline it is
         kept (:class:`~chat.domain.events.Kept`) and handed over at their next login."""
         try:
-            self.realm.registry.whisper(self.member, nick, text)
-            return None
+            sent = self.realm.registry.whisper(self.member, nick, text)
         except NoSuchUserError:
-            mailbox, accounts = self.realm.mailbox, self.realm.accounts
-            if mailbox is None or accounts is None or mailbox.per_user == 0:
-                raise
+            return self._keep_for(nick, text)
+        if sent is None:
+            return None
+
+        def nobody(failure: Failure) -> defer.Deferred[None]:
+            failure.trap(NoSuchUserError)
+            return self._keep_for(nick, text)
+
+        return sent.addErrback(nobody)
+
+    def _keep_for(self, nick: str, text: str) -> defer.Deferred[None]:
+        """Keep a private message for ``nick``, online nowhere, if it has an account."""
+        mailbox, accounts = self.realm.mailbox, self.realm.accounts
+        if mailbox is None or accounts is None or mailbox.per_user == 0:
+            raise NoSuchUserError(nick)
         return accounts.find(nick).addCallback(self._keep, mailbox, nick, text)
 
     def _keep(
