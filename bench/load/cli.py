@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.load.host import cpu_times, jitter_probe, raise_nofile, wait_quiet
+from bench.load.host import cpu_times, jitter_probe, load_snapshot, raise_nofile, wait_quiet
 from bench.load.pool import RunError
 from bench.load.report import fmt, report
 from bench.load.server import REPO
@@ -205,12 +205,14 @@ def _attempt(label: str, run: Callable[[], Metrics], opts: argparse.Namespace) -
     """One run; a failed run keeps what it measured and says why it failed."""
     if opts.wait_quiet:
         wait_quiet(opts.wait_quiet, opts.server_pid)
+    load = load_snapshot()
     started = time.perf_counter()
     try:
         metrics = run()
     except RunError as failed:
         metrics = {**failed.metrics, "failed": str(failed)}
     metrics.setdefault("counts", Counts())
+    metrics["load"] = load
     shown = ", ".join(
         f"{k} {fmt(v)}" for k, v in metrics.items() if isinstance(v, float) and k[:2] != "t_"
     )

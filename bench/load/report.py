@@ -371,6 +371,20 @@ def report(opts: argparse.Namespace, results: dict[str, Any], argv: list[str]) -
         table(build_rows(opts, results)),
         "",
     ]
+    loads = [
+        f"- {kind} run {m.get('run', '?')}{config_label(m['server']) if opts.redis else ''}: "
+        f"{m['load']}"
+        for kind in ("W1", "W2", "R")
+        for m in results.get(kind, [])
+        if "load" in m
+    ]
+    if loads:
+        lines += [
+            "Other load when each run started (/proc/loadavg; top -bn2 -d 0.3, the busiest three):",
+            "",
+            *loads,
+            "",
+        ]
     notes = failures(opts, results)
     if opts.nofile_warning:
         notes.insert(0, opts.nofile_warning)
