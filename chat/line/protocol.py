@@ -216,10 +216,9 @@ class LineProtocol(Commands, LineReceiver):
             if text.strip():
                 try:
                     self.server.moderator.check_speech(member)
+                    self.registry.say(member, text)
                 except ChatError as error:
                     self.refuse(describe_error(error))
-                    return
-                self.registry.say(member, text)
 
     def _choose_nickname(self, nick: str) -> None:
         """Join under ``nick``, exactly as typed, or run a command allowed before joining."""
@@ -234,7 +233,15 @@ class LineProtocol(Commands, LineReceiver):
         if self.connection.session is not None:
             return
         room, after = self._resume or (LOBBY, None)
-        self._await_login(nick, self.connection.log_in(nick, room, after, self._claimed_token))
+        try:
+            login = self.connection.log_in_now(nick, room, after, self._claimed_token)
+        except Exception:
+            self._not_joined(Failure(), nick)
+            return
+        if isinstance(login, Deferred):
+            self._await_login(nick, login)
+        else:
+            self._joined(login)
 
     def _give_password(self, nick: str, password: str) -> None:
         if not password:
