@@ -12,7 +12,10 @@ project's own tests and for anyone writing a front end or a port:
   a line connection on a ``StringTransport``, typed into and read from as
   a person on ``nc`` would;
 - :class:`RecordingClient` is a member's front end for driving the
-  registry directly, keeping the lines it would show.
+  registry directly, keeping the lines it would show;
+- :class:`Processes` is one chat served by several processes, in memory:
+  registries sharing a bus (which tells each who is in a room elsewhere),
+  a courier, a directory and message ids, as ``--redis`` nodes do.
 
 A test of the domain::
 
@@ -23,6 +26,13 @@ A test of the domain::
     chat.registry.say(member, "hello")
     chat.registry.flush()
     assert alice.take()[-1] == "<bob> hello"
+
+of two processes of one chat::
+
+    processes = Processes()
+    one, two = Chat(processes=processes), Chat(processes=processes)
+    alice, bob = one.connect("alice"), two.connect("bob")
+    alice.type("/who")           # alice and bob: one room over two processes
 
 and of the line protocol::
 
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -44,13 +55,15 @@ from twisted.internet.testing import StringTransport
 from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
-from chat.domain.events import Batch, Event, LeaveReason
-from chat.domain.registry import FLUSH_DELAY, Registry
+from chat.domain.events import Attendee, Batch, Event, LeaveReason, Present
+from chat.domain.registry import FLUSH_DELAY, Registry, RoomEvent
 from chat.line.protocol import LineFactory
 from chat.line.render import render
+from chat.local import LocalBus, LocalDirectory, LocalSequencer
+from chat.ports.bus import Receiver, Subscriber
 from chat.session.server import ChatServer
 
-__all__ = ["Chat", "RecordingClient", "TypedConnection"]
+__all__ = ["Chat", "Processes", "RecordingClient", "TypedConnection"]
 
 
 class RecordingClient:
@@ -124,17 +137,90 @@ class TypedConnection:
         self.protocol.connectionLost()
 
 
+class Processes:
+    """One chat served by several processes, in memory.
+
+    Each :meth:`registry` is one process's: they share a bus, a nickname
+    directory and message ids. When a registry starts to serve a room, the
+    bus first tells it who is in the room in the other processes
+    (:class:`~chat.domain.events.Present`); a private message to a nickname
+    another registry holds goes to it through the courier.
+    """
+
+    def __init__(self) -> None:
+        self.bus: LocalBus[RoomEvent] = LocalBus()
+        self.directory: LocalDirectory[str] = LocalDirectory()
+        self.sequencer = LocalSequencer()
+        self.registries: list[Registry] = []
+        self._receivers: dict[int, Receiver[Event]] = {}
+
+    def registry(self, clock: Clock | None = None) -> Registry:
+        """A new process's registry."""
+        view = _ProcessView(self, len(self.registries))
+        registry = Registry(clock=clock, bus=view, courier=view, sequencer=self.sequencer)
+        self.registries.append(registry)
+        return registry
+
+
+class _ProcessView:
+    """The bus and courier as one process of :class:`Processes` reaches them."""
+
+    def __init__(self, processes: Processes, index: int) -> None:
+        self.processes = processes
+        self.index = index
+
+    def _others(self) -> list[tuple[int, Registry]]:
+        return [
+            (index, registry) for index, registry in enumerate(self.processes.registries)
+            if index != self.index
+        ]
+
+    def publish(self, room: str, event: RoomEvent) -> None:
+        self.processes.bus.publish(room, event)
+
+    def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        attendees = tuple(
+            Attendee(member.nick, member.away)
+            for _, registry in self._others()
+            if (there := registry.rooms.get(room)) is not None
+            for member in there.members.values()
+        )
+        subscriber(room, (None, Present(room, attendees)))
+        self.processes.bus.subscribe(room, subscriber)
+
+    def unsubscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        self.processes.bus.unsubscribe(room, subscriber)
+
+    def send(self, nick: str, event: Event) -> defer.Deferred[str | None]:
+        for index, registry in self._others():
+            member = registry.find(nick)
+            receiver = self.processes._receivers.get(index)
+            if member is not None and receiver is not None:
+                receiver(nick, event)
+                return defer.succeed(member.nick)
+        return defer.succeed(None)
+
+    def receive(self, receiver: Receiver[Event]) -> None:
+        self.processes._receivers[self.index] = receiver
+
+
 class Chat:
     """A server in memory: its registry, its server, a line front end and a clock.
 
     ``limits`` are :class:`~chat.config.ServerConfig` fields; with
     ``accounts`` the server keeps accounts (in memory) as a real one does,
-    and with ``mailbox`` too the private messages of offline users.
+    and with ``mailbox`` too the private messages of offline users. Given
+    ``processes``, it is one process of that chat.
     """
 
-    def __init__(self, accounts: bool = False, mailbox: bool = False, **limits: Any) -> None:
+    def __init__(
+        self, accounts: bool = False, mailbox: bool = False,
+        processes: Processes | None = None, **limits: Any,
+    ) -> None:
         self.clock = Clock()
-        self.registry = Registry(clock=self.clock)
+        self.registry = (
+            Registry(clock=self.clock) if processes is None else processes.registry(self.clock)
+        )
         self.config = ServerConfig(**limits)
         self.accounts: Accounts | None = None
         """With ``accounts``: the accounts, in an in-memory SQLite database, answering at once."""
@@ -150,7 +236,8 @@ class Chat:
             )
             self.mailbox.start()
         self.server = ChatServer(
-            self.registry, self.config, self.clock, accounts=self.accounts, mailbox=self.mailbox
+            self.registry, self.config, self.clock, accounts=self.accounts, mailbox=self.mailbox,
+            directory=None if processes is None else processes.directory,
         )
         self.factory = LineFactory(self.server)
         self._ports = iter(range(40000, 60000))

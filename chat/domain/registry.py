@@ -16,6 +16,16 @@ registry subscribes each room that has members here. Nickname claims (the
 :class:`~chat.ports.Directory`) are made before a member is created, by
 :mod:`chat.session.login`; the registry only keeps its own members apart.
 
+When the chat spans several processes, a bus tells each room's subscriber
+who is in the room elsewhere (:class:`~chat.domain.events.Present`, then
+the joins and leaves of other processes' members): :attr:`Room.elsewhere`,
+shown by :meth:`Room.nicks` and counted by :meth:`Registry.room_list`. A
+private message to a nickname nobody here holds goes through the
+:class:`~chat.ports.Courier` given as ``courier``, to whichever process
+serves it; with none (one process), such a nickname is nobody. When the
+bus cannot take what a member says (:class:`~chat.ports.BusUnavailableError`)
+the member is refused with :class:`~chat.domain.errors.BackboneUnavailableError`.
+
 A member may be in several rooms (:attr:`Member.rooms`, in the order it
 entered them) and hears each of them; the one it entered last is its
 current room (:attr:`Member.room`), where :meth:`Registry.say` speaks when
@@ -53,6 +63,7 @@ from twisted.python.failure import Failure
 from chat.domain.errors import (
     AlreadyInRoomError,
     AlreadyNamedError,
+    BackboneUnavailableError,
     InvalidRoomError,
     NicknameInvalidError,
     NicknameTakenError,
@@ -62,6 +73,7 @@ from chat.domain.errors import (
 from chat.domain.events import (
     Action,
     Arrived,
+    Attendee,
     Away,
     AwayChanged,
     Batch,
@@ -81,6 +93,7 @@ from chat.domain.events import (
     NoHistory,
     Noticed,
     Past,
+    Present,
     Private,
     PrivateNotice,
     PrivateSent,
@@ -95,7 +108,7 @@ from chat.domain.outbox import Client, Outbox, Reservation
 from chat.history import History
 from chat.local.bus import LocalBus
 from chat.local.sequencer import LocalSequencer
-from chat.ports.bus import Bus
+from chat.ports.bus import Bus, BusUnavailableError, Courier
 from chat.ports.history import CatchUp, HistoryStore
 from chat.ports.sequencer import Sequencer
 from chat.text import fold, nickname_fault
@@ -171,12 +184,16 @@ class Member:
 class Room:
     """Members who receive each other's messages."""
 
-    __slots__ = ("arrived", "departed", "key", "members", "name", "pending_notice", "shared")
+    __slots__ = (
+        "arrived", "departed", "elsewhere", "key", "members", "name", "pending_notice", "shared",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.key = fold(name)
         self.members: dict[str, Member] = {}
+        self.elsewhere: dict[str, Attendee] = {}
+        """Members of the room served by the chat's other processes, by nickname key."""
         self.shared = 0
         """How many of the members are in other rooms too."""
         self.arrived: list[str] = []
@@ -184,8 +201,44 @@ class Room:
         self.pending_notice: IDelayedCall | None = None
 
     def nicks(self) -> list[str]:
-        """Nicknames of the members, in the order they came in."""
-        return [member.nick for member in self.members.values()]
+        """Nicknames of the members, in the order they came in: those served here, then
+        those served elsewhere."""
+        return [member.nick for member in self.members.values()] + [
+            attendee.nick for attendee in self.elsewhere.values()
+        ]
+
+    def __len__(self) -> int:
+        """How many members the room has, here and elsewhere."""
+        return len(self.members) + len(self.elsewhere)
+
+    def _mirror(self, event: Event) -> None:
+        """Keep :attr:`elsewhere` as another process's news of the room tells it."""
+        match event:
+            case Present(_, attendees):
+                self.elsewhere = {
+                    key: attendee for attendee in attendees
+                    if (key := fold(attendee.nick)) not in self.members
+                }
+            case Joined(nick):
+                if fold(nick) not in self.members:
+                    self.elsewhere[fold(nick)] = Attendee(nick)
+            case CrowdJoined(_, nicks):
+                for nick in nicks:
+                    if fold(nick) not in self.members:
+                        self.elsewhere[fold(nick)] = Attendee(nick)
+            case Left(nick):
+                self.elsewhere.pop(fold(nick), None)
+            case CrowdLeft(_, departures):
+                for departure in departures:
+                    self.elsewhere.pop(fold(departure.nick), None)
+            case Renamed(old, new):
+                attendee = self.elsewhere.pop(fold(old), None)
+                if attendee is not None:
+                    self.elsewhere[fold(new)] = Attendee(new, attendee.away)
+            case AwayChanged(nick, message):
+                attendee = self.elsewhere.get(fold(nick))
+                if attendee is not None:
+                    self.elsewhere[fold(nick)] = Attendee(attendee.nick, message)
 
 
 def room_name(text: str) -> str:
@@ -219,6 +272,7 @@ class Registry:
         crowd: int = 100,
         crowd_delay: float = 1.0,
         rules: RoomRules | None = None,
+        courier: Courier[Event] | None = None,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.most_members = 0
@@ -232,6 +286,9 @@ class Registry:
         self.crowd = crowd if clock is not None else 0
         self.crowd_delay = crowd_delay
         self.rules: RoomRules = rules if rules is not None else NoRules()
+        self.courier = courier
+        if courier is not None:
+            courier.receive(self._received)
         self._by_id: dict[str, Member] = {}
         self._origin = secrets.token_hex(8)
         """Makes this registry's member ids differ from those of other processes."""
@@ -250,6 +307,25 @@ class Registry:
     def find(self, nick: str) -> Member | None:
         """The member with this nickname, ignoring case, if any."""
         return self.members.get(fold(nick))
+
+    def find_elsewhere(self, nick: str) -> tuple[Attendee, list[str]] | None:
+        """The member with this nickname served by another process, and its rooms that
+        have members here, if any of them does."""
+        key = fold(nick)
+        found: Attendee | None = None
+        rooms: list[str] = []
+        for room in self.rooms.values():
+            attendee = room.elsewhere.get(key)
+            if attendee is not None:
+                found = attendee
+                rooms.append(room.name)
+        return None if found is None else (found, rooms)
+
+    def broadcast(self, event: Event) -> None:
+        """Tell every member here of ``event`` (news of the server itself)."""
+        batch = Batch((event,))
+        for member in list(self.members.values()):
+            member.outbox.put(batch)
 
     def check_nickname(self, nick: str, allow: Member | None = None) -> None:
         """Refuse ``nick`` if it is not well formed or another member here has it."""
@@ -281,7 +357,7 @@ class Registry:
         if target is None:
             member.outbox.put(Batch((Arrived(nick, len(self.members)),)))
             return member
-        welcome = Welcome(nick, target.name, len(target.members), len(self.members))
+        welcome = Welcome(nick, target.name, len(target), len(self.members))
         member.outbox.put(Batch(self._with_topic(welcome, target)))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member
@@ -325,7 +401,7 @@ class Registry:
         target = self._room(room)
         if target.key in member.rooms:
             return self._replay_again(member, target, after)
-        entered = Entered(target.name, len(target.members))
+        entered = Entered(target.name, len(target))
         member.outbox.put(Batch(self._with_topic(entered, target)))
         return self._enter(member, target, after)
 
@@ -357,7 +433,7 @@ class Registry:
         for old in list(member.rooms.values()):
             if old is not target:
                 self._exit(member, old, went)
-        others = len(target.members) - staying
+        others = len(target) - staying
         member.outbox.put(Batch(self._with_topic(Moved(target.name, others), target)))
         if staying:
             member.room = target
@@ -387,7 +463,7 @@ class Registry:
     def room_list(self) -> list[tuple[str, int]]:
         """Every room with its member count, the lobby first, then by name."""
         rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
-        return [(room.name, len(room.members)) for room in rooms]
+        return [(room.name, len(room)) for room in rooms]
 
     def show_history(
         self, member: Member, count: int, room: str | None = None
@@ -441,42 +517,86 @@ class Registry:
         member's current room); the member gets its id as :class:`Sent`."""
         target = self._room_of(member, room)
         said = Message(member.nick, text, self.sequencer.next_id(), self._now())
-        member.active = said.time
-        self.history.record(target.key, said)
-        self.bus.publish(target.key, (member.id, said))
+        self._speak(target, member, said)
 
     def act(self, member: Member, text: str, room: str | None = None) -> None:
         """Send an :class:`Action` (``/me``) to every other member of ``room``, as
         :meth:`say` does."""
         target = self._room_of(member, room)
         said = Action(member.nick, text, self.sequencer.next_id(), self._now())
-        member.active = said.time
-        self.history.record(target.key, said)
-        self.bus.publish(target.key, (member.id, said))
+        self._speak(target, member, said)
 
-    def whisper(self, member: Member, nick: str, text: str) -> None:
+    def _speak(self, room: Room, member: Member, said: Said) -> None:
+        try:
+            self.bus.publish(room.key, (member.id, said))
+        except BusUnavailableError:
+            raise BackboneUnavailableError() from None
+        member.active = said.time
+        self.history.record(room.key, said)
+
+    def whisper(self, member: Member, nick: str, text: str) -> defer.Deferred[None] | None:
         """Send a :class:`Private` message to one member, in any room; the sender
-        gets :class:`PrivateSent`, or :class:`NoSuchUserError` is raised."""
+        gets :class:`PrivateSent`, or :class:`NoSuchUserError` is raised.
+
+        To a nickname nobody here holds, with a ``courier``, the message goes to
+        whichever process serves it: the Deferred returned fires once it is on its
+        way, or fails with :class:`NoSuchUserError`.
+        """
         target = self.find(nick)
         if target is None:
-            raise NoSuchUserError(nick)
+            if self.courier is None:
+                raise NoSuchUserError(nick)
+            return self._send_elsewhere(member, nick, Private(member.nick, text), text)
         target.outbox.put(Batch((Private(member.nick, text),)))
         sent = PrivateSent(target.nick, text)
         away = target.away
         member.outbox.put(Batch((sent,) if away is None else (sent, Away(target.nick, away))))
+        return None
+
+    def _send_elsewhere(
+        self, member: Member, nick: str, event: Event, text: str | None
+    ) -> defer.Deferred[None]:
+        """Give ``event`` to the courier for ``nick``; the sender gets :class:`PrivateSent`
+        for ``text`` (None: nothing) once the courier has found the recipient."""
+        assert self.courier is not None
+        try:
+            sent = self.courier.send(nick, event)
+        except BusUnavailableError:
+            raise BackboneUnavailableError() from None
+
+        def found(spelled: str | None) -> None:
+            if spelled is None:
+                raise NoSuchUserError(nick)
+            if text is not None:
+                member.outbox.put(Batch((PrivateSent(spelled, text),)))
+
+        return sent.addCallback(found)
+
+    def _received(self, nick: str, event: Event) -> None:
+        """What another process sent to ``nick``: given to the member, if still here."""
+        target = self.find(nick)
+        if target is not None:
+            target.outbox.put(Batch((event,)))
 
     def notice(self, member: Member, text: str, room: str | None = None) -> None:
         """Send a :class:`Noticed` to every other member of ``room`` (by default the
         member's current room): not numbered, not kept, not acknowledged."""
         target = self._room_of(member, room)
-        self.bus.publish(target.key, (member.id, Noticed(member.nick, text, self._now())))
+        try:
+            self.bus.publish(target.key, (member.id, Noticed(member.nick, text, self._now())))
+        except BusUnavailableError:
+            raise BackboneUnavailableError() from None
 
-    def notify(self, member: Member, nick: str, text: str) -> None:
-        """Send a :class:`PrivateNotice` to one member, or raise :class:`NoSuchUserError`."""
+    def notify(self, member: Member, nick: str, text: str) -> defer.Deferred[None] | None:
+        """Send a :class:`PrivateNotice` to one member, or raise :class:`NoSuchUserError`
+        (with a ``courier``, to a nickname nobody here holds, as :meth:`whisper` does)."""
         target = self.find(nick)
         if target is None:
-            raise NoSuchUserError(nick)
+            if self.courier is None:
+                raise NoSuchUserError(nick)
+            return self._send_elsewhere(member, nick, PrivateNotice(member.nick, text), None)
         target.outbox.put(Batch((PrivateNotice(member.nick, text),)))
+        return None
 
     def set_away(self, member: Member, message: str | None) -> None:
         """Mark a member away with ``message`` (None: back); its rooms get
@@ -669,8 +789,13 @@ class Registry:
             self._drop_room(room)
 
     def _publish(self, room: Room, sender: Member | None, event: Event) -> None:
-        """Put ``event`` on the bus for everyone in ``room``, here and elsewhere."""
-        self.bus.publish(room.key, (None if sender is None else sender.id, event))
+        """Put ``event`` on the bus for everyone in ``room``, here and elsewhere (news that
+        the bus cannot take now reaches nobody: what it tells has happened here anyway)."""
+        try:
+            self.bus.publish(room.key, (None if sender is None else sender.id, event))
+        except BusUnavailableError:
+            log.warn("{room}: {event!r} not told: the bus is unavailable", room=room.name,
+                     event=event)
 
     def _heard(self, room_key: str, published: RoomEvent) -> None:
         """What the bus carries for a room with members here: gathered for them."""
@@ -679,6 +804,10 @@ class Registry:
             return
         origin, event = published
         sender = None if origin is None else self._by_id.get(origin)
+        if sender is None and type(event) in _NEWS_OF_MEMBERS:
+            room._mirror(event)
+            if type(event) is Present:
+                return
         said = self._pending.get(room)
         if said is None or (room.shared and room is not self._last_pending):
             said = self._pending_list(room)
@@ -701,6 +830,12 @@ class Registry:
                 self._flush_call = self.clock.callLater(FLUSH_DELAY, self.flush)
         self._last_pending = room
         return said
+
+
+_NEWS_OF_MEMBERS = frozenset(
+    {Present, Joined, CrowdJoined, Left, CrowdLeft, Renamed, AwayChanged}
+)
+"""What, heard from another process, changes who is in a room elsewhere."""
 
 
 def _history_batch(room: Room, catch_up: CatchUp) -> Batch:

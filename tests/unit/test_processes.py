@@ -1,0 +1,162 @@
+"""One chat over several processes, as members see it: who is where, private messages
+between processes, and what is said while the bus cannot take it (chat.testing.Processes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chat.domain.events import BackboneBack, BackboneLost, Event
+from chat.domain.registry import RoomEvent
+from chat.ports.bus import BusUnavailableError, Subscriber
+from chat.testing import Chat, Processes, RecordingClient
+
+
+@pytest.fixture
+def processes() -> Processes:
+    return Processes()
+
+
+@pytest.fixture
+def one(processes: Processes) -> Chat:
+    return Chat(processes=processes, flood_rate=0)
+
+
+@pytest.fixture
+def two(processes: Processes) -> Chat:
+    return Chat(processes=processes, flood_rate=0)
+
+
+def test_who_lists_the_members_of_the_room_in_every_process(one: Chat, two: Chat) -> None:
+    """Members already in the room elsewhere, and those who join after, are listed."""
+    alice = one.connect("alice")
+    bob = two.connect("bob")
+    one.connect("carol")
+    bob.type("/who")
+    assert bob.received()[-1].endswith("bob, alice, carol")
+    alice.type("/who")
+    assert alice.received()[-1].endswith("alice, carol, bob")
+
+
+def test_who_forgets_a_member_who_left_or_renamed_elsewhere(one: Chat, two: Chat) -> None:
+    """A quit and a change of nickname in the other process change the list here."""
+    alice = one.connect("alice")
+    bob = two.connect("bob")
+    carol = two.connect("carol")
+    bob.type("/nick robert")
+    carol.lose()
+    alice.received()
+    alice.type("/who")
+    assert alice.received()[-1].endswith("alice, robert")
+
+
+def test_the_welcome_counts_the_members_elsewhere(one: Chat, two: Chat) -> None:
+    """Joining a room whose members are all in another process says how many there are."""
+    one.connect("alice")
+    one.connect("carol")
+    bob = two.open()
+    bob.type("bob")
+    assert any("with 2 others" in line for line in bob.received())
+
+
+def test_rooms_counts_the_members_of_every_process(one: Chat, two: Chat) -> None:
+    """/rooms counts a room's members here and elsewhere, for rooms with members here."""
+    one.connect("alice")
+    bob = two.connect("bob")
+    bob.type("/rooms")
+    assert bob.received()[-1] == "*** 1 room: lobby (2)"
+
+
+def test_a_private_message_reaches_a_member_of_the_other_process(one: Chat, two: Chat) -> None:
+    """/msg to someone another process serves reaches them, and the sender is told."""
+    alice = one.connect("alice")
+    bob = two.connect("bob")
+    bob.type("/join dev")
+    bob.received()
+    alice.received()
+    alice.type("/msg BOB psst")
+    assert alice.received() == ["-> *bob* psst"]
+    assert bob.received() == ["*alice* psst"]
+
+
+def test_a_private_message_to_nobody_anywhere_is_refused(one: Chat, two: Chat) -> None:
+    """Nobody in any process by that name: the usual refusal."""
+    two.connect("bob")
+    alice = one.connect("alice")
+    alice.type("/msg zed hello")
+    assert alice.received() == ['!!! no user is called "zed"']
+
+
+def test_a_nickname_held_in_one_process_is_refused_in_the_other(one: Chat, two: Chat) -> None:
+    """The processes share one directory of nicknames."""
+    one.connect("alice")
+    other = two.open()
+    other.type("ALICE")
+    assert any(line.startswith("!!! ") and "alice" in line.lower() for line in other.received())
+
+
+class RefusingBus:
+    """A bus whose server is unreachable: it takes nothing."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.rooms: dict[str, list[Subscriber[RoomEvent]]] = {}
+
+    def publish(self, room: str, event: RoomEvent) -> None:
+        if self.down:
+            raise BusUnavailableError()
+        for subscriber in list(self.rooms.get(room, ())):
+            subscriber(room, event)
+
+    def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        self.rooms.setdefault(room, []).append(subscriber)
+
+    def unsubscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        self.rooms.get(room, []).remove(subscriber)
+
+
+def test_what_is_said_while_the_bus_is_unavailable_is_refused_and_not_lost_later() -> None:
+    """The speaker is told it was not sent; once the bus is back, talk goes on."""
+    bus = RefusingBus()
+    chat = Chat(flood_rate=0)
+    chat.registry.bus = bus
+    alice, bob = chat.connect("alice"), chat.connect("bob")
+    alice.received()
+    bus.down = True
+    bob.type("hello?", "/me waves")
+    refused = bob.received()
+    assert len(refused) == 2
+    assert all(line.startswith("!!! not sent: ") for line in refused)
+    assert alice.received() == []
+    bus.down = False
+    bob.type("hello")
+    assert alice.received() == ["<bob> hello"]
+
+
+def test_news_the_bus_cannot_take_still_happens_here() -> None:
+    """A member who leaves while the bus is down is gone here all the same."""
+    bus = RefusingBus()
+    chat = Chat(flood_rate=0)
+    chat.registry.bus = bus
+    chat.connect("alice")
+    bob = chat.connect("bob")
+    bus.down = True
+    bob.lose()
+    assert chat.registry.find("bob") is None
+
+
+def test_news_of_the_server_reaches_every_member_here(one: Chat) -> None:
+    """BackboneLost and BackboneBack are told to everyone, in every room."""
+    alice = RecordingClient()
+    bob = RecordingClient()
+    one.registry.join("alice", alice)
+    one.registry.move(one.registry.join("bob", bob), "dev")
+    alice.take(), bob.take()
+    lost: Event = BackboneLost()
+    one.registry.broadcast(lost)
+    one.registry.broadcast(BackboneBack(3.0))
+    for client in (alice, bob):
+        lines: list[Any] = client.take()
+        assert len(lines) == 2
+        assert "lost touch" in lines[0] and "back in touch" in lines[1]
