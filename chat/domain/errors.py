@@ -247,3 +247,11 @@ class BackboneUnavailableError(ChatError):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class RoomModeratedError(ChatError):
+    """``room`` is moderated (IRC's +m): only its operators and voiced members speak in it."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room

@@ -349,13 +349,23 @@ class IRCCommands:
         flags = "G" if member.away else "H"
         if session is not None and session.server_operator:
             flags += "*"
-        if room is not None and self.is_operator(room, member):
-            flags += "@"
+        if room is not None:
+            flags += self.prefixes(room, member)
         user, realname = self.identity(member)
         shown = channel(room.name) if room is not None else "*"
         return self.viewer.numeric(
             "352", shown, user, HOST, self.viewer.server, member.nick, flags, f"0 {realname}"
         )
+
+    def prefixes(self, room: Room, member: Member) -> str:
+        """``@`` for an operator of ``room``, ``+`` for a voiced member: both with
+        multi-prefix, the highest only without."""
+        shown = "@" if self.is_operator(room, member) else ""
+        if (not shown or "multi-prefix" in self.viewer.caps) and (
+            room.key != LOBBY and self.moderator.is_voiced(member, room.key)
+        ):
+            shown += "+"
+        return shown
 
     def is_operator(self, room: Room, member: Member) -> bool:
         """Whether ``member`` shows as an operator (``@``) of ``room``: in the lobby (the
@@ -389,7 +399,7 @@ class IRCCommands:
         rooms = list(member.rooms.values())
         if rooms:
             shown = " ".join(
-                ("@" if self.is_operator(room, member) else "") + channel(room.name)
+                self.prefixes(room, member) + channel(room.name)
                 for room in rooms
             )
             reply.append(numeric("319", whois.nick, shown))
@@ -576,13 +586,36 @@ class IRCCommands:
                 nick = next(arguments, None)
                 if nick is None:
                     raise NeedMoreParamsError
-                self.moderator.op(session, nick, grant=sign == "+", room=room)
+                self.moderator.op(session, nick, grant=sign == "+", room=room, in_room=True)
+            elif letter == "v":
+                self._voice_mode(session, room, sign, next(arguments, None))
             elif letter == "t":
                 self.moderator.topic_ops_only(session, sign == "+", room=room)
-                self.send([line("MODE", channel(room), sign + "t",
-                                source=self.mask_of(session.member.nick))])
+                self.tell_mode(session, room, sign + "t")
+            elif letter == "m":
+                self.moderator.set_moderated(session, sign == "+", room=room)
+                self.tell_mode(session, room, sign + "m")
             elif letter != "n":
                 self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
+
+    def _voice_mode(
+        self, session: ChatSession, room: str, sign: str, nick: str | None
+    ) -> None:
+        """+v NICK / -v NICK: voice, told to the channel when it changes."""
+        if nick is None:
+            raise NeedMoreParamsError
+        if self.moderator.voice(session, nick, grant=sign == "+", room=room):
+            member = self.registry.find(nick)
+            self.tell_mode(session, room, sign + "v", nick if member is None else member.nick)
+
+    def tell_mode(self, session: ChatSession, room: str, *change: str) -> None:
+        """Tell the channel's IRC members (the actor among them) of a mode ``change``; line
+        users have no modes to see."""
+        text = line("MODE", channel(room), *change, source=self.mask_of(session.member.nick))
+        found = self.registry.rooms.get(fold(room))
+        for member in () if found is None else tuple(found.members.values()):
+            if getattr(member.client, "roomless", False):
+                member.outbox.put(Batch((Wire(text),)))
 
     def _channel_modes(self, room: str) -> None:
         """RPL_CHANNELMODEIS (a key shown to members only) and RPL_CREATIONTIME."""
@@ -590,6 +623,8 @@ class IRCCommands:
         letters, arguments = "n", []
         if settings.topic_ops_only:
             letters += "t"
+        if settings.moderated:
+            letters += "m"
         if settings.invite_only:
             letters += "i"
         if settings.member_limit is not None:
@@ -629,8 +664,7 @@ class IRCCommands:
                 return
             self.moderator.set_join_key(session, join_key, room=room)
             shown = [join_key]
-        self.send([line("MODE", channel(room), sign + letter, *shown,
-                        source=self.mask_of(session.member.nick))])
+        self.tell_mode(session, room, sign + letter, *shown)
 
     def irc_INVITE(self, params: list[str]) -> None:
         if not params:

@@ -26,6 +26,7 @@ from chat.domain.errors import (
     PasswordRequiredError,
     RoomFullError,
     RoomKeyError,
+    RoomModeratedError,
     WrongPasswordError,
 )
 from chat.irc.render import Viewer
@@ -85,6 +86,8 @@ def refusal(viewer: Viewer, error: ChatError, command: str, target: str = "*") -
             return [numeric("474", channel(room), text)]
         case MutedError():
             return [numeric("404", target, text)]
+        case RoomModeratedError(room=room):
+            return [numeric("404", channel(room), text)]
         case NotJoinedError():
             return [numeric("451", "You have not registered")]
         case WrongPasswordError() | AccountRequiredError():

@@ -56,7 +56,7 @@ from chat.text import NICK_MAX, decode, fold, relayable
 
 CAPABILITIES = ("account-tag", "away-notify", "batch", "draft/chathistory", "echo-message",
                 "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names")
-"""IRCv3 capabilities the server offers (multi-prefix holds trivially: one prefix, ``@``)."""
+"""IRCv3 capabilities the server offers (multi-prefix: ``@+`` for a voiced operator)."""
 SASL_MECHANISMS = "PLAIN"
 SASL_CHUNK = 400
 USER_MAX = 10
@@ -160,7 +160,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         if found is None:
             return []
         full = "userhost-in-names" in self.viewer.caps
-        return [("@" if self.is_operator(found, member) else "")
+        return [self.prefixes(found, member)
                 + (self.mask_of(member.nick) if full else member.nick)
                 for member in found.members.values()]
 
@@ -190,18 +190,18 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         numeric = self.viewer.numeric
         name = self.viewer.server
         isupport = [
-            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,k,l,int",
+            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,k,l,imnt",
             f"CHANNELLEN={ROOM_MAX + 1}",
             "CLIENTTAGDENY=*",
             "CHANTYPES=#", f"CHATHISTORY={CHATHISTORY_MAX}", f"KICKLEN={KICK_MAX}", "MODES",
             "MSGREFTYPES=msgid,timestamp", "NETWORK=tcpchat", f"NICKLEN={NICK_MAX}",
-            "PREFIX=(o)@", f"TOPICLEN={TOPIC_MAX}", f"USERLEN={USER_MAX}",
+            "PREFIX=(ov)@+", f"TOPICLEN={TOPIC_MAX}", f"USERLEN={USER_MAX}",
         ]
         return [
             numeric("001", f"Welcome to the tcpchat IRC network, {self.mask_of(nick)}"),
             numeric("002", f"Your host is {name}, running version tcpchat-{__version__}"),
             numeric("003", "This server speaks IRC beside the tcpchat line protocol"),
-            numeric("004", name, f"tcpchat-{__version__}", "i", "bnot", "bo"),
+            numeric("004", name, f"tcpchat-{__version__}", "iow", "biklmnotv", "bklov"),
             *(numeric("005", *isupport[start : start + ISUPPORT_PER_LINE],
                       "are supported by this server")
               for start in range(0, len(isupport), ISUPPORT_PER_LINE)),

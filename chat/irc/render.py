@@ -85,7 +85,8 @@ class Lookup(Protocol):
     """What the renderer asks of the server about others."""
 
     def names(self, room: str) -> list[str]:
-        """The members of ``room`` as RPL_NAMREPLY lists them (``@`` before operators)."""
+        """The members of ``room`` as RPL_NAMREPLY lists them (``@`` before operators, ``+``
+        before voiced members)."""
 
     def account_of(self, nick: str) -> str | None:
         """The account ``nick`` is logged in to, if it is online and logged in."""
@@ -215,7 +216,7 @@ class Viewer:
     def names(self, room: str) -> list[str]:
         """RPL_NAMREPLY lines and RPL_ENDOFNAMES for ``room``."""
         nicks = self.lookup.names(room)
-        if fold(self.nick) not in {fold(nick.lstrip("@").partition("!")[0]) for nick in nicks}:
+        if fold(self.nick) not in {fold(nick.lstrip("@+").partition("!")[0]) for nick in nicks}:
             shown = self.lookup.mask_of(self.nick) if "userhost-in-names" in self.caps else None
             nicks.append(shown or self.nick)
         out = [

@@ -49,6 +49,7 @@ from chat.domain.errors import (
     RegistrationClosedError,
     RoomFullError,
     RoomKeyError,
+    RoomModeratedError,
     WrongPasswordError,
 )
 from chat.domain.events import (
@@ -327,6 +328,8 @@ def describe_error(error: ChatError) -> str:
             return f"you are banned from {_where(room)} {until_text(until)}{why}"
         case NicknameBannedError(nick=nick, until=until):
             return f'nickname "{nick}" is banned on this server {until_text(until)}'
+        case RoomModeratedError(room=room):
+            return f"{room} is moderated: only its operators and those they give voice may speak"
         case MutedError(room=room, until=until):
             where = "everywhere" if room is None else f"in {room}"
             return f"you are muted {where} {until_text(until)}: nobody sees what you say"
@@ -378,6 +381,7 @@ _POWERS = {
     Power.SET_TOPIC: "set the topic of",
     Power.CONFIGURE: "change the settings of",
     Power.OP: "grant or take operator status in",
+    Power.VOICE: "give or take voice in",
     Power.INVITE: "invite to",
 }
 
@@ -389,6 +393,7 @@ _SERVER_WIDE = {
     Power.SET_TOPIC: "set the lobby's topic",
     Power.CONFIGURE: "change the lobby's settings",
     Power.OP: "grant or take operator status in the lobby",
+    Power.VOICE: "give or take voice in the lobby",
     Power.INVITE: "invite to the lobby",
 }
 

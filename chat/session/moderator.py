@@ -38,6 +38,7 @@ from chat.domain.errors import (
     NotInRoomError,
     RoomFullError,
     RoomKeyError,
+    RoomModeratedError,
 )
 from chat.domain.events import Batch, Kick, Moderated, Removed, Silenced, Topic, TopicSet
 from chat.domain.registry import LOBBY, Member, Registry, room_name
@@ -60,6 +61,13 @@ from chat.session.login import ChatRealm, ChatSession
 from chat.text import fold
 
 log = Logger()
+
+
+class _Current:
+    """The member's current room, as :meth:`Moderator.check_speech` defaults to it."""
+
+
+CURRENT_ROOM = _Current()
 
 
 class ModerationRules:
@@ -88,6 +96,8 @@ class WhoIs:
     server_operator: bool
     room_operator: bool
     """Whether it is an operator (or the owner) of its current room."""
+    voiced: bool
+    """Whether it has voice in its current room."""
     since: float
     idle: float
     """Seconds since it last said something (or joined)."""
@@ -183,16 +193,26 @@ class Moderator:
         if settings.member_limit is not None and members >= settings.member_limit:
             raise RoomFullError(shown)
 
-    def check_speech(self, member: Member, room: str | None = None) -> None:
-        """Refuse (:class:`MutedError`) what a muted member would say in ``room``, by
-        default its current one (where a private message or a /nick is refused too)."""
-        if not self.moderation.any_mutes:
+    def check_speech(
+        self, member: Member, room: str | _Current | None = CURRENT_ROOM
+    ) -> None:
+        """Refuse what ``member`` would say in ``room`` (by default its current one): when it
+        is muted there (:class:`MutedError`) or the room is moderated and it has neither
+        voice nor operator status (:class:`RoomModeratedError`). With ``room`` None, what it
+        would say to no room (a private message, a /nick) is refused only when it is muted,
+        in its current room or everywhere."""
+        current = member.room.name if member.room else None
+        where = current if isinstance(room, _Current) or room is None else room
+        if self.moderation.any_mutes:
+            scope = None if where is None else self.scope(where)
+            mute = self.moderation.muted(member.key, scope)
+            if mute is not None:
+                raise MutedError(None if mute.scope is None else where, mute.until)
+        if room is None or where is None or not self.moderation.room(fold(where)).moderated:
             return
-        where = room if room is not None else (member.room.name if member.room else None)
-        scope = None if where is None else self.scope(where)
-        mute = self.moderation.muted(member.key, scope)
-        if mute is not None:
-            raise MutedError(None if mute.scope is None else where, mute.until)
+        session = self.realm.sessions.get(member.id)
+        if session is not None and not self.moderation.may_speak(self.actor(session), fold(where)):
+            raise RoomModeratedError(where)
 
     def _ban_of(self, session: ChatSession, scope: str | None) -> Ban | None:
         account = session.account
@@ -404,6 +424,17 @@ class Moderator:
         log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
                  what="invite only" if invite_only else "open")
 
+    def set_moderated(
+        self, session: ChatSession, moderated: bool, room: str | None = None
+    ) -> None:
+        """Let only the operators and voiced members of the actor's room speak in it, or
+        anyone."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_moderated(fold(room), moderated)
+        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
+                 what="moderated" if moderated else "no longer moderated")
+
     def _configure(self, session: ChatSession, room: str) -> None:
         if self.scope(room) is None and not session.server_operator:
             raise NotPermittedError(Power.CONFIGURE, None)
@@ -437,14 +468,18 @@ class Moderator:
     # Room operators and owners
 
     def op(
-        self, session: ChatSession, nick: str, grant: bool = True, room: str | None = None
+        self, session: ChatSession, nick: str, grant: bool = True, room: str | None = None,
+        in_room: bool = False,
     ) -> bool:
-        """Make ``nick`` (its account, if any) an operator of the actor's room, or no longer."""
+        """Make ``nick`` (its account, if any) an operator of the actor's room, or no longer;
+        with ``in_room`` (IRC) only a member of the room is made one (:class:`NotHereError`)."""
         room = self._room_of(session, room)
         self._allowed(self.moderation.may_op(self.actor(session), fold(room)), room)
         if grant:
             # A registered user by account; a guest by nickname, until it leaves.
             target = self._session(nick)
+            if in_room and not self._is_in(target, room):
+                raise NotHereError(target.member.nick, room)
             account = target.account
             key = account.key if account is not None else guest_key(target.member.key)
             shown = target.member.nick
@@ -467,6 +502,37 @@ class Moderator:
         self._log(session, action, shown, fold(room), "")
         self._tell(room, Moderated(room, session.member.nick, action, shown))
         return True
+
+    def voice(
+        self, session: ChatSession, nick: str, grant: bool = True, room: str | None = None
+    ) -> bool:
+        """Give ``nick`` (its account, if any; a guest by nickname, as long as it keeps it)
+        voice in the actor's room, or take it: whether that changed anything. ``nick`` must
+        be online (:class:`NoSuchUserError`) and in the room (:class:`NotHereError`)."""
+        room = self._room_of(session, room)
+        if self.scope(room) is None and not session.server_operator:
+            raise NotPermittedError(Power.VOICE, None)
+        self._allowed(self.moderation.may_voice(self.actor(session), fold(room)), room)
+        target = self._session(nick)
+        if not self._is_in(target, room):
+            raise NotHereError(target.member.nick, room)
+        account = target.account
+        key = account.key if account is not None else guest_key(target.member.key)
+        change = self.moderation.grant_voice if grant else self.moderation.revoke_voice
+        if not change(fold(room), key):
+            return False
+        self._log(session, "voiced" if grant else "devoiced", target.member.nick, fold(room), "")
+        return True
+
+    def is_voiced(self, member: Member, room_key: str) -> bool:
+        """Whether ``member`` has voice in the room keyed ``room_key``."""
+        session = self.realm.sessions.get(member.id)
+        if session is None:
+            return False
+        account = session.account
+        return self.moderation.is_voiced(
+            room_key, member.key, None if account is None else account.key
+        )
 
     def entered(
         self, session: ChatSession, room: str, created: bool, guest_creator_ops: bool = False
@@ -501,6 +567,9 @@ class Moderator:
             None if account is None else account.name,
             target.server_operator,
             room is not None and self.moderation.is_room_operator(
+                room.key, member.key, None if account is None else account.key
+            ),
+            room is not None and self.moderation.is_voiced(
                 room.key, member.key, None if account is None else account.key
             ),
             member.since,

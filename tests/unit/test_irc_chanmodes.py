@@ -131,4 +131,96 @@ def test_a_non_operator_cannot_set_these_modes(chat: Chat, clients: Clients) -> 
 def test_isupport_names_the_channel_modes(clients: Clients) -> None:
     client = clients.irc()
     client.send("NICK dana", "USER dana 0 * :dana")
-    assert any("CHANMODES=b,k,l,int" in line for line in client.received())
+    assert any("CHANMODES=b,k,l,imnt" in line for line in client.received())
+
+
+# Voice (+v), moderated rooms (+m), and +o of someone absent
+
+
+def test_voice_is_told_to_the_channel_and_shown_in_names_who_and_whois(
+    clients: Clients,
+) -> None:
+    """+v bob: every IRC member sees the MODE; NAMES, WHO and WHOIS show bob with +."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="#dev")
+    alice.received()
+    alice.send("MODE #dev +v bob")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +v bob"]
+    assert bob.received() == [":alice!~alice@tcpchat MODE #dev +v bob"]
+    bob.send("NAMES #dev", "WHO #dev", "WHOIS bob")
+    lines = bob.received()
+    assert ":tcpchat.local 353 bob = #dev :@alice +bob" in lines
+    [who_bob] = [line for line in lines if line.split(" ")[1] == "352" and " bob H" in line]
+    assert who_bob.split(" ")[8] == "H+"
+    assert ":tcpchat.local 319 bob bob :+#dev" in lines
+    alice.send("MODE #dev -v bob")
+    assert bob.received() == [":alice!~alice@tcpchat MODE #dev -v bob"]
+    bob.send("NAMES #dev")
+    assert ":tcpchat.local 353 bob = #dev :@alice bob" in bob.received()
+
+
+def test_a_voiced_operator_is_at_plus_with_multi_prefix_and_at_without(
+    clients: Clients,
+) -> None:
+    """multi-prefix shows every prefix, highest first; without it only the highest."""
+    alice = clients.irc("alice", "multi-prefix", join="#dev")
+    plain = clients.irc("bob", join="#dev")
+    alice.send("MODE #dev +v alice")
+    alice.received()
+    alice.send("NAMES #dev", "WHO #dev")
+    lines = alice.received()
+    assert ":tcpchat.local 353 alice = #dev :@+alice bob" in lines
+    assert any(line.split(" ")[1] == "352" and " alice H@+ " in line for line in lines)
+    plain.received()
+    plain.send("NAMES #dev", "WHO #dev")
+    lines = plain.received()
+    assert ":tcpchat.local 353 bob = #dev :@alice bob" in lines
+    assert any(line.split(" ")[1] == "352" and " alice H@ " in line for line in lines)
+
+
+def test_voice_is_refused_to_members_and_aimed_only_at_members(clients: Clients) -> None:
+    """+v by a member who is no operator is 482; of someone elsewhere 441; of nobody 401."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="#dev")
+    clients.irc("carol", join="#ops")
+    alice.received()
+    bob.send("MODE #dev +v bob")
+    assert bob.commands() == ["482"]
+    alice.send("MODE #dev +v carol", "MODE #dev +v nobody", "MODE #dev +o carol")
+    assert alice.commands() == ["441", "401", "441"]
+
+
+def test_a_moderated_room_lets_only_operators_and_voiced_members_speak(
+    chat: Chat, clients: Clients
+) -> None:
+    """+m: bob's PRIVMSG is 404 and reaches nobody, and a line user in the room is told
+    why in a !!! line; once voiced bob speaks; private messages are not moderated."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="#dev")
+    carol = chat.connect("carol")
+    carol.type("/join dev")
+    alice.send("MODE #dev +m")
+    assert alice.received()[-1] == ":alice!~alice@tcpchat MODE #dev +m"
+    bob.received()
+    carol.received()
+    bob.send("PRIVMSG #dev :hi")
+    [refused] = bob.received()
+    assert refused.startswith(":tcpchat.local 404 bob #dev :dev is moderated")
+    carol.type("hello")
+    assert carol.received() == [
+        "!!! dev is moderated: only its operators and those they give voice may speak"
+    ]
+    assert alice.received() == []
+    bob.send("PRIVMSG carol :psst")
+    assert carol.received() == ["*bob* psst"]
+    alice.send("MODE #dev +v bob")
+    alice.received()
+    bob.send("PRIVMSG #dev :hi again")
+    assert alice.received() == [":bob!~bob@tcpchat PRIVMSG #dev :hi again"]
+    assert carol.received() == ["<bob> hi again"]
+    alice.send("MODE #dev")
+    assert alice.received()[0] == ":tcpchat.local 324 alice #dev :+nm"
+    alice.send("MODE #dev -m")
+    alice.received()
+    carol.type("hello")
+    assert alice.received() == [":carol!carol@tcpchat PRIVMSG #dev :hello"]

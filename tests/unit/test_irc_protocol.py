@@ -58,7 +58,7 @@ def test_registration_welcomes_with_an_honest_isupport_and_joins_no_room(
     isupport = " ".join(lines[4:6]).split(" ")
     assert "CASEMAPPING=rfc1459" in isupport and "CHANTYPES=#" in isupport
     assert "NICKLEN=20" in isupport and "CHANNELLEN=33" in isupport
-    assert "PREFIX=(o)@" in isupport and "TOPICLEN=390" in isupport
+    assert "PREFIX=(ov)@+" in isupport and "TOPICLEN=390" in isupport
     # at most 15 parameters: the nick, 13 tokens, the trailing text
     assert all(len(line.partition(" :")[0].split(" ")) <= 2 + 14 for line in lines[4:6])
     assert bob.received() == []
