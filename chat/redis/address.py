@@ -16,6 +16,13 @@ DEFAULT_TIMEOUT = 5.0
 
 DEFAULT_PORT = 6379
 
+DEFAULT_PING = 1.0
+"""Seconds between the PINGs by which a node checks that Redis still answers."""
+DEFAULT_BACKOFF = 5.0
+"""The most seconds between two attempts to reconnect to a Redis gone away."""
+FIRST_RETRY = 0.5
+"""Seconds before the first attempt to reconnect; each later wait doubles, up to the backoff."""
+
 
 class RedisError(Exception):
     """Redis refused a command, or could not be reached, or answered what was not expected."""
@@ -31,6 +38,9 @@ class RedisAddress:
     password: str | None = None
     db: int | None = None
     timeout: float = DEFAULT_TIMEOUT
+    """Seconds to connect, for a blocking command, and for a PING to be answered."""
+    ping: float = DEFAULT_PING
+    backoff: float = DEFAULT_BACKOFF
 
 
 def parse_url(url: str) -> RedisAddress:
@@ -38,16 +48,27 @@ def parse_url(url: str) -> RedisAddress:
 
     ``redis://[:PASSWORD@]HOST[:PORT][/DB]`` (a user name before the colon is
     not used), or ``unix:PATH`` / ``unix://PATH`` with ``?db=N&password=P``.
+    Either takes ``?ping=SECONDS`` (between health checks) and
+    ``&backoff=SECONDS`` (the longest wait between reconnection attempts).
     """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
+    unknown = sorted(set(query) - _QUERY_WORDS[parts.scheme == "unix"])
+    if unknown:
+        raise ValueError(
+            f"{url!r}: unknown setting {unknown[0]!r} (known: "
+            f"{', '.join(sorted(_QUERY_WORDS[parts.scheme == 'unix']))})"
+        )
+    ping = _seconds(query, "ping", DEFAULT_PING, url)
+    backoff = _seconds(query, "backoff", DEFAULT_BACKOFF, url)
     if parts.scheme == "unix":
         path = (parts.netloc + parts.path) if parts.netloc else parts.path
         if not path:
             raise ValueError(f"{url!r}: no socket path after unix:")
         password = query.get("password", [None])[-1]
         return RedisAddress(path=unquote(path), password=password,
-                            db=_db(query.get("db", [None])[-1], url))
+                            db=_db(query.get("db", [None])[-1], url), ping=ping,
+                            backoff=backoff)
     if parts.scheme == "rediss":
         raise ValueError(f"{url!r}: TLS (rediss://) is not supported yet")
     if parts.scheme != "redis" or not parts.hostname:
@@ -60,7 +81,24 @@ def parse_url(url: str) -> RedisAddress:
         raise ValueError(f"{url!r}: the port is not a number from 0 to 65535") from None
     password = None if parts.password is None else unquote(parts.password)
     return RedisAddress(host=parts.hostname, port=port, password=password,
-                        db=_db(parts.path.strip("/") or None, url))
+                        db=_db(parts.path.strip("/") or None, url), ping=ping, backoff=backoff)
+
+
+_QUERY_WORDS = {True: {"db", "password", "ping", "backoff"}, False: {"ping", "backoff"}}
+"""The settings a URL's query may give: a unix: URL (True) or a redis:// one."""
+
+
+def _seconds(query: dict[str, list[str]], word: str, default: float, url: str) -> float:
+    text = query.get(word, [None])[-1]
+    if text is None:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0.05 <= seconds <= 3600:
+        raise ValueError(f"{url!r}: {word} is seconds from 0.05 to 3600, not {text!r}")
+    return seconds
 
 
 def _db(text: str | None, url: str) -> int | None:

@@ -21,25 +21,33 @@ the others still receive the event; who receives an entry is settled when
 its delivery starts.
 
 Events are written by ``encode`` and read by ``decode`` (by default
-:mod:`chat.redis.codec`). When Redis fails a command the failure is logged
-and the loop tries again after ``retry`` seconds; what a node does while
-Redis is away (telling users, resuming) is planned in docs/scaling.md.
+:mod:`chat.redis.codec`). When Redis fails a read the loop reads again after
+``retry`` seconds, from each room's last id: a read cut by a lost connection
+waits for the connection to be made again (:mod:`chat.redis.connection`), and
+then resumes every room where its delivery stopped, so nothing is lost and
+nothing delivered twice. While the bus's :attr:`RedisBus.health` says Redis
+is down (:mod:`chat.redis.health`), :meth:`RedisBus.publish` refuses at once
+with :class:`~chat.ports.bus.BusUnavailableError`: nothing is queued. An
+event whose XADD was sent but not answered when the connection was lost may
+or may not be in the stream: it is not published again (it might then be
+there twice); if Redis took it, every node, its publisher's included,
+delivers it once when reading resumes; if not, nobody does.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.ports.bus import Event, Subscriber
+from chat.ports.bus import BusUnavailableError, Event, Subscriber
 from chat.redis import codec
-from chat.redis.connection import RedisClient
+from chat.redis.connection import ConnectionLostError, RedisClient
 
 log = Logger()
 
@@ -53,6 +61,13 @@ DEFAULT_RETRY = 1.0
 """Seconds before reading again after Redis failed a read."""
 
 StreamId = tuple[int, int]
+
+
+class Health(Protocol):
+    """Whether Redis can be reached now (:class:`chat.redis.health.RedisHealth`)."""
+
+    @property
+    def up(self) -> bool: ...
 
 
 def stream_id(text: str) -> StreamId:
@@ -102,6 +117,8 @@ class RedisBus(Generic[Event]):
         self._retrying: IDelayedCall | None = None
         self._stopped: defer.Deferred[None] | None = None
         self._running = False
+        self.health: Health | None = None
+        """While it says Redis is down, publishing is refused (None: always tried)."""
 
     def start(self) -> None:
         """Begin reading the rooms subscribed to."""
@@ -109,10 +126,13 @@ class RedisBus(Generic[Event]):
         self._read()
 
     def stop(self) -> defer.Deferred[None]:
-        """Stop reading; fires once the read in flight has ended."""
+        """Stop reading; fires once the read in flight has ended (at once while Redis is
+        down: the read ends when its connection is closed)."""
         self._running = False
         if self._retrying is not None and self._retrying.active():
             self._retrying.cancel()
+        if self.health is not None and not self.health.up:
+            return defer.succeed(None)
         done: defer.Deferred[None] = defer.Deferred()
         if self._read_in_flight is None:
             done.callback(None)
@@ -122,7 +142,11 @@ class RedisBus(Generic[Event]):
         return done.addCallback(lambda _: self._forget_wake())
 
     def publish(self, room: str, event: Event) -> None:
-        """Add ``event`` to the room's stream; it is delivered when read back."""
+        """Add ``event`` to the room's stream; it is delivered when read back.
+
+        Raises :class:`BusUnavailableError` while Redis is down."""
+        if self.health is not None and not self.health.up:
+            raise BusUnavailableError("Redis is unreachable")
         self._unanswered += 1
         added = self._add(room, event)
         added.addCallback(self._added, room).addErrback(self._publish_failed, room)
@@ -183,7 +207,13 @@ class RedisBus(Generic[Event]):
 
     def _publish_failed(self, failure: Failure, room: str) -> None:
         self._unanswered -= 1
-        log.failure("bus: Redis failed publishing to {room}", failure, room=room)
+        if failure.check(ConnectionLostError):
+            log.warn(
+                "bus: the connection was lost before Redis answered an event of {room}: "
+                "if Redis took it, it is delivered when reading resumes", room=room,
+            )
+        else:
+            log.failure("bus: Redis failed publishing to {room}", failure, room=room)
 
     def _start_failed(self, failure: Failure, room: str) -> None:
         self._starting.discard(room)
@@ -220,8 +250,12 @@ class RedisBus(Generic[Event]):
     def _read_failed(self, failure: Failure) -> None:
         self._read_in_flight = None
         if self._running:
-            log.failure("bus: Redis failed a read; reading again in {retry}s", failure,
-                        retry=self.retry)
+            if failure.check(ConnectionLostError):
+                log.info("bus: reading cut by a lost connection; resuming every room from "
+                         "its last id once Redis is back")
+            else:
+                log.failure("bus: Redis failed a read; reading again in {retry}s", failure,
+                            retry=self.retry)
             self._retrying = self.clock.callLater(self.retry, self._read)
         self._after_read(read_again=False)
 

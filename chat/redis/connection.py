@@ -3,10 +3,12 @@
 :class:`RedisAddress` says where the Redis server is (a TCP host and port,
 or a unix socket path) and how to log in to it (password, database).
 :func:`connect` opens a txredisapi connection (answers are Deferreds; see
-docs/scaling.md for why this client); :func:`blocking_command` sends one
-command over a short-lived blocking socket, for the rare moment when a
-synchronous port method cannot go on without Redis's answer (a new block of
-message ids, :mod:`chat.redis.sequencer`).
+docs/scaling.md for why this client); :func:`connect_lazily` opens one that
+reconnects by itself, with a backoff, and tells a :class:`ConnectionWatcher`
+when it is made and lost; :func:`blocking_command` sends one command over a
+short-lived blocking socket, for the rare moment when a synchronous port
+method cannot go on without Redis's answer (a new block of message ids,
+:mod:`chat.redis.sequencer`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import txredisapi  # type: ignore[import-untyped]
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
+from twisted.python.failure import Failure
 
 from chat.redis.address import (
     DEFAULT_TIMEOUT,
+    FIRST_RETRY,
     RedisAddress,
     RedisError,
     blocking_command,
@@ -27,9 +32,14 @@ from chat.redis.address import (
 )
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "RedisAddress", "RedisClient", "RedisError", "blocking_command",
-    "connect", "connect_lazily", "describe", "encode_command", "parse_url",
+    "DEFAULT_TIMEOUT", "ConnectionLostError", "ConnectionWatcher", "RedisAddress",
+    "RedisClient", "RedisError", "blocking_command", "connect", "connect_lazily", "describe",
+    "encode_command", "parse_url",
 ]
+
+ConnectionLostError: type[Exception] = txredisapi.ConnectionError
+"""What a command fails with when its connection is lost before it is answered (it may
+or may not have been carried out), or when there is no connection to send it on."""
 
 class RedisClient(Protocol):
     """What the Redis ports use of a txredisapi connection."""
@@ -63,18 +73,71 @@ def connect(address: RedisAddress) -> defer.Deferred[RedisClient]:
     return connected  # type: ignore[no-any-return]
 
 
-def connect_lazily(address: RedisAddress) -> RedisClient:
+class ConnectionWatcher(Protocol):
+    """Told when a connection made by :func:`connect_lazily` is up, and when it is lost."""
+
+    def made(self) -> None:
+        """The connection is ready for commands (logged in, database chosen)."""
+
+    def lost(self, why: str) -> None:
+        """The connection ended, for the reason ``why``; it is being made again."""
+
+
+def connect_lazily(address: RedisAddress, watcher: ConnectionWatcher | None = None) -> RedisClient:
     """A txredisapi connection to ``address`` at once, connecting in the background:
-    commands sent before it is up wait for it. It reconnects when the connection is
-    lost (txredisapi's backoff); what a node tells its users then is not done yet."""
-    options: dict[str, Any] = dict(
-        dbid=address.db, reconnect=True, password=address.password,
-        connectTimeout=address.timeout, convertNumbers=False,
-    )
+    commands sent before it is up wait for it.
+
+    When the connection is lost it is made again: the first attempt after
+    :data:`~chat.redis.address.FIRST_RETRY` seconds, each wait after that twice as long,
+    up to ``address.backoff`` seconds (txredisapi's reconnection, which runs on
+    Twisted's ``ClientService``, with these delays). ``watcher`` hears of each
+    connection made and lost.
+    """
+    factory = _WatchedFactory(address, watcher)
+    endpoint: Any
     if address.path is not None:
-        return txredisapi.lazyUnixConnection(address.path, **options)  # type: ignore[no-any-return]
-    return txredisapi.lazyConnection(  # type: ignore[no-any-return]
-        address.host, address.port, **options
-    )
+        endpoint = UNIXClientEndpoint(reactor, address.path, timeout=address.timeout)
+    else:
+        endpoint = HostnameEndpoint(reactor, address.host, address.port,
+                                    timeout=address.timeout)
+    factory.startConnecting(endpoint)
+    return factory.handler  # type: ignore[no-any-return]
 
 
+class _WatchedFactory(txredisapi.RedisFactory):  # type: ignore[misc]
+    """txredisapi's factory of one lazy connection, with our backoff, telling a watcher."""
+
+    factor = 2.0
+
+    def __init__(self, address: RedisAddress, watcher: ConnectionWatcher | None) -> None:
+        handler = (txredisapi.UnixConnectionHandler if address.path is not None
+                   else txredisapi.ConnectionHandler)
+        super().__init__(
+            describe(address), address.db, 1, isLazy=True, handler=handler,
+            password=address.password, convertNumbers=False,
+        )
+        self.initialDelay = min(FIRST_RETRY, address.backoff)
+        self.maxDelay = address.backoff
+        self.watcher = watcher
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        if self.watcher is not None:
+            watcher, connection_lost = self.watcher, protocol.connectionLost
+
+            def lost(reason: Failure) -> None:
+                try:
+                    connection_lost(reason)
+                finally:
+                    if not self.disconnectCalled and getattr(protocol, "_was_ready", False):
+                        watcher.lost(reason.getErrorMessage())
+
+            protocol.connectionLost = lost
+        return protocol
+
+    def addConnection(self, conn: Any) -> None:
+        super().addConnection(conn)
+        if conn in self.pool:
+            conn._was_ready = True
+            if self.watcher is not None:
+                self.watcher.made()

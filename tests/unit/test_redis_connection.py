@@ -58,6 +58,8 @@ def test_the_connection_and_the_blocking_command_see_the_same_data(redis: RedisS
     ("unix:/run/redis.sock?db=1&password=x", RedisAddress(path="/run/redis.sock", password="x",
                                                         db=1)),
     ("unix:///run/redis.sock", RedisAddress(path="/run/redis.sock")),
+    ("unix:/r.sock?ping=0.5&backoff=2", RedisAddress(path="/r.sock", ping=0.5, backoff=2.0)),
+    ("redis://h/1?backoff=30", RedisAddress("h", 6379, db=1, backoff=30.0)),
 ])
 def test_a_redis_url_names_its_server(url: str, address: RedisAddress) -> None:
     """The forms --redis takes: TCP with password and database, or a unix socket."""
@@ -71,6 +73,10 @@ def test_a_redis_url_names_its_server(url: str, address: RedisAddress) -> None:
     ("redis://localhost:99999", "port is not a number"),
     ("redis://localhost/two", "database is a number"),
     ("rediss://localhost", "TLS (rediss://) is not supported yet"),
+    ("unix:/r.sock?ping=0", "ping is seconds from 0.05 to 3600, not '0'"),
+    ("redis://h?backoff=soon", "backoff is seconds from 0.05 to 3600, not 'soon'"),
+    ("redis://h?db=1", "unknown setting 'db' (known: backoff, ping)"),
+    ("unix:/r.sock?pign=1", "unknown setting 'pign'"),
 ])
 def test_a_redis_url_that_names_nothing_says_why(url: str, said: str) -> None:
     with pytest.raises(ValueError, match=re.escape(said)):
