@@ -1,7 +1,8 @@
 """Nickname claims kept in Redis: the :class:`~chat.ports.Directory` shared by a chat's processes.
 
 Each claim is one key, ``<prefix>nick:<folded nickname>``, set only if it
-does not exist (SET NX) to ``[nick as spelled, owner]``; a sorted set,
+does not exist (SET NX) to ``[nick as spelled, owner, node]`` (the node
+serving the holder, when the directory is given one); a sorted set,
 ``<prefix>online``, ranks the folded nicknames by when they were first
 claimed (a counter, ``<prefix>claims``), which is the order of
 :meth:`RedisDirectory.online`. Claiming, releasing and listing are each one
@@ -9,8 +10,10 @@ Lua script, so two processes asking at once cannot both win, and a claim is
 released only by its holder (the same spelling and owner). Owners are
 strings (a session id that is unique across processes).
 
-Claims do not expire yet: presence leases, which free the nicknames of a
-process that died, are planned in docs/scaling.md.
+A directory given its ``node`` also notes each claim in the node's set
+``<prefix>node:<node>:claims``, so that when the node's lease expires
+(:mod:`chat.redis.presence`) its claims are freed, and
+:class:`~chat.redis.courier.RedisCourier` finds where to deliver.
 """
 
 from __future__ import annotations
@@ -32,14 +35,17 @@ else
   redis.call('SET', KEYS[1], ARGV[1], 'NX')
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[3])
 end
+if KEYS[4] then redis.call('SADD', KEYS[4], ARGV[3]) end
 return false
 """
-"""Claim for ARGV[2] (owner) unless another owner holds it; returns what is held then."""
+"""Claim for ARGV[2] (owner) unless another owner holds it; returns what is held then. The
+node's claims are the set KEYS[4], if given."""
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
+  if KEYS[3] then redis.call('SREM', KEYS[3], ARGV[2]) end
 end
 return 0
 """
@@ -58,17 +64,22 @@ return claims
 class RedisDirectory:
     """Who holds which nickname, for every process using the same Redis and prefix."""
 
-    def __init__(self, client: RedisClient, prefix: str = "tcpchat:") -> None:
+    def __init__(
+        self, client: RedisClient, prefix: str = "tcpchat:", node: str | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.node = node
+        """The node whose members claim here (None: claims name no node)."""
+        self._mine = [] if node is None else [f"{prefix}node:{node}:claims"]
         self._online = f"{prefix}online"
         self._claims = f"{prefix}claims"
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError`."""
         claim = Claim(nick, owner)
-        keys = [self._key(claim.key), self._online, self._claims]
-        asked = self.client.eval(CLAIM, keys, [_value(claim), owner, claim.key])
+        keys = [self._key(claim.key), self._online, self._claims, *self._mine]
+        asked = self.client.eval(CLAIM, keys, [self._value(claim), owner, claim.key])
 
         def answered(held: str | None) -> Claim[str]:
             if held is not None:
@@ -79,8 +90,8 @@ class RedisDirectory:
 
     def release(self, claim: Claim[str]) -> defer.Deferred[None]:
         """Free ``claim``'s nickname if ``claim`` is still the one held."""
-        keys = [self._key(claim.key), self._online]
-        released = self.client.eval(RELEASE, keys, [_value(claim), claim.key])
+        keys = [self._key(claim.key), self._online, *self._mine]
+        released = self.client.eval(RELEASE, keys, [self._value(claim), claim.key])
         return released.addCallback(lambda _: None)
 
     def find(self, nick: str) -> defer.Deferred[Claim[str] | None]:
@@ -100,11 +111,11 @@ class RedisDirectory:
     def _key(self, folded: str) -> str:
         return f"{self.prefix}nick:{folded}"
 
-
-def _value(claim: Claim[str]) -> str:
-    return json.dumps([claim.nick, claim.owner], ensure_ascii=False)
+    def _value(self, claim: Claim[str]) -> str:
+        held = [claim.nick, claim.owner] + ([] if self.node is None else [self.node])
+        return json.dumps(held, ensure_ascii=False)
 
 
 def _claim(value: str) -> Claim[str]:
-    nick, owner = json.loads(value)
+    nick, owner, *_node = json.loads(value)
     return Claim(nick, owner)

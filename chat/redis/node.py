@@ -2,11 +2,14 @@
 
 :class:`RedisNode` makes the node's two connections (commands, and the
 bus's blocking reads), its :class:`~chat.redis.rooms.RedisRooms` (message
-ids, history and fan-out of every room) and its
-:class:`~chat.redis.directory.RedisDirectory` (nicknames across nodes).
-:class:`RedisNodeService` starts reading the rooms before anything listens
-and, once the goodbyes are said, stops reading, waits for what was sent and
-closes the connections. Every node given the same URL serves the same chat.
+ids, history, fan-out and rosters of every room), its
+:class:`~chat.redis.directory.RedisDirectory` (nicknames across nodes), its
+:class:`~chat.redis.courier.RedisCourier` (private messages across nodes)
+and its :class:`~chat.redis.presence.Lease`. :class:`RedisNodeService` takes
+the lease and starts reading the rooms before anything listens and, once the
+goodbyes are said, waits for what was sent, gives the lease up (freeing
+whatever the node still held), stops reading and closes the connections.
+Every node given the same URL serves the same chat.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from twisted.internet import defer
 
 from chat.redis.address import RedisAddress
 from chat.redis.connection import connect_lazily
+from chat.redis.courier import RedisCourier
 from chat.redis.directory import RedisDirectory
+from chat.redis.presence import DEFAULT_LEASE, Lease
 from chat.redis.rooms import RedisRooms
 
 PREFIX = "tcpchat:"
@@ -26,16 +31,23 @@ PREFIX = "tcpchat:"
 
 
 class RedisNode:
-    """The shared parts of one node: its rooms and its nickname directory."""
+    """The shared parts of one node: its rooms, nickname directory, courier and lease."""
 
-    def __init__(self, address: RedisAddress, reactor: Any, history_keep: int) -> None:
+    def __init__(
+        self, address: RedisAddress, reactor: Any, history_keep: int,
+        lease: float = DEFAULT_LEASE,
+    ) -> None:
         self.address = address
         self.client = connect_lazily(address)
         self.reader = connect_lazily(address)
         self.rooms = RedisRooms(
             address, self.client, self.reader, reactor, PREFIX, keep=history_keep
         )
-        self.directory = RedisDirectory(self.client, PREFIX)
+        self.directory = RedisDirectory(self.client, PREFIX, self.rooms.node)
+        self.courier = RedisCourier(self.rooms, PREFIX)
+        self.lease = Lease(
+            self.client, self.rooms.node, reactor, PREFIX, lease, self.rooms.stream_keep
+        )
 
 
 class RedisNodeService(Service):
@@ -46,12 +58,14 @@ class RedisNodeService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self.node.lease.start()
         self.node.rooms.start()
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         super().stopService()
         yield self.node.rooms.close()
+        yield self.node.lease.stop()
         yield self.node.rooms.stop()
         for client in (self.node.client, self.node.reader):
             yield client.disconnect()

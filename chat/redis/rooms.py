@@ -28,6 +28,7 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -36,10 +37,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.domain.events import Action, Message, Said
+from chat.domain.events import Action, Attendee, Message, Present, Said
 from chat.domain.registry import RoomEvent
+from chat.ports.bus import Subscriber
 from chat.ports.history import CatchUp
-from chat.redis import bus, codec
+from chat.redis import bus, codec, presence
 from chat.redis.bus import RedisBus
 from chat.redis.connection import RedisAddress, RedisClient, RedisError, blocking_command
 from chat.redis.history import DEFAULT_KEEP, RedisHistory
@@ -74,12 +76,25 @@ trimmed to ARGV[2] entries once ARGV[3] over, the newest id trimmed in KEYS[3], 
 :data:`chat.redis.history.RECORD` does) and add its event (ARGV[5]) to the room's bus
 stream (KEYS[4], MAXLEN ~ ARGV[4]), all under the one id."""
 
-EVENT = """
+EVENT = presence.ROSTER + """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local last = newest and string.match(newest[1], '^(%d+)') or '0'
+change_roster(KEYS[2], KEYS[3], 3)
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], last .. '-*', 'e', ARGV[2])
 """
-"""Add an event that is not a message (ARGV[2]) after the room's last message."""
+"""Add an event that is not a message (ARGV[2]) after the room's last message (KEYS[1]),
+changing the room's roster (KEYS[2], KEYS[3], ARGV[3..] as :data:`chat.redis.presence.ROSTER`
+takes them) in the same call."""
+
+START = """
+return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1), redis.call('HGETALL', KEYS[2])}
+"""
+"""The newest entry of a room's bus stream (KEYS[1]) and its roster (KEYS[2]), read at once:
+the roster is who is in the room as of that entry."""
+
+INBOX = "inbox:"
+"""What the bus room of a node's inbox (:mod:`chat.redis.courier`) is called before the
+node's name: no room name has a colon."""
 
 
 class RedisRooms(RedisBus[RoomEvent]):
@@ -110,6 +125,10 @@ class RedisRooms(RedisBus[RoomEvent]):
         """The highest message id this node has been told of (its own, or delivered)."""
         self._waiting: dict[str, list[tuple[int, defer.Deferred[int]]]] = {}
         self._writing: set[defer.Deferred[Any]] = set()
+        self._away: dict[str, str] = {}
+        """Away messages of this node's members, by nickname key, for their roster entries."""
+        self.inbox = INBOX + self.node
+        """The bus room of this node's inbox (:class:`~chat.redis.courier.RedisCourier`)."""
 
     # The sequencer
 
@@ -160,9 +179,12 @@ class RedisRooms(RedisBus[RoomEvent]):
     def _add(self, room: str, event: RoomEvent) -> defer.Deferred[str]:
         said = event[1]
         if not isinstance(said, Message | Action):
-            return self.client.eval(
-                EVENT, [self.prefix + room], [self.stream_keep, self.encode(event)]
-            )
+            changes = presence.roster_changes(said, self.node, self._away)
+            keys = [self.prefix + room, self._roster(room), f"{self._base}node:{self.node}:rooms"]
+            return self.client.eval(EVENT, keys, [
+                self.stream_keep, self.encode(event), self.node, presence.room_named(said),
+                room, *changes,
+            ])
         keys = [self._ids, *self.history.keys(room), self.prefix + room]
         numbered = self.client.eval(SAY, keys, [
             codec.encode(said), self.history.keep, self.history.slack, self.stream_keep,
@@ -171,6 +193,36 @@ class RedisRooms(RedisBus[RoomEvent]):
         self._writing.add(numbered)
         numbered.addBoth(self._written, numbered)
         return numbered.addCallback(self._numbered)
+
+    def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        """Deliver what is published to ``room`` from now on to ``subscriber`` too (once);
+        when this node starts to read the room, its subscribers are first given who is in
+        it on the other nodes (:class:`~chat.domain.events.Present`), as of where reading
+        starts."""
+        self._rooms.setdefault(room, {})[subscriber] = None
+        if room in self._cursors or room in self._starting:
+            return
+        self._starting.add(room)
+        started = self.client.eval(START, [self.prefix + room, self._roster(room)], [])
+        started.addCallback(self._started_with_roster, room)
+        started.addErrback(self._start_failed, room)
+
+    def _started_with_roster(self, answer: list[Any], room: str) -> None:
+        newest, roster = answer
+        self._started(newest, room)
+        if room not in self._cursors or room == self.inbox:
+            return
+        present = (None, Present(room, _attendees(roster, self.node)))
+        for subscriber in list(self._rooms.get(room, {})):
+            self._call(subscriber, room, present)
+
+    def _roster(self, room: str) -> str:
+        return f"{self._base}roster:{room}"
+
+    @property
+    def _base(self) -> str:
+        """The prefix every key of the chat begins with."""
+        return self.prefix[: -len("bus:")]
 
     def _written(self, result: object, numbered: defer.Deferred[Any]) -> object:
         self._writing.discard(numbered)
@@ -228,6 +280,18 @@ class RedisRooms(RedisBus[RoomEvent]):
 
     def _heard_of(self, said_id: int) -> None:
         self._highest = max(self._highest, said_id)
+
+
+def _attendees(roster: list[str], node: str) -> tuple[Attendee, ...]:
+    """The members a roster (HGETALL: key, entry, ...) has on nodes other than ``node``,
+    by nickname key."""
+    entries = sorted(zip(roster[::2], roster[1::2], strict=True))
+    attendees = []
+    for _, entry in entries:
+        nick, held_by, away = json.loads(entry)
+        if held_by != node:
+            attendees.append(Attendee(nick, away))
+    return tuple(attendees)
 
 
 def _message_id(entry_id: str) -> int:

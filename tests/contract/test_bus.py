@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chat.domain.events import Message, Noticed
+from chat.domain.events import Message, Noticed, Present
 from chat.domain.registry import RoomEvent
 from chat.local import LocalBus
 from chat.ports import Bus, Subscriber
@@ -196,6 +196,8 @@ class TextOverRooms:
     def subscribe(self, room: str, subscriber: Subscriber[str]) -> None:
         def heard(room: str, event: RoomEvent) -> None:
             said = event[1]
+            if isinstance(said, Present):  # who is in the room elsewhere: not a text
+                return
             assert isinstance(said, Message | Noticed)
             subscriber(room, said.text)
 

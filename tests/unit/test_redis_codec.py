@@ -50,6 +50,10 @@ SAMPLES: list[Any] = [
     e.Delivered("alice", "later", 1200.0, action=True),
     e.Notice("hello"),
     e.Error("no"),
+    e.Attendee("bob", "lunch"),
+    e.Present("lobby", (e.Attendee("bob", "lunch"), e.Attendee("carol"))),
+    e.BackboneLost(),
+    e.BackboneBack(2.5),
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chat.domain.events import Joined, Message
+from chat.domain.events import Joined, Message, Present
 from chat.domain.registry import RoomEvent
 from chat.redis import codec
 from chat.redis.connection import blocking_command
@@ -33,10 +33,17 @@ def nodes(redis: RedisServer) -> Iterator[list[RedisRooms]]:
 
 
 def _listen(node: RedisRooms, room: str = "lobby") -> list[RoomEvent]:
+    """What ``node`` delivers of ``room`` from now on, but for who is there (Present:
+    tests/unit/test_redis_presence.py)."""
     heard: list[RoomEvent] = []
-    node.subscribe(room, lambda _room, event: heard.append(event))
+    node.subscribe(room, lambda _room, event: _heard(heard, event))
     wait_until(node.drained)
     return heard
+
+
+def _heard(heard: list[RoomEvent], event: RoomEvent) -> None:
+    if not isinstance(event[1], Present):
+        heard.append(event)
 
 
 def _say(node: RedisRooms, nick: str, text: str, room: str = "lobby") -> None:
@@ -102,7 +109,7 @@ def test_a_room_read_as_it_starts_is_read_from_the_last_id_known(
     _say(one, "alice", "old", "dev")
     wait_until(one.drained)
     heard: list[RoomEvent] = []
-    two.subscribe("dev", lambda _room, event: heard.append(event))
+    two.subscribe("dev", lambda _room, event: _heard(heard, event))
     upto = two.last_id
     history = two.read_recent("dev", 10)
     late = Message("alice", "late", 0, 1.0)

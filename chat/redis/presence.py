@@ -1,0 +1,239 @@
+"""Who is in each room on which node, and leases: a dead node's members leave within a bound.
+
+Rosters. Each room's members are kept in a hash, ``<prefix>roster:<room key>``,
+folded nickname -> ``[nick, node, away or null]``. :func:`roster_changes` says
+what a Joined, Left, Renamed, AwayChanged, CrowdJoined or CrowdLeft a node
+publishes changes there, and :mod:`chat.redis.rooms` applies it in the same
+Lua call that adds the event to the room's bus stream, so a roster read
+together with the stream's newest id (as a node does when it starts to read
+a room, giving its subscribers a :class:`~chat.domain.events.Present`) plus
+the entries after that id is exactly who is in the room. Each node also
+keeps which rooms it has roster entries in (``<prefix>node:<node>:rooms``,
+room key -> name) and which nicknames it claims
+(``<prefix>node:<node>:claims``, by :class:`~chat.redis.directory.RedisDirectory`).
+
+Leases. A :class:`Lease` keeps its node's heartbeat, ``<prefix>node:<node>``,
+alive for ``seconds`` (SET PX), renewed every third of that, and registers
+the node in ``<prefix>nodes``. Every third of ``seconds`` each node runs
+:data:`REAP`: for every registered node whose heartbeat has expired it frees
+the node's nickname claims, removes its roster entries and, for each,
+adds ``Left(nick, room, ConnectionLost())`` to the room's bus stream, then
+forgets the node. It is one Lua script, so only one node finds a dead node
+and announces it. A node dead at time t has its members' leaves on the bus
+by t + ``seconds`` + ``seconds`` / 3 at the latest (8 s with the default 6).
+A node stopping cleanly (SIGTERM) has said its members' goodbyes already;
+:meth:`Lease.stop` reaps the node itself, which frees whatever is left at once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from chat.domain.events import (
+    AwayChanged,
+    ConnectionLost,
+    CrowdJoined,
+    CrowdLeft,
+    Event,
+    Joined,
+    Left,
+    Renamed,
+)
+from chat.redis import codec
+from chat.redis.connection import RedisClient
+from chat.text import fold
+
+log = Logger()
+
+DEFAULT_LEASE = 6.0
+"""Seconds a node's heartbeat lives unrenewed: its members leave within 4/3 of it."""
+
+LOST = ConnectionLost()
+"""Why the members of a dead node leave their rooms, as the others are told."""
+
+ROSTER = """
+local function change_roster(roster, rooms, at)
+  local node, name, room = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  for i = at + 3, #ARGV - 2, 3 do
+    local op, key, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    if op == 'put' then
+      redis.call('HSET', roster, key, value)
+    else
+      local held = redis.call('HGET', roster, key)
+      if held and cjson.decode(held)[2] == node then redis.call('HDEL', roster, key) end
+    end
+  end
+  if name ~= '' then redis.call('HSET', rooms, room, name) end
+end
+"""
+"""A Lua function applying roster changes to the hash ``roster``: from ARGV[at], the node,
+the room's name ('' if the event names none) and key, then (op, folded nick, entry)
+triples (:func:`roster_changes`); a delete only removes the node's own entry. With a
+name, the node notes in the hash ``rooms`` that it has entries in the room."""
+
+REAP = """
+local prefix, node_of_self = ARGV[1], ARGV[4]
+local gone = {}
+for _, node in ipairs(redis.call('SMEMBERS', prefix .. 'nodes')) do
+  if node == node_of_self or redis.call('EXISTS', prefix .. 'node:' .. node) == 0 then
+    gone[#gone + 1] = node
+  end
+end
+for _, node in ipairs(gone) do
+  local base = prefix .. 'node:' .. node
+  for _, key in ipairs(redis.call('SMEMBERS', base .. ':claims')) do
+    local held = redis.call('GET', prefix .. 'nick:' .. key)
+    if held and cjson.decode(held)[3] == node then
+      redis.call('DEL', prefix .. 'nick:' .. key)
+      redis.call('ZREM', prefix .. 'online', key)
+    end
+  end
+  local rooms = redis.call('HGETALL', base .. ':rooms')
+  for i = 1, #rooms, 2 do
+    local roster, stream = prefix .. 'roster:' .. rooms[i], prefix .. 'bus:' .. rooms[i]
+    local entries = redis.call('HGETALL', roster)
+    for j = 1, #entries, 2 do
+      local entry = cjson.decode(entries[j + 1])
+      if entry[2] == node then
+        redis.call('HDEL', roster, entries[j])
+        local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+        local last = newest and string.match(newest[1], '^(%d+)') or '0'
+        local left = '[null,{"@":"Left","nick":' .. cjson.encode(entry[1]) .. ',"room":'
+          .. cjson.encode(rooms[i + 1]) .. ',"reason":' .. ARGV[2] .. '}]'
+        redis.call('XADD', stream, 'MAXLEN', '~', ARGV[3], last .. '-*', 'e', left)
+      end
+    end
+  end
+  redis.call('DEL', base, base .. ':claims', base .. ':rooms', prefix .. 'bus:inbox:' .. node)
+  redis.call('SREM', prefix .. 'nodes', node)
+end
+return gone
+"""
+"""Forget every node of ``<prefix>nodes`` (ARGV[1]) whose heartbeat has expired, and node
+ARGV[4] (a node stopping; '' for none): free its claims, and remove its roster entries,
+adding Left for each (reason ARGV[2], encoded) to the room's bus stream (MAXLEN ~ ARGV[3]).
+Returns the nodes forgotten."""
+
+
+def roster_changes(event: Event, node: str, away: dict[str, str]) -> list[str]:
+    """What ``event``, published by ``node``, changes in its room's roster: flattened
+    (op, folded nick, entry) triples for :data:`ROSTER`. ``away`` (folded nick -> away
+    message of this node's members) is kept up to date here."""
+    match event:
+        case Joined(nick):
+            return _put(nick, node, away)
+        case CrowdJoined(_, nicks):
+            return [word for nick in nicks for word in _put(nick, node, away)]
+        case Left(nick):
+            return _delete(nick)
+        case CrowdLeft(_, departures):
+            return [word for departure in departures for word in _delete(departure.nick)]
+        case Renamed(old, new):
+            message = away.pop(fold(old), None) or away.get(fold(new))
+            if message is not None:
+                away[fold(new)] = message
+            return _delete(old) + _put(new, node, away)
+        case AwayChanged(nick, message):
+            if message is None:
+                away.pop(fold(nick), None)
+            else:
+                away[fold(nick)] = message
+            return _put(nick, node, away)
+    return []
+
+
+def room_named(event: Event) -> str:
+    """The room name an event that puts members in a roster carries ('' for none)."""
+    return event.room if isinstance(event, Joined | CrowdJoined) else ""
+
+
+def _put(nick: str, node: str, away: dict[str, str]) -> list[str]:
+    entry = json.dumps([nick, node, away.get(fold(nick))], ensure_ascii=False)
+    return ["put", fold(nick), entry]
+
+
+def _delete(nick: str) -> list[str]:
+    return ["del", fold(nick), ""]
+
+
+class Lease:
+    """A node's heartbeat, renewed while it runs, and the reaping of nodes whose heartbeat
+    has expired."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        node: str,
+        clock: IReactorTime,
+        prefix: str = "tcpchat:",
+        seconds: float = DEFAULT_LEASE,
+        stream_keep: int = 10_000,
+    ) -> None:
+        if not seconds > 0:
+            raise ValueError(f"a lease lasts more than 0 seconds, not {seconds}")
+        self.client = client
+        self.node = node
+        self.clock = clock
+        self.prefix = prefix
+        self.seconds = seconds
+        self.stream_keep = stream_keep
+        self._heartbeat = f"{prefix}node:{node}"
+        self._renewing = task.LoopingCall(self.renew)
+        self._reaping = task.LoopingCall(self.reap)
+        self._renewing.clock = self._reaping.clock = clock
+
+    @property
+    def bound(self) -> float:
+        """Seconds after a node dies by which its members' leaves are on the bus."""
+        return self.seconds * 4 / 3
+
+    def start(self) -> defer.Deferred[Any]:
+        """Take the lease (fires once Redis has it), then keep renewing it and reaping."""
+        taken = self.renew()
+        self._renewing.start(self.seconds / 3, now=False)
+        self._reaping.start(self.seconds / 3, now=False)
+        return taken
+
+    def renew(self) -> defer.Deferred[Any]:
+        """Make the heartbeat live ``seconds`` more from now."""
+        renewed = self.client.execute_command(
+            "SET", self._heartbeat, 1, "PX", int(self.seconds * 1000)
+        )
+        renewed.addCallback(lambda _: self.client.execute_command(
+            "SADD", f"{self.prefix}nodes", self.node
+        ))
+        return renewed.addErrback(
+            lambda failure: log.failure("presence: renewing the lease", failure)
+        )
+
+    def reap(self, itself: bool = False) -> defer.Deferred[list[str]]:
+        """Forget the nodes whose lease has expired (and this one if ``itself``),
+        announcing their members' leaves; fires with the nodes forgotten."""
+        reaped = self.client.eval(REAP, [], [
+            self.prefix, codec.encode(LOST), self.stream_keep, self.node if itself else "",
+        ])
+
+        def reaped_these(gone: list[str] | None) -> list[str]:
+            for node in gone or ():
+                if node != self.node:
+                    log.info("presence: node {node} stopped renewing its lease; its members "
+                             "have left", node=node)
+            return list(gone or ())
+
+        def failed(failure: Any) -> list[str]:
+            log.failure("presence: reaping expired leases", failure)
+            return []
+
+        return reaped.addCallbacks(reaped_these, failed)
+
+    def stop(self) -> defer.Deferred[list[str]]:
+        """Stop renewing and reaping, and forget this node at once."""
+        for loop in (self._renewing, self._reaping):
+            if loop.running:
+                loop.stop()
+        return self.reap(itself=True)
