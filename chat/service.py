@@ -6,8 +6,9 @@ first and closes it last; a :class:`WorkerService` each for the accounts,
 the offline messages and the moderation kept in the same database (bans,
 mutes and room settings are read from it before anything starts); with
 ``--redis``, a :class:`~chat.redis.node.RedisNodeService` instead of the
-history's, whose rooms are the registry's ids, history and bus and whose
-directory holds the nicknames of every node; one
+history's, whose rooms are the registry's ids, history and bus, whose
+directory holds the nicknames of every node and whose courier carries
+private messages to members of other nodes; one
 :class:`Listener` per ``--listen`` endpoint around one
 :class:`~chat.line.protocol.LineFactory` of one
 :class:`~chat.session.server.ChatServer`; and a :class:`Farewell` that,
@@ -31,6 +32,7 @@ from twisted.python.failure import Failure
 from chat.accounts.mailbox import Mailbox
 from chat.accounts.store import Accounts
 from chat.config import ServerConfig
+from chat.domain.events import Event
 from chat.domain.registry import Registry, RoomEvent
 from chat.history import History
 from chat.history_service import HistoryService, check_before_start, refuse_start
@@ -38,7 +40,7 @@ from chat.line.protocol import LineFactory
 from chat.listener import Listener
 from chat.local.sequencer import LocalSequencer
 from chat.moderation import BackgroundModerationStore, Moderation, ModerationStore
-from chat.ports.bus import Bus
+from chat.ports.bus import Bus, Courier
 from chat.ports.directory import Directory
 from chat.ports.history import HistoryStore
 from chat.ports.sequencer import Sequencer
@@ -151,6 +153,7 @@ def make_service(
     sequencer: Sequencer = LocalSequencer()
     bus: Bus[RoomEvent] | None = None
     directory: Directory[str] | None = None
+    courier: Courier[Event] | None = None
     if config.redis:
         # Imported here: txredisapi imports the reactor, which the plugin must not.
         from chat.redis.address import parse_url
@@ -159,6 +162,7 @@ def make_service(
         node = RedisNode(parse_url(config.redis), reactor, config.history_keep)
         history = sequencer = bus = node.rooms
         directory = node.directory
+        courier = node.courier
         RedisNodeService(node).setServiceParent(top)
     elif config.db not in ("", ":memory:"):
         store = SQLiteHistoryStore(
@@ -170,7 +174,7 @@ def make_service(
         # Started first, stopped last: by then Farewell has emptied every room.
         HistoryService(local_history, store).setServiceParent(top)
     registry = Registry(
-        history, reactor, sequencer=sequencer, bus=bus,
+        history, reactor, sequencer=sequencer, bus=bus, courier=courier,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
     path = config.db if config.db else ":memory:"
