@@ -1,20 +1,23 @@
-"""Two real ``twistd -n tcpchat --redis`` processes on one real redis-server: one chat.
+"""Real ``twistd -n tcpchat --redis`` processes on one real redis-server: one chat.
 
 The session's redis-server (tests/support/redis_server.py, a unix socket in
-a temporary directory) and two nodes for the module, both given its URL,
+a temporary directory) and three nodes for the module, all given its URL,
 each on its own loopback port; every test uses rooms and nicknames of its
-own, so they share the nodes without flushing Redis under them. Users are
-raw sockets, as nc is. Processes are stopped by their pid at the end.
+own, so they share the nodes without flushing Redis under them. The test
+that kills a node with SIGKILL starts that node itself. Users are raw
+sockets, as nc is. Processes are stopped by their pid at the end.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chat.redis.presence import DEFAULT_LEASE
 from tests.support.redis_server import RedisServer, redis_server
 from tests.support.servers import (
     EXIT_TIMEOUT,
@@ -31,21 +34,21 @@ pytestmark = pytest.mark.e2e
 MESSAGES = 15
 """Messages each of two talkers sends at once, on two nodes."""
 ID_TAG = re.compile(r"@id=(\d+) (<.*)")
+WHO = re.compile(r"\*\*\* \d+ users? in (\S+): (.*)")
+LEAVE_BOUND = DEFAULT_LEASE * 4 / 3
+"""Seconds after a node dies by which its members' leaves are told (docs/scaling.md)."""
 
 
 @pytest.fixture(scope="module")
 def nodes(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[RunningServer]]:
-    """Two server processes, one chat through the session's Redis."""
+    """Three server processes, one chat through the session's Redis."""
     workdir = tmp_path_factory.mktemp("cluster")
-    url = f"unix:{redis_server.path}"
     started: list[RunningServer] = []
     try:
-        for _ in range(2):
-            started.append(
-                RunningServer(workdir, ["--db", "", "--history", "5", "--redis", url]).start()
-            )
+        for _ in range(3):
+            started.append(_node(workdir, redis_server).start())
         yield started
     finally:
         for node in started:
@@ -53,6 +56,12 @@ def nodes(
                 node.stop()
             finally:
                 node.kill()
+
+
+def _node(workdir: Path, redis_server: RedisServer) -> RunningServer:
+    return RunningServer(
+        workdir, ["--db", "", "--history", "5", "--redis", f"unix:{redis_server.path}"]
+    )
 
 
 @pytest.fixture
@@ -87,7 +96,7 @@ def test_users_on_two_nodes_see_one_order(
     """Two talkers, one per node, send at once; a listener on each node hears every
     message of both, and both listeners hear them in the same order, numbered alike and
     rising."""
-    one, two = nodes
+    one, two, _ = nodes
     listeners = [_user(one, "ear1", "order", users, ids=True),
                  _user(two, "ear2", "order", users, ids=True)]
     talkers = [_user(one, "ann", "order", users), _user(two, "ben", "order", users)]
@@ -114,7 +123,7 @@ def test_a_nickname_taken_on_one_node_is_refused_on_the_other(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:
     """Ignoring case, as on one server."""
-    one, two = nodes
+    one, two, _ = nodes
     users.append(one.connect("Taken"))
     other = two.connect()
     users.append(other)
@@ -127,7 +136,7 @@ def test_history_on_joining_on_one_node_shows_what_was_said_on_the_other(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:
     """What was said on the first node is the room's history on the second."""
-    one, two = nodes
+    one, two, _ = nodes
     speaker = _user(one, "said", "past", users)
     witness = _user(one, "seen", "past", users)
     speaker.send_line("kept for later")
@@ -146,3 +155,88 @@ def test_a_redis_that_does_not_answer_ends_start_up_with_one_line(tmp_path: Path
     assert done.returncode == 2
     [line] = (done.stdout + done.stderr).splitlines()
     assert f"--redis: Redis at {missing}:" in line
+
+
+def _who(user: LineConnection, room: str, count: int) -> set[str]:
+    """The members /who lists, asked until it lists ``count`` (for at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        user.send_line("/who")
+        match = WHO.fullmatch(user.expect(lambda line: WHO.fullmatch(line) is not None))
+        assert match is not None and match.group(1) == room
+        nicks = set(match.group(2).split(", "))
+        if len(nicks) == count or time.monotonic() > deadline:
+            return nicks
+        time.sleep(0.1)
+
+
+def test_every_node_shows_the_same_members(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """Users of one room on three nodes: /who on each lists all three, and after one
+    leaves, the other two."""
+    joined = [_user(node, f"who{number}", "whoroom", users) for number, node in
+              enumerate(nodes)]
+    everyone = {"who0", "who1", "who2"}
+    assert [_who(user, "whoroom", 3) for user in joined] == [everyone] * 3
+    joined[1].send_line("/quit")
+    for user in (joined[0], joined[2]):
+        user.expect("who1 has left")
+        assert _who(user, "whoroom", 2) == {"who0", "who2"}
+
+
+def test_a_private_message_reaches_a_user_on_another_node(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """/msg from a user on one node to a user on another, in any case; to a nickname
+    nobody has, the usual error."""
+    one, two, _ = nodes
+    sender = _user(one, "Pia", "private", users)
+    recipient = _user(two, "Quinn", "elsewhere", users)
+    sender.send_line("/msg quinn psst, over here")
+    assert sender.expect("-> *") == "-> *Quinn* psst, over here"
+    assert recipient.expect("*Pia*") == "*Pia* psst, over here"
+    sender.send_line("/msg nobody-here hello?")
+    assert sender.expect("!!!") == '!!! no user is called "nobody-here"'
+
+
+def test_a_killed_nodes_users_leave_once_and_the_living_lose_nothing(
+    nodes: list[RunningServer], users: list[LineConnection],
+    redis_server: RedisServer, tmp_path: Path,
+) -> None:
+    """kill -9 a node while users on two others talk: within the lease's bound both are
+    told once that each of its users left (connection lost), the nicknames can be taken
+    again, and every message of the living arrives."""
+    one, two, _ = nodes
+    victim = _node(tmp_path, redis_server).start()
+    try:
+        for nick in ("doomed1", "doomed2"):
+            _user(victim, nick, "wake", users)
+        talkers = [_user(one, "ann", "wake", users), _user(two, "ben", "wake", users)]
+        talkers[0].expect("ben has joined")
+        talkers[0].send_line("before")
+        talkers[1].expect("<ann> before")
+        killed = time.monotonic()
+        victim.kill()
+        for number in range(10):
+            talkers[0].send_line(f"a{number}")
+            talkers[1].send_line(f"b{number}")
+        for talker in talkers:
+            for nick in ("doomed1", "doomed2"):
+                if not any(f"{nick} has left" in line for line in talker.seen):
+                    talker.expect(f"{nick} has left", timeout=LEAVE_BOUND + 2)
+        took = time.monotonic() - killed
+        assert took <= LEAVE_BOUND + 1, f"leaves told {took:.1f}s after the kill"
+        for talker, other in zip(talkers, ("ben", "ann"), strict=True):
+            talker.send_line("/msg nobody-now sync")
+            talker.expect("!!!")
+            said = [line for line in talker.seen if line.startswith(f"<{other}> ")]
+            assert said[-10:] == [f"<{other}> {other[0]}{number}" for number in range(10)]
+            for nick in ("doomed1", "doomed2"):
+                left = [line for line in talker.seen if line.startswith(f"*** {nick} has left")]
+                assert left == [f"*** {nick} has left (connection lost)"]
+        again = one.connect("doomed1")
+        users.append(again)
+        assert _who(talkers[1], "wake", 2) == {"ann", "ben"}
+    finally:
+        victim.kill()
