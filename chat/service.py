@@ -177,6 +177,9 @@ def make_service(
         history, reactor, sequencer=sequencer, bus=bus, courier=courier,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
+    if config.redis:
+        # Every member here hears when Redis goes away and when it is back.
+        node.health.tell(registry.broadcast)
     path = config.db if config.db else ":memory:"
     accounts = Accounts(path, reactor)
     mailbox = Mailbox(

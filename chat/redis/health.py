@@ -116,12 +116,11 @@ class RedisHealth:
             return
         self.up = False
         self.down_since = self.clock.seconds()
-        log.warn(
-            "Redis at {where} unreachable: {why}; retrying every {first:g}s, backing off "
-            "to every {most:g}s",
-            where=describe(self.address), why=why,
-            first=min(FIRST_RETRY, self.address.backoff), most=self.address.backoff,
-        )
+        first, most = min(FIRST_RETRY, self.address.backoff), self.address.backoff
+        retrying = (f"every {most:g}s" if first == most
+                    else f"after {first:g}s, backing off to every {most:g}s")
+        log.warn("Redis at {where} unreachable: {why}; retrying {retrying}",
+                 where=describe(self.address), why=why, retrying=retrying)
         self._tell(BackboneLost())
 
     def _came_back(self) -> None:

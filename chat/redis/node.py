@@ -23,6 +23,7 @@ from chat.redis.address import RedisAddress
 from chat.redis.connection import connect_lazily
 from chat.redis.courier import RedisCourier
 from chat.redis.directory import RedisDirectory
+from chat.redis.health import RedisHealth
 from chat.redis.presence import DEFAULT_LEASE, Lease
 from chat.redis.rooms import RedisRooms
 
@@ -38,11 +39,13 @@ class RedisNode:
         lease: float = DEFAULT_LEASE,
     ) -> None:
         self.address = address
-        self.client = connect_lazily(address)
-        self.reader = connect_lazily(address)
+        self.health = RedisHealth(address, reactor)
+        self.client = connect_lazily(address, self.health.watch("commands"))
+        self.reader = connect_lazily(address, self.health.watch("stream reads"))
         self.rooms = RedisRooms(
             address, self.client, self.reader, reactor, PREFIX, keep=history_keep
         )
+        self.rooms.health = self.health
         self.directory = RedisDirectory(self.client, PREFIX, self.rooms.node)
         self.courier = RedisCourier(self.rooms, PREFIX)
         self.lease = Lease(
@@ -60,10 +63,12 @@ class RedisNodeService(Service):
         super().startService()
         self.node.lease.start()
         self.node.rooms.start()
+        self.node.health.start(self.node.client)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         super().stopService()
+        self.node.health.stop()
         yield self.node.rooms.close()
         yield self.node.lease.stop()
         yield self.node.rooms.stop()
