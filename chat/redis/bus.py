@@ -253,11 +253,41 @@ class RedisBus(Generic[Event]):
             if failure.check(ConnectionLostError):
                 log.info("bus: reading cut by a lost connection; resuming every room from "
                          "its last id once Redis is back")
+                self._retrying = self.clock.callLater(self.retry, self._resume)
             else:
                 log.failure("bus: Redis failed a read; reading again in {retry}s", failure,
                             retry=self.retry)
-            self._retrying = self.clock.callLater(self.retry, self._read)
+                self._retrying = self.clock.callLater(self.retry, self._read)
         self._after_read(read_again=False)
+
+    def _resume(self) -> None:
+        """Read again after a lost connection, once each room's stream is seen to hold
+        what was delivered here (a Redis restarted without its data holds less)."""
+        if not self._running:
+            return
+        self._wake_id = "0-0"
+        rooms = list(self._cursors)
+        newest = [
+            self.client.execute_command("XREVRANGE", self.prefix + room, "+", "-", "COUNT", 1)
+            for room in rooms
+        ]
+        checked = defer.DeferredList(newest, consumeErrors=True)
+        checked.addCallback(self._resumed, rooms)
+
+    def _resumed(self, answers: list[tuple[bool, Any]], rooms: list[str]) -> None:
+        for room, (answered, newest) in zip(rooms, answers, strict=True):
+            cursor = self._cursors.get(room)
+            if not answered or cursor is None:
+                continue
+            top = newest[0][0] if newest else "0-0"
+            if stream_id(top) < stream_id(cursor):
+                log.warn(
+                    "bus: Redis has lost {room}'s entries after {top} ({cursor} was delivered "
+                    "here; restarted without its data?): reading {room} on from {top}",
+                    room=room, top=top, cursor=cursor,
+                )
+                self._cursors[room] = top
+        self._read()
 
     def _after_read(self, read_again: bool = True) -> None:
         if self._stopped is not None:

@@ -48,12 +48,14 @@ class OwnRedis:
     def url(self) -> str:
         return f"unix:{self.path}"
 
-    def start(self) -> None:
-        """Start it and wait until it answers a PING."""
+    def start(self, keeping: bool = True) -> None:
+        """Start it and wait until it answers a PING; with ``keeping`` False it starts
+        without what it had (the append-only file is neither read nor written)."""
         assert self.process is None, "already running"
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", "0", "--unixsocket", self.path, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.directory,
+             "--appendonly", "yes" if keeping else "no", "--appendfsync", "always",
+             "--dir", self.directory,
              "--logfile", os.path.join(self.directory, "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -224,6 +226,27 @@ def test_redis_back_is_told_with_the_outage_and_every_room_resumes_exactly(
     assert sorted(one.texts()) == ["after 1", "after 2", "before 1", "before 2"]
     ids = [event.id for _, event in one.heard if isinstance(event, Message)]
     assert ids == sorted(set(ids))
+
+
+def test_a_redis_back_without_its_data_is_read_from_what_it_has(
+    own_redis: OwnRedis, nodes: list[Node]
+) -> None:
+    """Redis restarted empty (no persistence): its ids start again below what the nodes
+    delivered, and the nodes still deliver what is said next, once each."""
+    one, two = nodes
+    for number in range(3):
+        one.say("ann", f"old {number}")
+    wait_until(lambda: len(one.texts()) == len(two.texts()) == 3)
+    own_redis.stop()
+    wait_until(lambda: all(node.told for node in nodes))
+    own_redis.start(keeping=False)
+    wait_until(lambda: all(len(node.told) == 2 for node in nodes))
+    two.say("ben", "new 1")
+    one.say("ann", "new 2")
+    wait_until(lambda: len(one.texts()) == len(two.texts()) == 5)
+    _turn(0.2)
+    assert one.heard == two.heard
+    assert sorted(one.texts()[3:]) == ["new 1", "new 2"]
 
 
 def test_a_message_redis_took_but_did_not_answer_is_delivered_once_everywhere(
