@@ -202,7 +202,7 @@ class IRCCommands:
         names = params[0] if params else ",".join(map(channel, self.viewer.channels.values()))
         for name in filter(None, names.split(",")):
             room = self._room_named(name)
-            if room is None:
+            if room is None or self.hidden(room.key):
                 self.send([self.viewer.numeric("366", name, "End of /NAMES list")])
             else:
                 self.send(self.viewer.names(room.name))
@@ -235,11 +235,17 @@ class IRCCommands:
             wanted = {fold(name.lstrip("#")) for name in params[0].split(",") if name}
         reply = [self.viewer.numeric("321", "Channel", "Users  Name")]
         for name, count in self.registry.room_list():
-            if wanted is None or fold(name) in wanted:
+            if (wanted is None or fold(name) in wanted) and not self.hidden(fold(name)):
                 topic = shown_topic(self.server.moderation.room(fold(name)).topic)
                 reply.append(self.viewer.numeric("322", channel(name), str(count), topic))
         reply.append(self.viewer.numeric("323", "End of /LIST"))
         self.send(reply)
+
+    def hidden(self, room_key: str) -> bool:
+        """Whether the room keyed ``room_key`` is secret (+s) and the client not in it."""
+        return self.server.moderation.room(room_key).secret and (
+            room_key not in self.session_member().rooms
+        )
 
     # Messages
 
@@ -322,7 +328,7 @@ class IRCCommands:
         members: list[tuple[Member, Room | None]] = []
         if wanted.startswith("#"):
             room = self._room_named(wanted)
-            if room is not None:
+            if room is not None and not self.hidden(room.key):
                 members = [(member, room) for member in room.members.values()]
         else:
             found = self.registry.find(wanted)
@@ -400,7 +406,7 @@ class IRCCommands:
         if rooms:
             shown = " ".join(
                 self.prefixes(room, member) + channel(room.name)
-                for room in rooms
+                for room in rooms if not self.hidden(room.key)
             )
             reply.append(numeric("319", whois.nick, shown))
         reply.append(numeric("312", whois.nick, self.viewer.server, "tcpchat"))
@@ -595,6 +601,9 @@ class IRCCommands:
             elif letter == "m":
                 self.moderator.set_moderated(session, sign == "+", room=room)
                 self.tell_mode(session, room, sign + "m")
+            elif letter == "s":
+                self.moderator.set_secret(session, sign == "+", room=room)
+                self.tell_mode(session, room, sign + "s")
             elif letter != "n":
                 self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
 
@@ -625,6 +634,8 @@ class IRCCommands:
             letters += "t"
         if settings.moderated:
             letters += "m"
+        if settings.secret:
+            letters += "s"
         if settings.invite_only:
             letters += "i"
         if settings.member_limit is not None:

@@ -164,6 +164,9 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
                 + (self.mask_of(member.nick) if full else member.nick)
                 for member in found.members.values()]
 
+    def secret(self, room: str) -> bool:
+        return self.server.moderation.room(fold(room)).secret
+
     def account_of(self, nick: str) -> str | None:
         member = self.registry.find(nick)
         session = None if member is None else self.server.realm.sessions.get(member.id)
@@ -190,7 +193,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         numeric = self.viewer.numeric
         name = self.viewer.server
         isupport = [
-            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,k,l,imnt",
+            "AWAYLEN=390", "CASEMAPPING=rfc1459", "CHANMODES=b,k,l,imnst",
             f"CHANNELLEN={ROOM_MAX + 1}",
             "CLIENTTAGDENY=*",
             "CHANTYPES=#", f"CHATHISTORY={CHATHISTORY_MAX}", f"KICKLEN={KICK_MAX}", "MODES",
@@ -201,7 +204,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
             numeric("001", f"Welcome to the tcpchat IRC network, {self.mask_of(nick)}"),
             numeric("002", f"Your host is {name}, running version tcpchat-{__version__}"),
             numeric("003", "This server speaks IRC beside the tcpchat line protocol"),
-            numeric("004", name, f"tcpchat-{__version__}", "iow", "biklmnotv", "bklov"),
+            numeric("004", name, f"tcpchat-{__version__}", "iow", "biklmnostv", "bklov"),
             *(numeric("005", *isupport[start : start + ISUPPORT_PER_LINE],
                       "are supported by this server")
               for start in range(0, len(isupport), ISUPPORT_PER_LINE)),

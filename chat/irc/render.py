@@ -88,6 +88,9 @@ class Lookup(Protocol):
         """The members of ``room`` as RPL_NAMREPLY lists them (``@`` before operators, ``+``
         before voiced members)."""
 
+    def secret(self, room: str) -> bool:
+        """Whether ``room`` is secret (+s): RPL_NAMREPLY marks it ``@``, not ``=``."""
+
     def account_of(self, nick: str) -> str | None:
         """The account ``nick`` is logged in to, if it is online and logged in."""
 
@@ -219,8 +222,11 @@ class Viewer:
         if fold(self.nick) not in {fold(nick.lstrip("@+").partition("!")[0]) for nick in nicks}:
             shown = self.lookup.mask_of(self.nick) if "userhost-in-names" in self.caps else None
             nicks.append(shown or self.nick)
+        symbol = "@" if self.lookup.secret(room) else "="
         out = [
-            self.numeric("353", "=", channel(room), " ".join(nicks[start : start + NAMES_PER_LINE]))
+            self.numeric(
+                "353", symbol, channel(room), " ".join(nicks[start : start + NAMES_PER_LINE])
+            )
             for start in range(0, len(nicks), NAMES_PER_LINE)
         ]
         return [*out, self.numeric("366", channel(room), "End of /NAMES list")]

@@ -142,6 +142,7 @@ class RoomSettings:
     ``operators`` are the account or nickname keys of its operators and
     ``voiced`` those of its voiced members (IRC +v), named as operators are;
     in a ``moderated`` room (+m) only its operators and voiced members speak;
+    a ``secret`` room (+s) is not shown to those outside it;
     ``member_limit`` (None: none) is how many may be in it at once (IRC +l),
     ``join_key`` ("" for none) what one must give to join it (+k), and with
     ``invite_only`` (+i) only those invited may join it.
@@ -159,6 +160,7 @@ class RoomSettings:
     invite_only: bool = False
     voiced: frozenset[str] = field(default_factory=frozenset)
     moderated: bool = False
+    secret: bool = False
 
     @property
     def default(self) -> bool:
@@ -360,6 +362,10 @@ class Moderation:
     def set_moderated(self, room_key: str, moderated: bool) -> RoomSettings:
         """Let only the operators and voiced members of ``room_key`` speak in it, or anyone."""
         return self._set(replace(self.room(room_key), moderated=moderated))
+
+    def set_secret(self, room_key: str, secret: bool) -> RoomSettings:
+        """Hide ``room_key`` from those outside it, or show it to anyone."""
+        return self._set(replace(self.room(room_key), secret=secret))
 
     def set_owner(self, room_key: str, account_key: str | None) -> RoomSettings:
         """Make the account keyed ``account_key`` the owner of ``room_key`` (None: no owner)."""

@@ -47,7 +47,7 @@ _COLUMNS = {
     "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
     "mutes": ["nick", "scope", "by_nick", "since", "until"],
     "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
-              "member_limit", "join_key", "invite_only", "voiced", "moderated"],
+              "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret"],
 }
 _ADDED = {
     "rooms": {
@@ -56,6 +56,7 @@ _ADDED = {
         "invite_only": "INTEGER NOT NULL DEFAULT 0",
         "voiced": "TEXT NOT NULL DEFAULT '[]'",
         "moderated": "INTEGER NOT NULL DEFAULT 0",
+        "secret": "INTEGER NOT NULL DEFAULT 0",
     },
 }
 """Columns added since a table was first made, and how: an older database gains them on
@@ -91,7 +92,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     join_key TEXT NOT NULL DEFAULT '',
     invite_only INTEGER NOT NULL DEFAULT 0,
     voiced TEXT NOT NULL DEFAULT '[]',
-    moderated INTEGER NOT NULL DEFAULT 0
+    moderated INTEGER NOT NULL DEFAULT 0,
+    secret INTEGER NOT NULL DEFAULT 0
 );
 """
 _SERVER = ""
@@ -151,7 +153,8 @@ class ModerationStore(SQLiteFile):
         ).fetchall()
         rooms = self._db.execute(
             "SELECT key, owner, topic, topic_by, topic_at, topic_ops_only, operators,"
-            " member_limit, join_key, invite_only, voiced, moderated FROM rooms ORDER BY key"
+            " member_limit, join_key, invite_only, voiced, moderated, secret"
+            " FROM rooms ORDER BY key"
         ).fetchall()
         return Saved(
             tuple(self._ban(row) for row in bans),
@@ -195,11 +198,11 @@ class ModerationStore(SQLiteFile):
         """Keep the settings of ``room``, in place of those before."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (room.key, room.owner, room.topic, room.topic_by, room.topic_at,
                  int(room.topic_ops_only), json.dumps(sorted(room.operators)),
                  room.member_limit, room.join_key, int(room.invite_only),
-                 json.dumps(sorted(room.voiced)), int(room.moderated)),
+                 json.dumps(sorted(room.voiced)), int(room.moderated), int(room.secret)),
             )
 
     def delete_room(self, key: str) -> None:
@@ -223,13 +226,14 @@ class ModerationStore(SQLiteFile):
     def _room(
         self,
         row: tuple[str, str | None, str, str | None, float | None, int, str, int | None, str, int,
-                   str, int],
+                   str, int, int],
     ) -> RoomSettings:
         (key, owner, topic, topic_by, topic_at, ops_only, operators, limit, join_key, invite,
-         voiced, moderated) = row
+         voiced, moderated, secret) = row
         return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only),
                             self._keys(key, "operators", operators), limit, join_key,
-                            bool(invite), self._keys(key, "voiced", voiced), bool(moderated))
+                            bool(invite), self._keys(key, "voiced", voiced), bool(moderated),
+                            bool(secret))
 
     def _keys(self, room_key: str, column: str, text: str) -> frozenset[str]:
         """The account or nickname keys stored in ``column`` as a JSON list."""

@@ -435,6 +435,14 @@ class Moderator:
         log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
                  what="moderated" if moderated else "no longer moderated")
 
+    def set_secret(self, session: ChatSession, secret: bool, room: str | None = None) -> None:
+        """Hide the actor's room from those outside it, or show it to anyone."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_secret(fold(room), secret)
+        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
+                 what="secret" if secret else "no longer secret")
+
     def _configure(self, session: ChatSession, room: str) -> None:
         if self.scope(room) is None and not session.server_operator:
             raise NotPermittedError(Power.CONFIGURE, None)

@@ -131,7 +131,7 @@ def test_a_non_operator_cannot_set_these_modes(chat: Chat, clients: Clients) -> 
 def test_isupport_names_the_channel_modes(clients: Clients) -> None:
     client = clients.irc()
     client.send("NICK dana", "USER dana 0 * :dana")
-    assert any("CHANMODES=b,k,l,imnt" in line for line in client.received())
+    assert any("CHANMODES=b,k,l,imnst" in line for line in client.received())
 
 
 # Voice (+v), moderated rooms (+m), and +o of someone absent
@@ -224,3 +224,22 @@ def test_a_moderated_room_lets_only_operators_and_voiced_members_speak(
     alice.received()
     carol.type("hello")
     assert alice.received() == [":carol!carol@tcpchat PRIVMSG #dev :hello"]
+
+
+def test_a_secret_room_is_hidden_from_irc_users_outside_it(clients: Clients) -> None:
+    """+s: LIST, NAMES, WHO and WHOIS show #dev only to its members; NAMES marks it @."""
+    alice = clients.irc("alice", join="#dev")
+    alice.send("MODE #dev +s")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +s"]
+    bob = clients.irc("bob", join="")
+    bob.send("LIST", "NAMES #dev", "WHO #dev", "WHOIS alice")
+    lines = [line for line in bob.received() if "#dev" in line]
+    assert lines == [":tcpchat.local 366 bob #dev :End of /NAMES list",
+                     ":tcpchat.local 315 bob #dev :End of /WHO list"]
+    bob.send("JOIN #dev")
+    assert ":tcpchat.local 353 bob @ #dev :@alice bob" in bob.received()
+    bob.send("LIST")
+    assert any(line.split(" ")[1:4] == ["322", "bob", "#dev"] for line in bob.received())
+    alice.received()
+    alice.send("MODE #dev")
+    assert alice.received()[0] == ":tcpchat.local 324 alice #dev :+ns"

@@ -127,7 +127,7 @@ def test_the_tables_are_made_with_their_columns(store: ModerationStore, path: st
         "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
         "mutes": ["nick", "scope", "by_nick", "since", "until"],
         "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
-                  "member_limit", "join_key", "invite_only", "voiced", "moderated"],
+                  "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret"],
     }
 
 
@@ -156,9 +156,10 @@ def test_a_database_with_the_old_rooms_table_is_upgraded_and_keeps_its_rows(path
         store.close()
 
 
-def test_a_rooms_table_from_before_voice_gains_voiced_and_moderated(path: str) -> None:
-    """A rooms table with +l, +k and +i but no voice gains voiced and moderated; its rooms
-    come back with nobody voiced and unmoderated, and voice is then kept."""
+def test_a_rooms_table_from_before_voice_gains_voiced_moderated_and_secret(path: str) -> None:
+    """A rooms table with +l, +k and +i but no voice gains voiced, moderated and secret; its
+    rooms come back with nobody voiced, neither moderated nor secret, and these are then
+    kept."""
     with sqlite3.connect(path) as db:
         db.execute(
             "CREATE TABLE rooms (key TEXT PRIMARY KEY, owner TEXT, topic TEXT NOT NULL,"
@@ -174,7 +175,8 @@ def test_a_rooms_table_from_before_voice_gains_voiced_and_moderated(path: str) -
     try:
         old = RoomSettings("kitchen", "alice", member_limit=3, invite_only=True)
         assert store.load_all(NOW).rooms == (old,)
-        voiced = replace(old, voiced=frozenset({"bob", guest_key("gus")}), moderated=True)
+        voiced = replace(old, voiced=frozenset({"bob", guest_key("gus")}), moderated=True,
+                         secret=True)
         store.save_room(voiced)
         assert store.load_all(NOW).rooms == (voiced,)
     finally:
@@ -498,12 +500,13 @@ def test_room_settings_hold_across_a_restart(server: Server) -> None:
     moderation.grant_voice("kitchen", "carol")
     moderation.grant_voice("kitchen", guest_key("dan"))
     moderation.set_moderated("kitchen", True)
+    moderation.set_secret("kitchen", True)
     settings = moderation.room("kitchen")
     again = server.restart()
     assert again.room("kitchen") == settings
     assert again.is_room_operator("kitchen", "gus", None) and again.keeps("kitchen")
     assert again.is_voiced("kitchen", "carol", "carol") and again.is_voiced("kitchen", "dan", None)
-    assert again.room("kitchen").moderated
+    assert again.room("kitchen").moderated and again.room("kitchen").secret
 
 
 def test_what_was_lifted_stays_lifted_across_a_restart(server: Server) -> None:
