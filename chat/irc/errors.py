@@ -3,7 +3,9 @@
 :func:`refusal` picks the numeric for a :class:`~chat.domain.errors.ChatError`
 and the IRC command that met it; its text is the line front end's wording
 (:func:`chat.line.render.describe_error`), so that both front ends say the
-same thing. A refusal with no numeric of its own is a server NOTICE.
+same thing. A refusal with no numeric of its own is a server NOTICE (so is a
+private message refused because the chat's backbone, Redis, is unreachable;
+to a channel that is ERR_CANNOTSENDTOCHAN, 404).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from chat.domain.errors import (
     AccountRequiredError,
     AlreadyHereError,
     AlreadyNamedError,
+    BackboneUnavailableError,
     BannedError,
     ChatError,
     InvalidRoomError,
@@ -88,6 +91,8 @@ def refusal(viewer: Viewer, error: ChatError, command: str, target: str = "*") -
             return [numeric("404", target, text)]
         case RoomModeratedError(room=room):
             return [numeric("404", channel(room), text)]
+        case BackboneUnavailableError() if target.startswith("#"):
+            return [numeric("404", visible(target), text)]
         case NotJoinedError():
             return [numeric("451", "You have not registered")]
         case WrongPasswordError() | AccountRequiredError():
