@@ -48,8 +48,7 @@ from chat.domain.events import Batch, ConnectionLost, LeaveReason, Reconnected, 
 from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member
 from chat.session.admission import Ticket
-from chat.session.checkers import Guest
-from chat.session.login import Arrival, ChatSession, IChatSession
+from chat.session.login import Arrival, ChatSession, IChatSession, avatar_session
 from chat.session.output import Output
 from chat.session.pacing import FloodPacing
 from chat.session.server import ChatServer
@@ -193,9 +192,25 @@ class Connection:
     ) -> Deferred[ChatSession]:
         """Join the chat as ``nick``, in ``room`` (None: in no room); fails with the
         domain's refusal (:class:`~chat.domain.errors.ChatError`) if it cannot."""
+        try:
+            session = self.log_in_now(nick, room, after, resume_token)
+        except Exception:
+            return fail()
+        if isinstance(session, Deferred):
+            return session
+        return succeed(session)
+
+    def log_in_now(
+        self, nick: str, room: str | None = LOBBY, after: int | None = None,
+        resume_token: str | None = None,
+    ) -> ChatSession | Deferred[ChatSession]:
+        """:meth:`log_in`, answered at once where no step must wait (the usual guest): the
+        session, or the refusal raised; else a Deferred, as :meth:`log_in`."""
         arrival = Arrival(self.front, room, after, resume_token, self.keep_token, self.peer)
-        login: Deferred[Any] = self.server.portal.login(Guest(nick), arrival, IChatSession)
-        return login.addCallback(self._logged_in)
+        session = self.server.log_in_guest(nick, arrival)
+        if isinstance(session, Deferred):
+            return session.addCallback(self._logged_in)
+        return self._logged_in(session)
 
     def log_in_with_password(
         self, nick: str, password: str, room: str | None = LOBBY, after: int | None = None,
@@ -232,10 +247,11 @@ class Connection:
             return session
 
         login: Deferred[Any] = deferLater(self.clock, wait, attempt) if wait > 0 else attempt()
-        return login.addErrback(wrong).addCallback(self._logged_in).addCallback(right)
+        return login.addErrback(wrong).addCallback(avatar_session).addCallback(
+            self._logged_in
+        ).addCallback(right)
 
-    def _logged_in(self, result: tuple[Any, ChatSession, Callable[[], None]]) -> ChatSession:
-        session = result[1]
+    def _logged_in(self, session: ChatSession) -> ChatSession:
         if self.closing:
             session.leave(ConnectionLost())
             return session

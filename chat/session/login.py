@@ -65,7 +65,7 @@ from chat.domain.outbox import Client
 from chat.domain.registry import LOBBY, Member, Registry
 from chat.moderation import Moderation
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
-from chat.session.checkers import ExternalName, GuestName
+from chat.session.checkers import ExternalName, GuestName, at_once
 from chat.session.whowas import Departure, WhoWas
 from chat.text import fold, nickname_fault
 
@@ -387,21 +387,38 @@ class ChatRealm:
     ) -> defer.Deferred[tuple[type[Interface], object, Callable[[], None]]]:
         if IChatSession not in interfaces:
             return defer.fail(NotImplementedError("tcpchat serves only chat sessions"))
-        nick = bytes(avatarId).decode("utf-8", "surrogateescape")
-        arrival: Arrival = mind
+        try:
+            session = self.arrive(avatarId, mind)
+        except Exception:
+            return defer.fail()
+        if isinstance(session, defer.Deferred):
+            return session.addCallback(_as_avatar)
+        return defer.succeed(_as_avatar(session))
+
+    def arrive(
+        self, avatar_id: bytes, arrival: Arrival
+    ) -> ChatSession | defer.Deferred[ChatSession]:
+        """The session of ``avatar_id`` (a checker's answer) arriving as ``arrival`` says:
+        made at once when every step answers at once (a guest claiming a free nickname in
+        a :class:`~chat.local.LocalDirectory`), else a Deferred; a refusal is raised, or
+        fails the Deferred."""
+        nick = bytes(avatar_id).decode("utf-8", "surrogateescape")
+        if isinstance(avatar_id, GuestName):
+            # The guest checker has checked the nickname, and found it has no account.
+            return self._arrive(None, nick, arrival)
         fault = nickname_fault(nick)
         if fault is not None:
-            return defer.fail(NicknameInvalidError(nick, fault))
-        if self.accounts is None or isinstance(avatarId, GuestName):
+            raise NicknameInvalidError(nick, fault)
+        if self.accounts is None:
             return self._arrive(None, nick, arrival)
-        if isinstance(avatarId, ExternalName):
+        if isinstance(avatar_id, ExternalName):
             external = Account(nick, fold(nick), 0.0, False, external=True)
             return self._arrive(external, nick, arrival)
         return self.accounts.find(nick).addCallback(self._arrive, nick, arrival)
 
     def _arrive(
         self, account: Account | None, nick: str, arrival: Arrival
-    ) -> defer.Deferred[tuple[type[Interface], object, Callable[[], None]]]:
+    ) -> ChatSession | defer.Deferred[ChatSession]:
         """Only the account's own login reaches here with a registered ``nick`` (the
         guest checker refuses it): it takes the spelling of the account."""
         if account is not None:
@@ -412,31 +429,31 @@ class ChatRealm:
             if ban is not None:
                 log.info("{nick} from {address} refused: banned", nick=nick,
                          address=arrival.address)
-                return defer.fail(BannedError(None, ban.reason, ban.until))
+                raise BannedError(None, ban.reason, ban.until)
             if arrival.room not in (None, LOBBY) and self.moderation.banned(
                 fold(nick), account_key, arrival.address, fold(arrival.room or LOBBY)
             ):
                 arrival = replace(arrival, room=LOBBY, after=None)
         owner = f"{self._origin}.s{next(_session_ids)}"
         taken_over = self._take_over(nick, arrival, account)
-        if taken_over is None:
-            claimed = self.claim(nick, owner)
-        else:
+        if taken_over is not None:
             claimed = taken_over.addCallback(lambda _: self.claim(nick, owner))
-        return claimed.addCallback(self._join, nick, arrival, account)
+            return claimed.addCallback(self._join, nick, arrival, account)
+        try:
+            claim = at_once(self.directory.claim(nick, owner))
+        except AlreadyClaimedError:
+            raise NicknameTakenError(nick) from None
+        if isinstance(claim, defer.Deferred):
+            return claim.addErrback(_taken, nick).addCallback(self._join, nick, arrival, account)
+        return self._join(claim, nick, arrival, account)
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Claim ``nick`` for ``owner``; a nickname held by another fails as taken."""
-
-        def taken(failure: Failure) -> Failure:
-            failure.trap(AlreadyClaimedError)
-            return Failure(NicknameTakenError(nick))
-
-        return self.directory.claim(nick, owner).addErrback(taken)
+        return self.directory.claim(nick, owner).addErrback(_taken, nick)
 
     def _join(
         self, claim: Claim[str], nick: str, arrival: Arrival, account: Account | None
-    ) -> tuple[type[Interface], object, Callable[[], None]]:
+    ) -> ChatSession:
         try:
             member = self.registry.join(nick, arrival.client, arrival.room, arrival.after)
         except Exception:
@@ -448,7 +465,7 @@ class ChatRealm:
             self.mailbox.take(account.name).addCallbacks(
                 session.hand_over, self._letters_lost, errbackArgs=(account.name,)
             )
-        return IChatSession, session, lambda: None
+        return session
 
     @staticmethod
     def _letters_lost(failure: Failure, nick: str) -> None:
@@ -494,6 +511,25 @@ class ChatRealm:
             # A guest's operator status is its nickname's: it ends with the guest.
             self.moderation.forget_guest_operator(session.member.key)
         return self.directory.release(session.claim)
+
+
+def _as_avatar(session: ChatSession) -> tuple[type[Interface], object, Callable[[], None]]:
+    """A session as cred's realms answer: the interface, the avatar, how to log out."""
+    return IChatSession, session, _stay
+
+
+def avatar_session(login: tuple[Any, ChatSession, Callable[[], None]]) -> ChatSession:
+    """The session in the portal's answer to a login."""
+    return login[1]
+
+
+def _stay() -> None:
+    """Logging out of cred's portal does nothing: a session ends when it leaves."""
+
+
+def _taken(failure: Failure, nick: str) -> Failure:
+    failure.trap(AlreadyClaimedError)
+    return Failure(NicknameTakenError(nick))
 
 
 def _account_refusal(failure: Failure, nick: str) -> Failure:

@@ -8,11 +8,15 @@ across all listeners and front ends, and the open connections, which the
 server says goodbye to when it stops. A front end's factory takes one and
 builds, for each admitted connection, a protocol that owns a
 :class:`~chat.session.connection.Connection`.
+
+A guest logs in past the portal (:meth:`ChatServer.log_in_guest`), through
+the portal's own guest checker and realm, at once when every step can
+answer at once; a password login goes through the portal.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.portal import Portal
@@ -30,8 +34,8 @@ from chat.local.directory import LocalDirectory
 from chat.moderation import Moderation
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
-from chat.session.checkers import chat_portal
-from chat.session.login import ChatRealm
+from chat.session.checkers import Guest, GuestChecker, IGuest, chat_portal
+from chat.session.login import Arrival, ChatRealm, ChatSession, IChatSession, avatar_session
 from chat.session.moderator import ModerationRules, Moderator
 
 log = Logger()
@@ -91,6 +95,20 @@ class ChatServer:
         self.realm.mailbox = mailbox
         self.admission = Admission(config.max_clients, config.max_per_ip)
         self.connections: set[OpenConnection] = set()
+
+    def log_in_guest(self, nick: str, arrival: Arrival) -> ChatSession | Deferred[ChatSession]:
+        """Log in as the guest ``nick``, as the portal would (its guest checker, then the
+        realm), but with no Deferred step where none must wait: the session, or a
+        Deferred while the accounts or the directory answer later; a refusal is raised
+        (or fails the Deferred)."""
+        checker, realm = self.portal.checkers.get(IGuest), self.portal.realm
+        if not (isinstance(checker, GuestChecker) and isinstance(realm, ChatRealm)):
+            login: Deferred[Any] = self.portal.login(Guest(nick), arrival, IChatSession)
+            return login.addCallback(avatar_session)
+        avatar_id = checker.avatar_id_now(Guest(nick))
+        if isinstance(avatar_id, Deferred):
+            return avatar_id.addCallback(realm.arrive, arrival)
+        return realm.arrive(avatar_id, arrival)
 
     def admit(self, address: IAddress | None) -> Ticket | Refusal:
         """A ticket for a new connection from ``address``, or why it is refused (logged)."""

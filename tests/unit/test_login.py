@@ -229,3 +229,71 @@ def test_a_resume_waits_for_the_old_claim_to_be_released() -> None:
     new.type(f"/resume lobby 0 {token}", "alice")
     directory.answer()
     assert any(line.startswith("*** Welcome, alice!") for line in new.received())
+
+
+# The guest's way in past the portal (ChatServer.log_in_guest)
+
+
+def test_a_guest_login_with_nothing_to_wait_for_is_answered_at_once(chat: Chat) -> None:
+    """A guest claiming a free nickname becomes a member in the same call, with no
+    Deferred to wait on: the join storm pays for no callback chain."""
+    connection = chat.open()
+    session = connection.protocol.connection.log_in_now("alice")
+    assert isinstance(session, ChatSession)
+    assert chat.registry.find("alice") is session.member
+
+
+def test_a_guest_asking_for_a_nickname_in_use_is_told_it_is_taken_and_may_choose_again(
+    chat: Chat,
+) -> None:
+    chat.connect("alice")
+    newcomer = chat.connect()
+    newcomer.type("ALICE")
+    assert newcomer.received() == [
+        '!!! nickname "ALICE" is taken',
+        "*** Please choose a nickname (1-20 letters, digits, _ or -):",
+    ]
+    newcomer.type("alicia")
+    assert newcomer.received()[0].startswith("*** Welcome, alicia!")
+
+
+def test_a_guest_asking_for_a_registered_nickname_is_asked_for_its_password() -> None:
+    chat = Chat(accounts=True, flood_rate=0)
+    assert chat.accounts is not None
+    fired(chat.accounts.register("alice", "correct horse battery"))
+    newcomer = chat.connect()
+    newcomer.type("alice")
+    assert newcomer.received()[-1].startswith("*** alice is registered: type its password")
+    assert chat.registry.find("alice") is None
+
+
+def test_lines_typed_with_the_nickname_come_after_the_welcome(chat: Chat) -> None:
+    bob = chat.connect("bob")
+    alice = chat.connect()
+    alice.type("alice", "hello")
+    lines = alice.received()
+    assert lines[0].startswith("*** Welcome, alice!")
+    assert bob.received() == ["*** alice has joined", "<alice> hello"]
+
+
+def test_guests_log_in_through_the_portal_s_own_checker_when_it_is_another() -> None:
+    """A server whose portal was given another guest checker (not a GuestChecker) logs
+    guests in through that portal and checker."""
+    from twisted.cred.checkers import ICredentialsChecker
+    from twisted.cred.portal import Portal
+    from zope.interface import implementer
+
+    from chat.session.checkers import GuestName, IGuest
+
+    @implementer(ICredentialsChecker)
+    class PrefixingChecker:
+        credentialInterfaces = (IGuest,)
+
+        def requestAvatarId(self, credentials: Guest) -> defer.Deferred[bytes | tuple[()]]:
+            return defer.succeed(GuestName(b"guest-" + credentials.nick.encode()))
+
+    chat = Chat(flood_rate=0)
+    chat.server.portal = Portal(chat.server.realm, [PrefixingChecker()])
+    connection = chat.connect()
+    connection.type("alice")
+    assert connection.received()[0].startswith("*** Welcome, guest-alice!")
