@@ -8,7 +8,8 @@ mutes and room settings are read from it before anything starts); with
 ``--redis``, a :class:`~chat.redis.node.RedisNodeService` instead of the
 history's, whose rooms are the registry's ids, history and bus, whose
 directory holds the nicknames of every node and whose courier carries
-private messages to members of other nodes; one
+private messages to members of other nodes, and the accounts of every node
+(:class:`~chat.redis.accounts.RedisAccounts`) in place of the database's; one
 :class:`Listener` per ``--listen`` endpoint around one
 :class:`~chat.line.protocol.LineFactory` of one
 :class:`~chat.session.server.ChatServer`; and a :class:`Farewell` that,
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.cred.checkers import ICredentialsChecker
@@ -154,15 +155,19 @@ def make_service(
     bus: Bus[RoomEvent] | None = None
     directory: Directory[str] | None = None
     courier: Courier[Event] | None = None
+    shared_accounts: Accounts | None = None
     if config.redis:
         # Imported here: txredisapi imports the reactor, which the plugin must not.
+        from chat.redis.accounts import RedisAccounts
         from chat.redis.address import parse_url
-        from chat.redis.node import RedisNode, RedisNodeService
+        from chat.redis.node import PREFIX, RedisNode, RedisNodeService
 
         node = RedisNode(parse_url(config.redis), reactor, config.history_keep)
         history = sequencer = bus = node.rooms
         directory = node.directory
         courier = node.courier
+        # RedisAccounts answers every call the server makes of Accounts.
+        shared_accounts = cast(Accounts, RedisAccounts(node.client, reactor, PREFIX))
         RedisNodeService(node).setServiceParent(top)
     elif config.db not in ("", ":memory:"):
         store = SQLiteHistoryStore(
@@ -181,7 +186,7 @@ def make_service(
         # Every member here hears when Redis goes away and when it is back.
         node.health.tell(registry.broadcast)
     path = config.db if config.db else ":memory:"
-    accounts = Accounts(path, reactor)
+    accounts = shared_accounts or Accounts(path, reactor)
     mailbox = Mailbox(
         path, reactor, per_user=config.offline_messages, keep_days=config.offline_days
     )

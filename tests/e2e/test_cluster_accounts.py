@@ -1,0 +1,103 @@
+"""Accounts and moderation shared by two real ``twistd -n tcpchat --redis`` nodes.
+
+The session's redis-server (tests/support/redis_server.py) and two nodes for
+the module, both given its URL: node A with a ``--db`` file of its own, node
+B with none, so whatever B knows of accounts and moderation comes from
+Redis. Each test uses nicknames and rooms of its own. Users are raw sockets,
+as nc is. Processes are stopped by their pid at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.checked import error
+from tests.support.redis_server import RedisServer, redis_server
+from tests.support.servers import LineConnection, RunningServer
+
+__all__ = ["redis_server"]  # the fixture, for pytest to find
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correcthorse"
+
+
+@pytest.fixture(scope="module")
+def nodes(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[RunningServer]]:
+    """Node A (its own --db) and node B (none), one chat through the session's Redis."""
+    workdir = tmp_path_factory.mktemp("cluster-accounts")
+    url = f"unix:{redis_server.path}"
+    started: list[RunningServer] = []
+    try:
+        for db in (str(workdir / "a.db"), ""):
+            started.append(RunningServer(
+                workdir, ["--db", db, "--history", "0", "--login-delay", "0.1", "--redis", url]
+            ).start())
+        yield started
+    finally:
+        for node in started:
+            try:
+                node.stop()
+            finally:
+                node.kill()
+
+
+@pytest.fixture
+def users() -> Iterator[list[LineConnection]]:
+    """Connections made by a test, closed after it."""
+    made: list[LineConnection] = []
+    yield made
+    for user in made:
+        user.close()
+
+
+def _guest(node: RunningServer, nick: str, users: list[LineConnection]) -> LineConnection:
+    user = node.connect(nick)
+    users.append(user)
+    return user
+
+
+def _logged_in(
+    node: RunningServer, nick: str, password: str, users: list[LineConnection]
+) -> LineConnection:
+    """``nick`` answers its password prompt on ``node`` and is welcomed."""
+    user = node.connect()
+    users.append(user)
+    user.expect("choose a nickname")
+    user.send_line(nick)
+    user.expect(lambda line: line.startswith("*** ") and "password" in line)
+    user.send_line(password)
+    user.expect(f"Welcome, {nick}!")
+    return user
+
+
+def _registered(node: RunningServer, nick: str, users: list[LineConnection]) -> None:
+    """``nick`` joins ``node`` as a guest, registers with /register, and quits."""
+    user = _guest(node, nick, users)
+    user.send_line(f"/register {PASSWORD}")
+    user.expect("registered")
+    user.close()
+    users.remove(user)
+
+
+def test_registered_on_one_node_logs_in_on_the_other(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """An account made on A asks for its password on B, refuses a wrong one there and
+    lets the right one in."""
+    a, b = nodes
+    _registered(a, "Regina", users)
+    user = b.connect()
+    users.append(user)
+    user.expect("choose a nickname")
+    user.send_line("regina")
+    user.expect(lambda line: line.startswith("*** ") and "password" in line)
+    user.send_line("wronghorse")
+    user.expect(error("wrong password"))
+    user.expect(lambda line: line.startswith("*** ") and "password" in line)
+    user.send_line(PASSWORD)
+    user.expect("Welcome, Regina!")
