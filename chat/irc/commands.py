@@ -580,47 +580,65 @@ class IRCCommands:
         arguments = iter(params[2:])
         sign = "+"
         session = self.session()
-        for letter in params[1]:
-            if letter in "lki":
-                self._setting_mode(session, room, sign, letter, arguments)
-                continue
-            if letter in "+-":
-                sign = letter
-            elif letter == "b":
-                self._ban_mode(session, room, sign, next(arguments, None))
-            elif letter == "o":
-                nick = next(arguments, None)
-                if nick is None:
-                    raise NeedMoreParamsError
-                self.moderator.op(session, nick, grant=sign == "+", room=room, in_room=True)
-            elif letter == "v":
-                self._voice_mode(session, room, sign, next(arguments, None))
-            elif letter == "t":
-                self.moderator.topic_ops_only(session, sign == "+", room=room)
-                self.tell_mode(session, room, sign + "t")
-            elif letter == "m":
-                self.moderator.set_moderated(session, sign == "+", room=room)
-                self.tell_mode(session, room, sign + "m")
-            elif letter == "s":
-                self.moderator.set_secret(session, sign == "+", room=room)
-                self.tell_mode(session, room, sign + "s")
-            elif letter != "n":
-                self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
+        changed: list[tuple[str, list[str]]] = []  # ("+t", []), ("+v", ["bob"]): one MODE
+        try:
+            for letter in params[1]:
+                if letter in "+-":
+                    sign = letter
+                elif letter in "lki":
+                    shown = self._setting_mode(session, room, sign, letter, arguments)
+                    if shown is not None:
+                        changed.append((sign + letter, shown))
+                elif letter == "b":
+                    self._ban_mode(session, room, sign, next(arguments, None))
+                elif letter == "o":
+                    nick = next(arguments, None)
+                    if nick is None:
+                        raise NeedMoreParamsError
+                    self.moderator.op(session, nick, grant=sign == "+", room=room, in_room=True)
+                elif letter == "v":
+                    voiced = self._voice_mode(session, room, sign, next(arguments, None))
+                    if voiced is not None:
+                        changed.append((sign + "v", [voiced]))
+                elif letter in "tms":
+                    self._switch(letter)(session, sign == "+", room=room)
+                    changed.append((sign + letter, []))
+                elif letter != "n":
+                    self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
+        finally:
+            if changed:
+                self.tell_mode(session, room, changed)
+
+    def _switch(self, letter: str) -> Callable[..., None]:
+        """What turns the setting of mode ``letter`` (t, m or s) on or off."""
+        return {
+            "t": self.moderator.topic_ops_only, "m": self.moderator.set_moderated,
+            "s": self.moderator.set_secret,
+        }[letter]
 
     def _voice_mode(
         self, session: ChatSession, room: str, sign: str, nick: str | None
-    ) -> None:
-        """+v NICK / -v NICK: voice, told to the channel when it changes."""
+    ) -> str | None:
+        """+v NICK / -v NICK: the nickname as shown, if its voice changed."""
         if nick is None:
             raise NeedMoreParamsError
-        if self.moderator.voice(session, nick, grant=sign == "+", room=room):
-            member = self.registry.find(nick)
-            self.tell_mode(session, room, sign + "v", nick if member is None else member.nick)
+        if not self.moderator.voice(session, nick, grant=sign == "+", room=room):
+            return None
+        member = self.registry.find(nick)
+        return nick if member is None else member.nick
 
-    def tell_mode(self, session: ChatSession, room: str, *change: str) -> None:
-        """Tell the channel's IRC members (the actor among them) of a mode ``change``; line
-        users have no modes to see."""
-        text = line("MODE", channel(room), *change, source=self.mask_of(session.member.nick))
+    def tell_mode(
+        self, session: ChatSession, room: str, changed: list[tuple[str, list[str]]]
+    ) -> None:
+        """Tell the channel's IRC members (the actor among them) of the mode changes in one
+        line, ``+tm-k`` style; line users have no modes to see."""
+        letters, arguments, last_sign = "", [], ""
+        for change, shown in changed:
+            letters += change if change[0] != last_sign else change[1:]
+            last_sign = change[0]
+            arguments.extend(shown)
+        text = line("MODE", channel(room), letters, *arguments,
+                    source=self.mask_of(session.member.nick))
         found = self.registry.rooms.get(fold(room))
         for member in () if found is None else tuple(found.members.values()):
             if getattr(member.client, "roomless", False):
@@ -652,8 +670,9 @@ class IRCCommands:
 
     def _setting_mode(
         self, session: ChatSession, room: str, sign: str, letter: str, arguments: Any
-    ) -> None:
-        """+l N / -l, +k KEY / -k, +i / -i; a limit or key that is none is ignored."""
+    ) -> list[str] | None:
+        """+l N / -l, +k KEY / -k, +i / -i: the arguments to show, or None for a limit or
+        key that is none (ignored)."""
         shown: list[str] = []
         if letter == "i":
             self.moderator.set_invite_only(session, sign == "+", room=room)
@@ -666,16 +685,16 @@ class IRCCommands:
         elif letter == "l":
             text = next(arguments, "")
             if not text.isdigit() or int(text) < 1:
-                return
+                return None
             self.moderator.set_member_limit(session, int(text), room=room)
             shown = [str(int(text))]
         else:
             join_key = relayable(next(arguments, "")).strip().split(" ")[0][:KEY_MAX]
             if not join_key:
-                return
+                return None
             self.moderator.set_join_key(session, join_key, room=room)
             shown = [join_key]
-        self.tell_mode(session, room, sign + letter, *shown)
+        return shown
 
     def irc_INVITE(self, params: list[str]) -> None:
         if not params:

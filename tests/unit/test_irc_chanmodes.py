@@ -243,3 +243,18 @@ def test_a_secret_room_is_hidden_from_irc_users_outside_it(clients: Clients) -> 
     alice.received()
     alice.send("MODE #dev")
     assert alice.received()[0] == ":tcpchat.local 324 alice #dev :+ns"
+
+
+def test_the_changes_of_one_mode_command_are_told_in_one_line(clients: Clients) -> None:
+    """MODE #dev +tmlk-s 5 beer is one MODE line to the channel, signs written once."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="#dev")
+    alice.received()
+    alice.send("MODE #dev +s", "MODE #dev +tmlk-s 5 beer")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev +s",
+                                ":alice!~alice@tcpchat MODE #dev +tmlk-s 5 beer"]
+    bob.received()
+    bob.send("MODE #dev -t+i")
+    assert bob.commands() == ["482"]
+    alice.send("MODE #dev -tmilk beer")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev -tmilk"]
