@@ -4,7 +4,8 @@
 :class:`~chat.history_service.HistoryService` that opens the database
 first and closes it last; a :class:`WorkerService` each for the accounts,
 the offline messages and the moderation kept in the same database (bans,
-mutes and room settings are read from it before anything starts); with
+mutes and room settings are read from it, or from Redis with ``--redis``,
+before anything starts); with
 ``--redis``, a :class:`~chat.redis.node.RedisNodeService` instead of the
 history's, whose rooms are the registry's ids, history and bus, whose
 directory holds the nicknames of every node and whose courier carries
@@ -91,8 +92,11 @@ class WorkerService(Service):
 
 
 def load_moderation(config: ServerConfig, reactor: Any) -> tuple[Moderation, WorkerStore | None]:
-    """The bans, mutes and room settings kept in ``--db`` (none without one), and the
-    store they are written to from now on; a database that cannot be read ends start-up."""
+    """The bans, mutes and room settings kept in Redis with ``--redis``, else in ``--db``
+    (none without one), and the store they are written to from now on; a database or
+    Redis that cannot be read ends start-up."""
+    if config.redis:
+        return _load_shared_moderation(config.redis, reactor)
     if config.db in ("", ":memory:"):
         return Moderation(reactor), None
     try:
@@ -107,6 +111,23 @@ def load_moderation(config: ServerConfig, reactor: Any) -> tuple[Moderation, Wor
     log.info("moderation: {bans} bans, {mutes} mutes, {rooms} rooms with settings",
              bans=len(saved.bans), mutes=len(saved.mutes), rooms=len(saved.rooms))
     return Moderation.restored(saved, reactor, background), background
+
+
+def _load_shared_moderation(url: str, reactor: Any) -> tuple[Moderation, WorkerStore]:
+    """The moderation every node of the chat at ``url`` shares, and its store, which
+    also applies the other nodes' changes once started."""
+    # Imported here: txredisapi imports the reactor, which the plugin must not.
+    from chat.redis.address import RedisError, describe, parse_url
+    from chat.redis.moderation import load_shared
+    from chat.redis.node import PREFIX
+
+    address = parse_url(url)
+    try:
+        moderation, store = load_shared(address, reactor, PREFIX)
+    except RedisError as error:
+        raise refuse_start(StoreError(f"tcpchat: cannot read the moderation: {error}")) from None
+    log.info("moderation: shared through Redis at {where}", where=describe(address))
+    return moderation, store
 
 
 class Farewell(Service):

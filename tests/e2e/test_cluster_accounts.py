@@ -101,3 +101,32 @@ def test_registered_on_one_node_logs_in_on_the_other(
     user.expect(lambda line: line.startswith("*** ") and "password" in line)
     user.send_line(PASSWORD)
     user.expect("Welcome, Regina!")
+
+
+def _in_room(user: LineConnection, room: str) -> None:
+    user.send_line(f"/join {room}")
+    user.expect(f"you are now in {room}")
+
+
+def test_a_room_owners_topic_and_ban_on_one_node_hold_on_the_other(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """Olive, registered on A, makes a room, sets its topic and bans zed from it there; on B
+    bob joining it is shown the topic, zed is refused it and joins another room."""
+    a, b = nodes
+    olive = _guest(a, "olive", users)
+    olive.send_line(f"/register {PASSWORD}")
+    olive.expect("registered")
+    _in_room(olive, "attic")
+    olive.send_line("/topic ladders and boxes")
+    olive.expect("set the topic")
+    olive.send_line("/ban zed")
+    olive.expect("banned zed")
+    bob = _guest(b, "bob", users)
+    bob.send_line("/join attic")
+    bob.expect("you are now in attic")
+    bob.expect(lambda line: line.startswith("*** topic of attic: ladders and boxes (set by olive"))
+    zed = _guest(b, "zed", users)
+    zed.send_line("/join attic")
+    zed.expect(error("banned from attic"))
+    _in_room(zed, "cellar")
