@@ -131,8 +131,9 @@ class Options(usage.Options, strcred.AuthOptionMixin):
          "Accounts that are server operators, comma-separated (besides tcpchat-admin grant)."],
         ["redis", None, "",
          "Redis URL (redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]) shared by "
-         "every server process of one chat: rooms, message ids, history and nicknames "
-         "are kept there ('': none, this process alone; docs/scaling.md)."],
+         "every server process of one chat: rooms, message ids, history, nicknames, "
+         "accounts and moderation are kept there ('': none, this process alone; "
+         "docs/scaling.md)."],
         ["irc-name", None, DEFAULT_IRC_NAME,
          "The server's name on the IRC listeners (a host name with a dot, at most 63 bytes)."],
         *([name, None, default, help, parser] for name, parser, default, help in _LIMITS),
