@@ -9,9 +9,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from twisted.internet import reactor
 
+from chat.config import ServerConfig
+from chat.history_service import StartUpError
 from chat.moderation.targets import AddressTarget, NickTarget
 from chat.redis.address import RedisError, blocking_command
 from chat.redis.moderation import RedisModeration, SharedModeration, load_shared
+from chat.service import load_moderation
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
 
 __all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
@@ -133,3 +136,26 @@ def test_moderation_redis_cannot_read_ends_loading(redis: RedisServer) -> None:
                      "not json")
     with pytest.raises(RedisError, match="moderation tcpchat cannot read"):
         load_shared(redis.address, reactor)
+
+
+def test_a_server_on_redis_loads_the_shared_moderation(
+    redis: RedisServer, start_node: Callable[[], Node]
+) -> None:
+    """load_moderation with --redis gives the moderation in Redis and its store, not --db's."""
+    one, store = start_node()
+    one.set_topic("den", "plans", "alice")
+    settle(store.stop())
+    config = ServerConfig(db="", redis=f"unix:{redis.path}")
+    moderation, kept_in = load_moderation(config, reactor)
+    assert isinstance(kept_in, RedisModeration)
+    assert moderation.room("den").topic == "plans"
+
+
+def test_a_server_on_redis_it_cannot_read_does_not_start(
+    redis: RedisServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Moderation in Redis that tcpchat cannot read ends start-up with one line."""
+    blocking_command(redis.address, "HSET", "tcpchat:moderation:rooms", "den", "[]")
+    with pytest.raises(StartUpError):
+        load_moderation(ServerConfig(db="", redis=f"unix:{redis.path}"), reactor)
+    assert "cannot read the moderation" in capfd.readouterr().err
