@@ -127,7 +127,12 @@ class Cluster:
         try:
             for n in range(nodes):
                 self.nodes.append(
-                    Server(opts, f"{label}-node{n}", ["--redis", self.redis.url], profiled=n == 0)
+                    Server(
+                        opts,
+                        f"{label}-{nodes}nodes-node{n}",
+                        ["--redis", self.redis.url],
+                        profiled=n == 0,
+                    )
                 )
         except BaseException:
             self._stop_nodes(None)
