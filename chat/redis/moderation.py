@@ -145,11 +145,19 @@ class RedisModeration:
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
-        """Wait for the changes sent, stop reading and close the connections."""
+        """Wait for the changes sent (at most ``address.timeout`` seconds: Redis may be
+        away), stop reading and close the connections."""
         self._running = False
         if self._retrying is not None and self._retrying.active():
             self._retrying.cancel()
-        yield defer.DeferredList(list(self._writes), consumeErrors=True)
+        unwritten = len(self._writes)
+        written = defer.DeferredList(list(self._writes), consumeErrors=True)
+        written.addTimeout(self.address.timeout, self.clock)
+        try:
+            yield written
+        except defer.TimeoutError:
+            log.error("moderation: {count} changes not written to Redis within {timeout}s;"
+                      " lost", count=unwritten, timeout=self.address.timeout)
         for client in (self._client, self._reader):
             if client is not None:
                 yield client.disconnect()

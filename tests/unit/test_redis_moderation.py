@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from twisted.internet import reactor
@@ -12,7 +13,7 @@ from twisted.internet import reactor
 from chat.config import ServerConfig
 from chat.history_service import StartUpError
 from chat.moderation.targets import AddressTarget, NickTarget
-from chat.redis.address import RedisError, blocking_command
+from chat.redis.address import RedisAddress, RedisError, blocking_command
 from chat.redis.moderation import RedisModeration, SharedModeration, load_shared
 from chat.service import load_moderation
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
@@ -159,3 +160,15 @@ def test_a_server_on_redis_it_cannot_read_does_not_start(
     with pytest.raises(StartUpError):
         load_moderation(ServerConfig(db="", redis=f"unix:{redis.path}"), reactor)
     assert "cannot read the moderation" in capfd.readouterr().err
+
+
+def test_stopping_while_redis_is_away_ends_within_the_timeout(tmp_path: Path) -> None:
+    """A change that cannot reach Redis does not keep a stopping node waiting for ever."""
+    address = RedisAddress(path=str(tmp_path / "no-redis.sock"), timeout=0.2)
+    store = RedisModeration(address, reactor)
+    moderation = SharedModeration(reactor, store)
+    settle(store.start())
+    moderation.set_topic("den", "never written", "alice")
+    began = time.monotonic()
+    settle(store.stop(), timeout=5.0)
+    assert time.monotonic() - began < 2.0
