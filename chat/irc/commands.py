@@ -30,7 +30,7 @@ from chat.domain.errors import (
     NotJoinedError,
     WrongPasswordError,
 )
-from chat.domain.events import Batch, Notice
+from chat.domain.events import Attendee, Batch, Notice
 from chat.domain.registry import LOBBY, Member, Registry, Room, room_name
 from chat.irc.errors import NoSuchNickError, refusal
 from chat.irc.render import TOPIC_MAX, Echo, Viewer, ban_mask, shown_topic
@@ -326,10 +326,13 @@ class IRCCommands:
     def irc_WHO(self, params: list[str]) -> None:
         wanted = params[0] if params else "*"
         members: list[tuple[Member, Room | None]] = []
+        elsewhere: list[str] = []
         if wanted.startswith("#"):
             room = self._room_named(wanted)
             if room is not None and not self.hidden(room.key):
                 members = [(member, room) for member in room.members.values()]
+                elsewhere = [self._who_line_elsewhere(attendee, room)
+                             for attendee in room.elsewhere.values()]
         else:
             found = self.registry.find(wanted)
             if found is not None:
@@ -340,7 +343,7 @@ class IRCCommands:
                            if self._who_matches(wanted, member)
                            and (not _invisible(member) or member is me
                                 or not me.rooms.keys().isdisjoint(member.rooms))]
-        reply = [self._who_line(member, room) for member, room in members]
+        reply = [self._who_line(member, room) for member, room in members] + elsewhere
         reply.append(self.viewer.numeric("315", wanted, "End of /WHO list"))
         self.send(reply)
 
@@ -362,6 +365,30 @@ class IRCCommands:
         return self.viewer.numeric(
             "352", shown, user, HOST, self.viewer.server, member.nick, flags, f"0 {realname}"
         )
+
+    def _who_line_elsewhere(self, attendee: Attendee, room: Room) -> str:
+        """RPL_WHOREPLY for a member another process serves: what this one knows of it."""
+        flags = ("G" if attendee.away else "H") + self.prefixes_elsewhere(room, attendee)
+        return self.viewer.numeric(
+            "352", channel(room.name), attendee.nick, HOST, self.viewer.server, attendee.nick,
+            flags, f"0 {attendee.nick}",
+        )
+
+    def prefixes_elsewhere(self, room: Room, attendee: Attendee) -> str:
+        """The prefixes of a member another process serves, from what its nickname was
+        given as a guest or as an account (an account is named as its nickname)."""
+        if room.key == LOBBY:
+            return ""
+        key = fold(attendee.nick)
+        moderation = self.server.moderation
+        shown = "@" if any(
+            moderation.is_room_operator(room.key, key, account) for account in (None, key)
+        ) else ""
+        if (not shown or "multi-prefix" in self.viewer.caps) and any(
+            moderation.is_voiced(room.key, key, account) for account in (None, key)
+        ):
+            shown += "+"
+        return shown
 
     def prefixes(self, room: Room, member: Member) -> str:
         """``@`` for an operator of ``room``, ``+`` for a voiced member: both with

@@ -162,7 +162,11 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         full = "userhost-in-names" in self.viewer.caps
         return [self.prefixes(found, member)
                 + (self.mask_of(member.nick) if full else member.nick)
-                for member in found.members.values()]
+                for member in found.members.values()] + [
+            self.prefixes_elsewhere(found, attendee)
+            + (mask(attendee.nick) if full else attendee.nick)
+            for attendee in found.elsewhere.values()
+        ]
 
     def secret(self, room: str) -> bool:
         return self.server.moderation.room(fold(room)).secret

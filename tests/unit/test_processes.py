@@ -11,6 +11,7 @@ from chat.domain.events import BackboneBack, BackboneLost, Event
 from chat.domain.registry import RoomEvent
 from chat.ports.bus import BusUnavailableError, Subscriber
 from chat.testing import Chat, Processes, RecordingClient
+from tests.support.irc_harness import Clients
 
 
 @pytest.fixture
@@ -160,3 +161,13 @@ def test_news_of_the_server_reaches_every_member_here(one: Chat) -> None:
         lines: list[Any] = client.take()
         assert len(lines) == 2
         assert "lost touch" in lines[0] and "back in touch" in lines[1]
+
+
+def test_irc_names_and_who_list_the_members_of_the_other_process(one: Chat, two: Chat) -> None:
+    """An IRC user sees the channel's members served by another process in NAMES and WHO."""
+    one.connect("alice")
+    bob = Clients(two).irc("bob")
+    bob.send("NAMES #lobby", "WHO #lobby")
+    lines = bob.received()
+    assert ":tcpchat.local 353 bob = #lobby :bob alice" in lines
+    assert any(line.split(" ")[1] == "352" and line.split(" ")[7] == "alice" for line in lines)
