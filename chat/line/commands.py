@@ -195,7 +195,12 @@ class Commands:
         """/rooms: lists the rooms and how many are in each"""
         if args:
             raise UsageError
-        rooms = self.registry.room_list()
+        mine = self._member().rooms
+        moderation = self.moderator.moderation
+        rooms = [
+            (name, count) for name, count in self.registry.room_list()
+            if fold(name) in mine or not moderation.room(fold(name)).secret
+        ]
         listed = ", ".join(f"{name} ({count})" for name, count in rooms)
         self.notify(f"{len(rooms)} rooms: {listed}" if len(rooms) != 1 else f"1 room: {listed}")
 

@@ -260,8 +260,6 @@ def test_the_changes_of_one_mode_command_are_told_in_one_line(clients: Clients) 
     assert alice.received() == [":alice!~alice@tcpchat MODE #dev -tmilk"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: chat/line/commands.py command_rooms lists secret "
-                                       "(+s) rooms to line users outside them")
 def test_a_secret_room_is_not_listed_by_rooms_to_a_line_user_outside_it(
     chat: Chat, clients: Clients
 ) -> None:
