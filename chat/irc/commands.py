@@ -38,7 +38,7 @@ from chat.irc.wire import HOST, Wire, channel, line
 from chat.moderation import NotPermittedError, target_text
 from chat.session.connection import Connection
 from chat.session.login import ChatSession
-from chat.session.moderator import Moderator
+from chat.session.moderator import Moderator, WhoIs
 from chat.session.server import ChatServer
 from chat.text import fold, relayable
 
@@ -424,6 +424,9 @@ class IRCCommands:
             self.send([*refusal(self.viewer, error, "WHOIS", nick),
                        numeric("318", nick, "End of /WHOIS list")])
             return
+        if whois.elsewhere:
+            self._whois_elsewhere(whois)
+            return
         member = self.registry.find(whois.nick)
         if member is None:  # whois found its session: it is online
             return
@@ -447,6 +450,19 @@ class IRCCommands:
             "317", whois.nick, str(int(whois.idle)), str(int(whois.since)),
             "seconds idle, signon time",
         ))
+        reply.append(numeric("318", whois.nick, "End of /WHOIS list"))
+        self.send(reply)
+
+    def _whois_elsewhere(self, whois: WhoIs) -> None:
+        """WHOIS of a member another process serves: what this one knows of it."""
+        numeric = self.viewer.numeric
+        reply = [numeric("311", whois.nick, whois.nick, HOST, "*", whois.nick)]
+        shown = " ".join(channel(name) for name in whois.rooms if not self.hidden(fold(name)))
+        if shown:
+            reply.append(numeric("319", whois.nick, shown))
+        reply.append(numeric("312", whois.nick, self.viewer.server, "tcpchat (another node)"))
+        if whois.away is not None:
+            reply.append(numeric("301", whois.nick, whois.away))
         reply.append(numeric("318", whois.nick, "End of /WHOIS list"))
         self.send(reply)
 

@@ -413,7 +413,7 @@ def describe_whois(whois: WhoIs) -> str:
         f"account {whois.account}" if whois.account else "a guest (no account)",
         f"connected since {_minute(int(whois.since // 60))}Z",
         f"idle {describe_duration(whois.idle)}",
-    ]
+    ] if not whois.elsewhere else ["on another server of the chat"]
     if whois.server_operator:
         parts.append("server operator")
     if whois.rooms:

@@ -23,6 +23,7 @@ Every action is logged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
@@ -40,7 +41,16 @@ from chat.domain.errors import (
     RoomKeyError,
     RoomModeratedError,
 )
-from chat.domain.events import Batch, Kick, Moderated, Removed, Silenced, Topic, TopicSet
+from chat.domain.events import (
+    Attendee,
+    Batch,
+    Kick,
+    Moderated,
+    Removed,
+    Silenced,
+    Topic,
+    TopicSet,
+)
 from chat.domain.registry import LOBBY, Member, Registry, room_name
 from chat.moderation import (
     Actor,
@@ -103,6 +113,9 @@ class WhoIs:
     """Seconds since it last said something (or joined)."""
     rooms: tuple[str, ...]
     away: str | None
+    elsewhere: bool = False
+    """Served by another process of the chat: what this one knows is its nickname, its
+    rooms that have members here and whether it is away (not since when, nor idle)."""
 
 
 class Moderator:
@@ -565,6 +578,10 @@ class Moderator:
     # Whois and away
 
     def whois(self, nick: str) -> WhoIs:
+        if self.registry.find(nick) is None:
+            found = self.registry.find_elsewhere(nick)
+            if found is not None:
+                return self._whois_elsewhere(*found)
         target = self._session(nick)
         member = target.member
         now = self.clock.seconds()
@@ -584,6 +601,19 @@ class Moderator:
             max(0.0, now - member.active),
             tuple(room.name for room in member.rooms.values()),
             member.away,
+        )
+
+    def _whois_elsewhere(self, attendee: Attendee, rooms: list[str]) -> WhoIs:
+        key = fold(attendee.nick)
+        current = fold(rooms[-1])
+
+        def given(check: Callable[[str, str, str | None], bool]) -> bool:
+            return any(check(current, key, account) for account in (None, key))
+
+        return WhoIs(
+            attendee.nick, None, False, given(self.moderation.is_room_operator),
+            given(self.moderation.is_voiced), 0.0, 0.0, tuple(rooms), attendee.away,
+            elsewhere=True,
         )
 
     @staticmethod

@@ -171,3 +171,20 @@ def test_irc_names_and_who_list_the_members_of_the_other_process(one: Chat, two:
     lines = bob.received()
     assert ":tcpchat.local 353 bob = #lobby :bob alice" in lines
     assert any(line.split(" ")[1] == "352" and line.split(" ")[7] == "alice" for line in lines)
+
+
+def test_whois_tells_of_a_member_of_the_other_process(one: Chat, two: Chat) -> None:
+    """/whois and WHOIS of someone another process serves say so, with its rooms and away."""
+    alice = one.connect("alice")
+    alice.type("/away lunch")
+    carol = two.connect("carol")
+    carol.type("/whois ALICE")
+    assert carol.received() == [
+        "*** alice: on another server of the chat; in lobby; away: lunch"
+    ]
+    bob = Clients(two).irc("bob")
+    bob.send("WHOIS alice")
+    lines = bob.received()
+    assert ":tcpchat.local 319 bob alice :#lobby" in lines
+    assert ":tcpchat.local 301 bob alice :lunch" in lines
+    assert lines[-1].split(" ")[1] == "318"
