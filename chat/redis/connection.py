@@ -16,8 +16,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import txredisapi  # type: ignore[import-untyped]
+from twisted.application.internet import ClientService
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
+from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
 
 from chat.redis.address import (
@@ -104,6 +106,12 @@ def connect_lazily(address: RedisAddress, watcher: ConnectionWatcher | None = No
     return factory.handler  # type: ignore[no-any-return]
 
 
+class _QuietClientService(ClientService):
+    """Reconnects as ClientService does, without a log line per attempt."""
+
+    _log = Logger(observer=LogPublisher())
+
+
 class _WatchedFactory(txredisapi.RedisFactory):  # type: ignore[misc]
     """txredisapi's factory of one lazy connection, with our backoff, telling a watcher."""
 
@@ -119,6 +127,17 @@ class _WatchedFactory(txredisapi.RedisFactory):  # type: ignore[misc]
         self.initialDelay = min(FIRST_RETRY, address.backoff)
         self.maxDelay = address.backoff
         self.watcher = watcher
+
+    def startConnecting(self, endpoint: Any) -> None:
+        """As txredisapi does, with a ClientService that does not log each attempt: while
+        Redis is away :mod:`chat.redis.health` says so once, not once a retry."""
+        slot = txredisapi._PoolSlot(self, endpoint, self.reconnect)
+        slot.service = _QuietClientService(
+            endpoint, txredisapi._SlotFactory(self, slot), retryPolicy=slot._retryDelay,
+            prepareConnection=slot._prepareConnection,
+        )
+        self.slots.append(slot)
+        slot.start()
 
     def buildProtocol(self, addr: Any) -> Any:
         protocol = super().buildProtocol(addr)

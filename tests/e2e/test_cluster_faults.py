@@ -11,6 +11,8 @@ raw sockets, as nc is; every process is stopped by its pid.
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -42,6 +44,8 @@ def cluster(
             ).start())
         yield redis, started
     finally:
+        if redis.process is None:
+            redis.start()  # nodes wait for Redis to say goodbye (see the xfail below)
         for node in started:
             try:
                 node.stop()
@@ -140,3 +144,41 @@ def test_users_are_told_refused_and_resume_exactly_once_across_a_redis_restart(
     for talker, nick in ((ann, "ann"), (ben, "ben")):
         assert _heard(talker) == [(number, text) for number, text in everything
                                   if not text.startswith(f"<{nick}>")]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: choosing a nickname while Redis is down waits, unanswered, for Redis to come "
+    "back (RedisDirectory's claim is queued on the lazy connection, not refused)"
+))
+def test_a_nickname_chosen_while_redis_is_down_is_answered_at_once(
+    cluster: tuple[OwnRedis, list[RunningServer]],
+) -> None:
+    """Admitted or refused with a reason, within a few seconds, not left waiting."""
+    redis, (one, _) = cluster
+    user = one.connect()
+    try:
+        user.expect("choose a nickname")
+        redis.stop()
+        time.sleep(0.3)  # the node has seen it go
+        user.send_line("newcomer")
+        user.read_line(timeout=3.0)
+    finally:
+        user.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a node stopped while Redis is down never exits (RedisNodeService.stopService "
+    "waits for Lease.stop's commands, queued for a connection that is not coming)"
+), raises=subprocess.TimeoutExpired)
+def test_a_node_stopped_while_redis_is_down_exits(
+    cluster: tuple[OwnRedis, list[RunningServer]],
+) -> None:
+    """SIGTERM during an outage: the node says goodbye and exits within a few seconds."""
+    redis, (one, _) = cluster
+    user = one.connect("leaving")
+    try:
+        redis.stop()
+        user.expect(LOST)
+        assert one.stop(timeout=4.0) == 0
+    finally:
+        user.close()
