@@ -223,6 +223,12 @@ def make_service(
         registry, config, reactor, accounts=accounts, moderation=moderation, mailbox=mailbox,
         auth=auth, directory=directory,
     )
+    if config.redis:
+        from chat.redis.moderation import RedisModeration
+
+        # A ban set on another node puts out whom it bans here too.
+        assert isinstance(moderation_store, RedisModeration)
+        moderation_store.enforce = server.moderator.enforce_ban
     for room in moderation.kept_rooms():
         registry.open_room(room)
     Farewell(server, reactor).setServiceParent(top)

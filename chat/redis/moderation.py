@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
@@ -123,6 +124,8 @@ class RedisModeration:
         """The id of the last change applied."""
         self.moderation: SharedModeration | None = None
         """What the changes read are applied to."""
+        self.enforce: Callable[[Ban], None] | None = None
+        """Called with each ban another node set, once applied, to put out whom it bans here."""
         self.stream_keep = stream_keep
         self.block = block
         self.retry = retry
@@ -191,7 +194,7 @@ class RedisModeration:
             "topic_at": room.topic_at, "topic_ops_only": room.topic_ops_only,
             "operators": sorted(room.operators), "member_limit": room.member_limit,
             "join_key": room.join_key, "invite_only": room.invite_only,
-            "voiced": sorted(room.voiced), "moderated": room.moderated,
+            "voiced": sorted(room.voiced), "moderated": room.moderated, "secret": room.secret,
         }))
 
     def delete_room(self, key: str) -> None:
@@ -253,6 +256,9 @@ class RedisModeration:
         except (ValueError, KeyError, TypeError):
             log.failure("moderation: a change in Redis tcpchat cannot read ({kind} {field})",
                         kind=change["h"], field=change["f"])
+            return
+        if change["h"] == BANS and change["v"] and change["n"] != self.node and self.enforce:
+            self.enforce(_ban(change["v"]))
 
     def _read_failed(self, failure: Failure) -> None:
         if self._running:
@@ -321,4 +327,5 @@ def _room(value: str, key: str) -> RoomSettings:
         fields["topic_by"], fields["topic_at"], fields["topic_ops_only"],
         frozenset(fields["operators"]), fields["member_limit"], fields["join_key"],
         fields["invite_only"], frozenset(fields["voiced"]), fields["moderated"],
+        fields.get("secret", False),
     )

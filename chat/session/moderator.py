@@ -304,15 +304,29 @@ class Moderator:
             None if scope is None else room, session.member.nick, "banned", target_text(target),
             reason, ban.until,
         ))
-        kick = Kick(session.member.nick, reason, banned=True, server=scope is None)
+        self._put_out_banned(ban, room, spare=session)
+        return ban
+
+    def enforce_ban(self, ban: Ban) -> None:
+        """Put out the members here whom ``ban``, set elsewhere (another node), bans."""
+        if ban.scope is None:
+            self._put_out_banned(ban, LOBBY)
+            return
+        known = self.registry.rooms.get(ban.scope)
+        if known is not None:
+            self._put_out_banned(ban, known.name)
+
+    def _put_out_banned(self, ban: Ban, room: str, spare: ChatSession | None = None) -> None:
+        """Disconnect (a server-wide ``ban``) or put out of ``room`` every member it bans
+        but ``spare`` (who set it)."""
+        kick = Kick(ban.by, ban.reason, banned=True, server=ban.scope is None)
         for other in list(self.realm.sessions.values()):
-            if other.ended or other is session or self._ban_of(other, scope) is None:
+            if other.ended or other is spare or self._ban_of(other, ban.scope) is None:
                 continue
-            if scope is None:
+            if ban.scope is None:
                 self._disconnect(other, kick, ban.until)
             elif self._is_in(other, room):
                 self._put_out(other, room, kick, ban.until)
-        return ban
 
     def unban(self, session: ChatSession, target_text_: str, room: str | None = None) -> None:
         room = self._room_of(session, room)

@@ -130,3 +130,22 @@ def test_a_room_owners_topic_and_ban_on_one_node_hold_on_the_other(
     zed.send_line("/join attic")
     zed.expect(error("banned from attic"))
     _in_room(zed, "cellar")
+
+
+def test_a_ban_set_on_one_node_puts_out_a_member_of_the_other(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """Oona, owner of a room on A, bans yann, who is in it on B: yann is put out on B at once,
+    told by whom."""
+    a, b = nodes
+    oona = _guest(a, "oona", users)
+    oona.send_line(f"/register {PASSWORD}")
+    oona.expect("registered")
+    _in_room(oona, "loft")
+    yann = _guest(b, "yann", users)
+    _in_room(yann, "loft")
+    oona.expect("yann has joined")
+    oona.send_line("/ban yann")
+    oona.expect("banned yann")
+    yann.expect(error("you are banned from loft by oona"))
+    yann.expect("lobby")
