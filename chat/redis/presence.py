@@ -21,8 +21,11 @@ adds ``Left(nick, room, ConnectionLost())`` to the room's bus stream, then
 forgets the node. It is one Lua script, so only one node finds a dead node
 and announces it. A node dead at time t has its members' leaves on the bus
 by t + ``seconds`` + ``seconds`` / 3 at the latest (8 s with the default 6).
-A node stopping cleanly (SIGTERM) has said its members' goodbyes already;
-:meth:`Lease.stop` reaps the node itself, which frees whatever is left at once.
+A node stopping cleanly (SIGTERM) reaps itself (:meth:`Lease.stop`), which
+frees whatever it still holds and tells its rooms its members left, at once.
+A node that could not renew its lease in time (Redis unreachable longer than
+the lease) may have been reaped while its members stayed connected; it says
+so in its log when it renews again.
 """
 
 from __future__ import annotations
@@ -185,6 +188,7 @@ class Lease:
         self._heartbeat = f"{prefix}node:{node}"
         self._renewing = task.LoopingCall(self.renew)
         self._reaping = task.LoopingCall(self.reap)
+        self._taken = False
         self._renewing.clock = self._reaping.clock = clock
 
     @property
@@ -200,23 +204,35 @@ class Lease:
         return taken
 
     def renew(self) -> defer.Deferred[Any]:
-        """Make the heartbeat live ``seconds`` more from now."""
+        """Make the heartbeat live ``seconds`` more from now; say so in the log when it
+        had lapsed (the other nodes may have told this node's members gone)."""
         renewed = self.client.execute_command(
-            "SET", self._heartbeat, 1, "PX", int(self.seconds * 1000)
+            "SET", self._heartbeat, 1, "PX", int(self.seconds * 1000), "GET"
         )
-        renewed.addCallback(lambda _: self.client.execute_command(
-            "SADD", f"{self.prefix}nodes", self.node
-        ))
+        renewed.addCallback(self._renewed)
         return renewed.addErrback(
             lambda failure: log.failure("presence: renewing the lease", failure)
         )
 
-    def reap(self, itself: bool = False) -> defer.Deferred[list[str]]:
+    def _renewed(self, before: str | None) -> defer.Deferred[Any]:
+        if before is None and self._taken:
+            log.error(
+                "presence: this node's lease had lapsed (more than {seconds}s without "
+                "renewing it): other nodes may have freed its members' nicknames and told "
+                "their rooms they left", seconds=self.seconds,
+            )
+        self._taken = True
+        return self.client.execute_command("SADD", f"{self.prefix}nodes", self.node)
+
+    def reap(self, itself: bool = False, timeout: float | None = None) -> defer.Deferred[list[str]]:
         """Forget the nodes whose lease has expired (and this one if ``itself``),
-        announcing their members' leaves; fires with the nodes forgotten."""
+        announcing their members' leaves; fires with the nodes forgotten (none if Redis
+        failed, or did not answer within ``timeout`` seconds)."""
         reaped = self.client.eval(REAP, [], [
             self.prefix, codec.encode(LOST), self.stream_keep, self.node if itself else "",
         ])
+        if timeout is not None:
+            reaped.addTimeout(timeout, self.clock)
 
         def reaped_these(gone: list[str] | None) -> list[str]:
             for node in gone or ():
@@ -226,14 +242,20 @@ class Lease:
             return list(gone or ())
 
         def failed(failure: Any) -> list[str]:
-            log.failure("presence: reaping expired leases", failure)
+            if failure.check(defer.TimeoutError):
+                log.warn("presence: Redis did not answer within {timeout}s: this node's "
+                         "members are freed by another node once its lease runs out",
+                         timeout=timeout)
+            else:
+                log.failure("presence: reaping expired leases", failure)
             return []
 
         return reaped.addCallbacks(reaped_these, failed)
 
     def stop(self) -> defer.Deferred[list[str]]:
-        """Stop renewing and reaping, and forget this node at once."""
+        """Stop renewing and reaping, and forget this node at once; if Redis does not
+        answer within a third of the lease (it is away), stop without: the lease runs out."""
         for loop in (self._renewing, self._reaping):
             if loop.running:
                 loop.stop()
-        return self.reap(itself=True)
+        return self.reap(itself=True, timeout=self.seconds / 3)

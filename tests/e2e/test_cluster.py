@@ -231,12 +231,35 @@ def test_a_killed_nodes_users_leave_once_and_the_living_lose_nothing(
             talker.send_line("/msg nobody-now sync")
             talker.expect("!!!")
             said = [line for line in talker.seen if line.startswith(f"<{other}> ")]
-            assert said[-10:] == [f"<{other}> {other[0]}{number}" for number in range(10)]
+            assert said[-10:] == [f"<{other}> {other[0]}{number}" for number in range(10)], (
+                talker.seen
+            )
             for nick in ("doomed1", "doomed2"):
-                left = [line for line in talker.seen if line.startswith(f"*** {nick} has left")]
-                assert left == [f"*** {nick} has left (connection lost)"]
+                lost = f"*** {nick} has left (connection lost)"
+                assert talker.seen.count(lost) == 1, talker.seen
         again = one.connect("doomed1")
         users.append(again)
         assert _who(talkers[1], "wake", 2) == {"ann", "ben"}
     finally:
         victim.kill()
+
+
+def test_a_node_stopped_cleanly_frees_its_users_at_once(
+    nodes: list[RunningServer], users: list[LineConnection],
+    redis_server: RedisServer, tmp_path: Path,
+) -> None:
+    """SIGTERM: the others are told its users left well before a lease could run out, and
+    the nicknames are free as soon as it has exited."""
+    one, _, _ = nodes
+    leaving = _node(tmp_path, redis_server).start()
+    try:
+        _user(leaving, "parting", "bye", users)
+        stayer = _user(one, "staying", "bye", users)
+        assert _who(stayer, "bye", 2) == {"parting", "staying"}
+        stopped = time.monotonic()
+        leaving.stop()
+        stayer.expect("parting has left", timeout=DEFAULT_LEASE / 2)
+        users.append(one.connect("parting"))
+        assert time.monotonic() - stopped < DEFAULT_LEASE / 2
+    finally:
+        leaving.kill()

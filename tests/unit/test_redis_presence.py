@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from twisted.internet import reactor
+from twisted.logger import ILogObserver, LogEvent, LogLevel, formatEvent, globalLogPublisher
 
 from chat.domain.events import (
     Attendee,
@@ -25,6 +27,7 @@ from chat.domain.events import (
 )
 from chat.domain.registry import RoomEvent
 from chat.ports.directory import AlreadyClaimedError
+from chat.redis.connection import RedisAddress, connect_lazily
 from chat.redis.courier import RedisCourier
 from chat.redis.directory import RedisDirectory
 from chat.redis.presence import Lease
@@ -183,3 +186,38 @@ def test_the_inbox_leaves_message_ids_alone(nodes: list[Node]) -> None:
     settle(one.courier.send("bob", Private("alice", "hi")))
     wait_until(lambda: bool(two.received))
     assert two.rooms.next_id() == before
+
+
+def test_a_lease_renewed_too_late_is_said_in_the_log(nodes: list[Node]) -> None:
+    """Renewing after the lease lapsed (the node may have been reaped) is an error in the
+    log; renewing in time is not."""
+    node = nodes[0]
+    errors: list[str] = []
+
+    def noted(event: LogEvent) -> None:
+        if event.get("log_level") == LogLevel.error:
+            errors.append(formatEvent(event))
+
+    observe = cast(ILogObserver, noted)
+    globalLogPublisher.addObserver(observe)
+    try:
+        settle(node.lease.renew())
+        assert errors == []
+        time.sleep(SHORT + 0.05)
+        settle(node.lease.renew())
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert len(errors) == 1 and "lease had lapsed" in errors[0]
+
+
+def test_a_node_stops_without_redis_within_a_third_of_its_lease(tmp_path: Path) -> None:
+    """Giving the lease up while Redis cannot be reached does not wait for it: the lease
+    runs out and another node frees what this one held."""
+    client = connect_lazily(RedisAddress(path=str(tmp_path / "no-redis.sock")))
+    lease = Lease(client, "lonely", reactor, seconds=SHORT)
+    started = time.monotonic()
+    try:
+        assert settle(lease.stop()) == []
+        assert time.monotonic() - started < SHORT
+    finally:
+        settle(client.disconnect())
