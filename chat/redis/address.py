@@ -7,7 +7,9 @@ opens the connections the ports use.
 
 from __future__ import annotations
 
+import os
 import socket
+import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -41,6 +43,10 @@ class RedisAddress:
     """Seconds to connect, for a blocking command, and for a PING to be answered."""
     ping: float = DEFAULT_PING
     backoff: float = DEFAULT_BACKOFF
+    tls: bool = False
+    """Talk to Redis over TLS (``rediss://``), checking its certificate and host name."""
+    ca: str | None = None
+    """A PEM file of the authorities trusted for Redis's certificate (None: the system's)."""
 
 
 def parse_url(url: str) -> RedisAddress:
@@ -50,14 +56,16 @@ def parse_url(url: str) -> RedisAddress:
     not used), or ``unix:PATH`` / ``unix://PATH`` with ``?db=N&password=P``.
     Either takes ``?ping=SECONDS`` (between health checks) and
     ``&backoff=SECONDS`` (the longest wait between reconnection attempts).
+    ``rediss://`` is ``redis://`` over TLS; ``?ca=PATH`` names the PEM file of the
+    authorities trusted for its certificate (by default the system's).
     """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
-    unknown = sorted(set(query) - _QUERY_WORDS[parts.scheme == "unix"])
+    known = _QUERY_WORDS.get(parts.scheme, set())
+    unknown = sorted(set(query) - known)
     if unknown:
         raise ValueError(
-            f"{url!r}: unknown setting {unknown[0]!r} (known: "
-            f"{', '.join(sorted(_QUERY_WORDS[parts.scheme == 'unix']))})"
+            f"{url!r}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
     ping = _seconds(query, "ping", DEFAULT_PING, url)
     backoff = _seconds(query, "backoff", DEFAULT_BACKOFF, url)
@@ -69,23 +77,30 @@ def parse_url(url: str) -> RedisAddress:
         return RedisAddress(path=unquote(path), password=password,
                             db=_db(query.get("db", [None])[-1], url), ping=ping,
                             backoff=backoff)
-    if parts.scheme == "rediss":
-        raise ValueError(f"{url!r}: TLS (rediss://) is not supported yet")
-    if parts.scheme != "redis" or not parts.hostname:
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(
-            f"{url!r}: use redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]"
+            f"{url!r}: use redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) "
+            "or unix:PATH[?db=N]"
         )
+    ca = query.get("ca", [None])[-1]
+    if ca is not None and not os.path.isfile(ca):
+        raise ValueError(f"{url!r}: ca {ca!r} is not a file")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
         raise ValueError(f"{url!r}: the port is not a number from 0 to 65535") from None
     password = None if parts.password is None else unquote(parts.password)
     return RedisAddress(host=parts.hostname, port=port, password=password,
-                        db=_db(parts.path.strip("/") or None, url), ping=ping, backoff=backoff)
+                        db=_db(parts.path.strip("/") or None, url), ping=ping, backoff=backoff,
+                        tls=parts.scheme == "rediss", ca=ca)
 
 
-_QUERY_WORDS = {True: {"db", "password", "ping", "backoff"}, False: {"ping", "backoff"}}
-"""The settings a URL's query may give: a unix: URL (True) or a redis:// one."""
+_QUERY_WORDS = {
+    "unix": {"db", "password", "ping", "backoff"},
+    "redis": {"ping", "backoff"},
+    "rediss": {"ping", "backoff", "ca"},
+}
+"""The settings the query of a URL of each scheme may give."""
 
 
 def _seconds(query: dict[str, list[str]], word: str, default: float, url: str) -> float:
@@ -137,9 +152,13 @@ def blocking_command(address: RedisAddress, *words: str | int) -> int | str | No
         family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
         target = (address.host, address.port)
     try:
-        with socket.socket(family) as connection:
-            connection.settimeout(address.timeout)
-            connection.connect(target)
+        with socket.socket(family) as plain:
+            plain.settimeout(address.timeout)
+            plain.connect(target)
+            connection = plain
+            if address.tls:
+                context = ssl.create_default_context(cafile=address.ca)
+                connection = context.wrap_socket(plain, server_hostname=address.host)
             connection.sendall(b"".join(commands))
             replies = _Replies(connection)
             answer: int | str | None = None

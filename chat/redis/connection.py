@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import txredisapi  # type: ignore[import-untyped]
 from twisted.application.internet import ClientService
 from twisted.internet import defer, reactor
-from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint
+from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
+from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
 
@@ -71,7 +72,10 @@ def connect(address: RedisAddress) -> defer.Deferred[RedisClient]:
     if address.path is not None:
         connected = txredisapi.UnixConnection(address.path, **options)
     else:
-        connected = txredisapi.Connection(address.host, address.port, **options)
+        connected = txredisapi.Connection(
+            address.host, address.port,
+            ssl_context_factory=_tls_options(address) if address.tls else False, **options,
+        )
     return connected  # type: ignore[no-any-return]
 
 
@@ -102,8 +106,20 @@ def connect_lazily(address: RedisAddress, watcher: ConnectionWatcher | None = No
     else:
         endpoint = HostnameEndpoint(reactor, address.host, address.port,
                                     timeout=address.timeout)
+        if address.tls:
+            endpoint = wrapClientTLS(_tls_options(address), endpoint)
     factory.startConnecting(endpoint)
     return factory.handler  # type: ignore[no-any-return]
+
+
+def _tls_options(address: RedisAddress) -> Any:
+    """TLS to ``address``: its certificate checked against ``address.ca`` (or the
+    system's authorities) and its host name."""
+    trust: Any = None
+    if address.ca is not None:
+        with open(address.ca, "rb") as pem:
+            trust = Certificate.loadPEM(pem.read())
+    return optionsForClientTLS(address.host, trustRoot=trust)
 
 
 class _QuietClientService(ClientService):
