@@ -238,10 +238,10 @@ class LineProtocol(Commands, LineReceiver):
         except Exception:
             self._not_joined(Failure(), nick)
             return
-        if isinstance(login, Deferred):
-            self._await_login(nick, login)
-        else:
+        if isinstance(login, ChatSession):
             self._joined(login)
+        else:
+            self._await_login(nick, login)
 
     def _give_password(self, nick: str, password: str) -> None:
         if not password:

@@ -111,9 +111,9 @@ class GuestChecker:
                 raise AccountRequiredError(nick)
             return _avatar_id(nick)
         registered = at_once(self.accounts.registered(nick))
-        if isinstance(registered, defer.Deferred):
-            return registered.addCallback(self._guest, nick)
-        return self._guest(registered, nick)
+        if isinstance(registered, bool):
+            return self._guest(registered, nick)
+        return registered.addCallback(self._guest, nick)
 
     def _guest(self, registered: bool, nick: str) -> bytes:
         if registered or (self.require_account and self.external):

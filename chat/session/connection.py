@@ -208,9 +208,9 @@ class Connection:
         session, or the refusal raised; else a Deferred, as :meth:`log_in`."""
         arrival = Arrival(self.front, room, after, resume_token, self.keep_token, self.peer)
         session = self.server.log_in_guest(nick, arrival)
-        if isinstance(session, Deferred):
-            return session.addCallback(self._logged_in)
-        return self._logged_in(session)
+        if isinstance(session, ChatSession):
+            return self._logged_in(session)
+        return session.addCallback(self._logged_in)
 
     def log_in_with_password(
         self, nick: str, password: str, room: str | None = LOBBY, after: int | None = None,

@@ -443,9 +443,9 @@ class ChatRealm:
             claim = at_once(self.directory.claim(nick, owner))
         except AlreadyClaimedError:
             raise NicknameTakenError(nick) from None
-        if isinstance(claim, defer.Deferred):
-            return claim.addErrback(_taken, nick).addCallback(self._join, nick, arrival, account)
-        return self._join(claim, nick, arrival, account)
+        if isinstance(claim, Claim):
+            return self._join(claim, nick, arrival, account)
+        return claim.addErrback(_taken, nick).addCallback(self._join, nick, arrival, account)
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Claim ``nick`` for ``owner``; a nickname held by another fails as taken."""
