@@ -62,8 +62,8 @@ class RedisClient(Protocol):
 def connect(address: RedisAddress) -> defer.Deferred[RedisClient]:
     """A txredisapi connection to ``address``: replies as text, numbers left as text.
 
-    It does not reconnect by itself (what a node does when Redis goes away
-    is the issue's fault handling, not done yet: docs/scaling.md).
+    It does not reconnect by itself (for tests and tools; a node's connections are
+    :func:`connect_lazily`'s, which do).
     """
     options: dict[str, Any] = dict(
         dbid=address.db, reconnect=False, password=address.password,
