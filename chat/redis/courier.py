@@ -7,7 +7,8 @@ call (:data:`SEND`): it finds the node serving the nickname in the nickname's
 claim (:class:`~chat.redis.directory.RedisDirectory` given the node), and if
 that node's lease is alive adds ``(nick, event)`` to the node's inbox,
 answering the nickname as its holder spells it; otherwise it answers nil and
-the sender is told nobody has that nickname. Entries are numbered ``0-n``
+the sender is told nobody has that nickname. While the node's health says
+Redis is down, sending is refused at once, as publishing is. Entries are numbered ``0-n``
 (no message id), so reading them does not disturb the node's ids.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from twisted.internet import defer
 
 from chat.domain.events import Event
-from chat.ports.bus import Receiver
+from chat.ports.bus import BusUnavailableError, Receiver
 from chat.redis import codec
 from chat.redis.rooms import RedisRooms
 from chat.text import fold
@@ -49,7 +50,11 @@ class RedisCourier:
 
     def send(self, nick: str, event: Event) -> defer.Deferred[str | None]:
         """Put ``event`` in the inbox of the node serving ``nick``; fires with the nickname
-        as spelled by its holder, or None when no living node serves it."""
+        as spelled by its holder, or None when no living node serves it. Raises
+        :class:`~chat.ports.bus.BusUnavailableError` while the bus says Redis is down."""
+        health = self.rooms.health
+        if health is not None and not health.up:
+            raise BusUnavailableError("Redis is unreachable")
         sent = self.rooms.client.eval(
             SEND, [f"{self.prefix}nick:{fold(nick)}"],
             [self.prefix, codec.encode((nick, event)), self.keep],

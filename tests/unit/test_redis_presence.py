@@ -26,6 +26,7 @@ from chat.domain.events import (
     Renamed,
 )
 from chat.domain.registry import RoomEvent
+from chat.ports.bus import BusUnavailableError
 from chat.ports.directory import AlreadyClaimedError
 from chat.redis.connection import RedisAddress, connect_lazily
 from chat.redis.courier import RedisCourier
@@ -221,3 +222,18 @@ def test_a_node_stops_without_redis_within_a_third_of_its_lease(tmp_path: Path) 
         assert time.monotonic() - started < SHORT
     finally:
         settle(client.disconnect())
+
+
+class _Down:
+    """What a node's health says while Redis cannot be reached."""
+
+    up = False
+
+
+def test_a_private_message_is_refused_at_once_while_redis_is_down(nodes: list[Node]) -> None:
+    """Not queued for a connection that may not come back: the sender is told now."""
+    one, two, _ = nodes
+    settle(two.directory.claim("bob", "s1"))
+    one.rooms.health = _Down()
+    with pytest.raises(BusUnavailableError):
+        one.courier.send("bob", Private("alice", "hi"))
