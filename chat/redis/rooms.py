@@ -23,7 +23,13 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
   lowest :attr:`RedisRooms.last_id` of the reads waiting for it, so that the
   domain, which drops entries above ``last_id`` from history, drops none
   (``last_id`` asks Redis for its counter: one blocking GET per join or
-  ``/history``, never per message).
+  ``/history``, never per message);
+- any other event that changes who is in a room (a join, leave, rename, away
+  change, crowd) changes the room's roster in the same call (:data:`EVENT`,
+  :mod:`chat.redis.presence`), and a node starting to read a room reads the
+  stream's newest id and the roster in one call (:data:`START`), giving the
+  room's subscribers a :class:`~chat.domain.events.Present` of the other
+  nodes' members before anything after that id.
 """
 
 from __future__ import annotations
