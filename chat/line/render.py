@@ -218,7 +218,8 @@ def _news(event: Event) -> str:
         case BackboneBack(down_for):
             return (
                 "this server is back in touch with the chat's other servers after "
-                f"{describe_duration(down_for)}: you may talk again"
+                f"{describe_duration(down_for) if down_for >= 1 else 'under a second'}: "
+                "you may talk again"
             )
     raise TypeError(f"no line for {event!r}")
 

@@ -9,6 +9,7 @@ import pytest
 
 from chat.domain.events import BackboneBack, BackboneLost, Event
 from chat.domain.registry import RoomEvent
+from chat.line.render import render
 from chat.ports.bus import BusUnavailableError, Subscriber
 from chat.testing import Chat, Processes, RecordingClient
 from tests.support.irc_harness import Clients
@@ -188,3 +189,8 @@ def test_whois_tells_of_a_member_of_the_other_process(one: Chat, two: Chat) -> N
     assert ":tcpchat.local 319 bob alice :#lobby" in lines
     assert ":tcpchat.local 301 bob alice :lunch" in lines
     assert lines[-1].split(" ")[1] == "318"
+
+
+def test_an_outage_under_a_second_is_said_so() -> None:
+    """BackboneBack after 0.3 s does not say "after 0s"."""
+    assert render(BackboneBack(0.3)).endswith("after under a second: you may talk again")
