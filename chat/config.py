@@ -114,3 +114,7 @@ class ServerConfig:
 
     whowas: int = 100
     """Departures kept for IRC's WHOWAS (0: none)."""
+
+    lease: float = 6.0
+    """Seconds a node's heartbeat in Redis lives unrenewed (with ``redis``): a node that
+    dies has its members' leaves told and nicknames freed within 4/3 of it."""

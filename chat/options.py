@@ -99,6 +99,9 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
      "Seconds a pinged IRC client has to answer before it is disconnected."),
     ("whowas", _whole("whowas", 0), _DEFAULTS.whowas,
      "Departures remembered for IRC's WHOWAS, newest kept (0: none)."),
+    ("lease", _seconds("lease", 0.5), _DEFAULTS.lease,
+     "With --redis: seconds this node's heartbeat lasts unrenewed; if the node dies, its "
+     "users' leaves are told and their nicknames freed within 4/3 of it."),
 ]
 
 REGISTRATION = ("open", "closed")

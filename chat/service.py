@@ -183,7 +183,9 @@ def make_service(
         from chat.redis.address import parse_url
         from chat.redis.node import PREFIX, RedisNode, RedisNodeService
 
-        node = RedisNode(parse_url(config.redis), reactor, config.history_keep)
+        node = RedisNode(
+            parse_url(config.redis), reactor, config.history_keep, lease=config.lease
+        )
         history = sequencer = bus = node.rooms
         directory = node.directory
         courier = node.courier

@@ -38,6 +38,13 @@ def test_limits_reach_the_config() -> None:
     assert (config.history, config.crowd) == (5, 0)
 
 
+def test_lease_reaches_the_config_and_a_tiny_one_is_refused() -> None:
+    """--lease sets how long a node's heartbeat lasts; under half a second is refused."""
+    assert parse("--lease", "2.5")["config"].lease == 2.5
+    with pytest.raises(usage.UsageError, match="--lease"):
+        parse("--lease", "0.1")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
