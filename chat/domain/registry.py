@@ -512,19 +512,34 @@ class Registry:
         self._by_id.clear()
         self.rooms.clear()
 
-    def say(self, member: Member, text: str, room: str | None = None) -> None:
+    def say(
+        self, member: Member, text: str, room: str | None = None, outside: bool = False
+    ) -> None:
         """Send a :class:`Message` to every other member of ``room`` (by default the
-        member's current room); the member gets its id as :class:`Sent`."""
-        target = self._room_of(member, room)
+        member's current room); the member gets its id as :class:`Sent`. With ``outside``
+        the member need not be in ``room`` (a room that allows it: the caller's rule), which
+        must have members here."""
+        target = self._speech_room(member, room, outside)
         said = Message(member.nick, text, self.sequencer.next_id(), self._now())
         self._speak(target, member, said)
 
-    def act(self, member: Member, text: str, room: str | None = None) -> None:
+    def act(
+        self, member: Member, text: str, room: str | None = None, outside: bool = False
+    ) -> None:
         """Send an :class:`Action` (``/me``) to every other member of ``room``, as
         :meth:`say` does."""
-        target = self._room_of(member, room)
+        target = self._speech_room(member, room, outside)
         said = Action(member.nick, text, self.sequencer.next_id(), self._now())
         self._speak(target, member, said)
+
+    def _speech_room(self, member: Member, room: str | None, outside: bool) -> Room:
+        """Where ``member`` speaks: one of its rooms, or with ``outside`` any room here."""
+        if outside and room is not None:
+            found = self.rooms.get(fold(room_name(room)))
+            if found is None:
+                raise NotInRoomError(room_name(room))
+            return found
+        return self._room_of(member, room)
 
     def _speak(self, room: Room, member: Member, said: Said) -> None:
         try:
@@ -578,10 +593,13 @@ class Registry:
         if target is not None:
             target.outbox.put(Batch((event,)))
 
-    def notice(self, member: Member, text: str, room: str | None = None) -> None:
+    def notice(
+        self, member: Member, text: str, room: str | None = None, outside: bool = False
+    ) -> None:
         """Send a :class:`Noticed` to every other member of ``room`` (by default the
-        member's current room): not numbered, not kept, not acknowledged."""
-        target = self._room_of(member, room)
+        member's current room): not numbered, not kept, not acknowledged (``outside``: as
+        :meth:`say`)."""
+        target = self._speech_room(member, room, outside)
         try:
             self.bus.publish(target.key, (member.id, Noticed(member.nick, text, self._now())))
         except BusUnavailableError:

@@ -298,11 +298,12 @@ class IRCCommands:
             room = self._room_named(target)
             if room is None:
                 raise NoSuchNickError(target)
-            if room.key not in member.rooms:
+            outside = room.key not in member.rooms
+            if outside and not self.server.moderation.room(room.key).outside_messages:
                 raise NotInRoomError(room.name)
             self.moderator.check_speech(member, room.name)
             if command == "NOTICE":
-                self.registry.notice(member, text, room.name)
+                self.registry.notice(member, text, room.name, outside=outside)
                 if echo:
                     self.send(self.viewer._speech("NOTICE", member.nick, target, text, 0,
                                                   self.viewer.lookup.now()))
@@ -310,15 +311,17 @@ class IRCCommands:
             if echo:
                 body = f"\x01ACTION {text}\x01" if action else text
                 self.viewer.echoes.append(Echo(command, target, body))
-            (self.registry.act if action else self.registry.say)(member, text, room.name)
+            (self.registry.act if action else self.registry.say)(
+                member, text, room.name, outside=outside
+            )
             return None
         self.moderator.check_speech(member, None)
         if command == "NOTICE":
-            self.registry.notify(member, target, text)
+            notified = self.registry.notify(member, target, text)
             if echo:
                 self.send(self.viewer._speech("NOTICE", member.nick, target, text, 0,
                                               self.viewer.lookup.now()))
-            return None
+            return notified
         return session.whisper(target, f"* {member.nick} {text}" if action else text)
 
     # People
@@ -646,7 +649,10 @@ class IRCCommands:
                 elif letter in "tms":
                     self._switch(letter)(session, sign == "+", room=room)
                     changed.append((sign + letter, []))
-                elif letter != "n":
+                elif letter == "n":
+                    self.moderator.set_outside_messages(session, sign == "-", room=room)
+                    changed.append((sign + letter, []))
+                else:
                     self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
         finally:
             if changed:
@@ -690,7 +696,7 @@ class IRCCommands:
     def _channel_modes(self, room: str) -> None:
         """RPL_CHANNELMODEIS (a key shown to members only) and RPL_CREATIONTIME."""
         settings = self.server.moderation.room(fold(room))
-        letters, arguments = "n", []
+        letters, arguments = "" if settings.outside_messages else "n", []
         if settings.topic_ops_only:
             letters += "t"
         if settings.moderated:

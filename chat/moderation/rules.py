@@ -142,7 +142,8 @@ class RoomSettings:
     ``operators`` are the account or nickname keys of its operators and
     ``voiced`` those of its voiced members (IRC +v), named as operators are;
     in a ``moderated`` room (+m) only its operators and voiced members speak;
-    a ``secret`` room (+s) is not shown to those outside it;
+    a ``secret`` room (+s) is not shown to those outside it; with
+    ``outside_messages`` (IRC -n) those outside it may send messages to it;
     ``member_limit`` (None: none) is how many may be in it at once (IRC +l),
     ``join_key`` ("" for none) what one must give to join it (+k), and with
     ``invite_only`` (+i) only those invited may join it.
@@ -161,6 +162,7 @@ class RoomSettings:
     voiced: frozenset[str] = field(default_factory=frozenset)
     moderated: bool = False
     secret: bool = False
+    outside_messages: bool = False
 
     @property
     def default(self) -> bool:
@@ -366,6 +368,10 @@ class Moderation:
     def set_secret(self, room_key: str, secret: bool) -> RoomSettings:
         """Hide ``room_key`` from those outside it, or show it to anyone."""
         return self._set(replace(self.room(room_key), secret=secret))
+
+    def set_outside_messages(self, room_key: str, allowed: bool) -> RoomSettings:
+        """Let those outside ``room_key`` send messages to it (IRC -n), or only its members."""
+        return self._set(replace(self.room(room_key), outside_messages=allowed))
 
     def set_owner(self, room_key: str, account_key: str | None) -> RoomSettings:
         """Make the account keyed ``account_key`` the owner of ``room_key`` (None: no owner)."""

@@ -47,7 +47,8 @@ _COLUMNS = {
     "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
     "mutes": ["nick", "scope", "by_nick", "since", "until"],
     "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
-              "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret"],
+              "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret",
+              "outside_messages"],
 }
 _ADDED = {
     "rooms": {
@@ -57,6 +58,7 @@ _ADDED = {
         "voiced": "TEXT NOT NULL DEFAULT '[]'",
         "moderated": "INTEGER NOT NULL DEFAULT 0",
         "secret": "INTEGER NOT NULL DEFAULT 0",
+        "outside_messages": "INTEGER NOT NULL DEFAULT 0",
     },
 }
 """Columns added since a table was first made, and how: an older database gains them on
@@ -93,7 +95,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     invite_only INTEGER NOT NULL DEFAULT 0,
     voiced TEXT NOT NULL DEFAULT '[]',
     moderated INTEGER NOT NULL DEFAULT 0,
-    secret INTEGER NOT NULL DEFAULT 0
+    secret INTEGER NOT NULL DEFAULT 0,
+    outside_messages INTEGER NOT NULL DEFAULT 0
 );
 """
 _SERVER = ""
@@ -153,7 +156,7 @@ class ModerationStore(SQLiteFile):
         ).fetchall()
         rooms = self._db.execute(
             "SELECT key, owner, topic, topic_by, topic_at, topic_ops_only, operators,"
-            " member_limit, join_key, invite_only, voiced, moderated, secret"
+            " member_limit, join_key, invite_only, voiced, moderated, secret, outside_messages"
             " FROM rooms ORDER BY key"
         ).fetchall()
         return Saved(
@@ -198,11 +201,12 @@ class ModerationStore(SQLiteFile):
         """Keep the settings of ``room``, in place of those before."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (room.key, room.owner, room.topic, room.topic_by, room.topic_at,
                  int(room.topic_ops_only), json.dumps(sorted(room.operators)),
                  room.member_limit, room.join_key, int(room.invite_only),
-                 json.dumps(sorted(room.voiced)), int(room.moderated), int(room.secret)),
+                 json.dumps(sorted(room.voiced)), int(room.moderated), int(room.secret),
+                 int(room.outside_messages)),
             )
 
     def delete_room(self, key: str) -> None:
@@ -226,14 +230,14 @@ class ModerationStore(SQLiteFile):
     def _room(
         self,
         row: tuple[str, str | None, str, str | None, float | None, int, str, int | None, str, int,
-                   str, int, int],
+                   str, int, int, int],
     ) -> RoomSettings:
         (key, owner, topic, topic_by, topic_at, ops_only, operators, limit, join_key, invite,
-         voiced, moderated, secret) = row
+         voiced, moderated, secret, outside) = row
         return RoomSettings(key, owner, topic, topic_by, topic_at, bool(ops_only),
                             self._keys(key, "operators", operators), limit, join_key,
                             bool(invite), self._keys(key, "voiced", voiced), bool(moderated),
-                            bool(secret))
+                            bool(secret), bool(outside))
 
     def _keys(self, room_key: str, column: str, text: str) -> frozenset[str]:
         """The account or nickname keys stored in ``column`` as a JSON list."""

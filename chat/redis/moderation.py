@@ -195,6 +195,7 @@ class RedisModeration:
             "operators": sorted(room.operators), "member_limit": room.member_limit,
             "join_key": room.join_key, "invite_only": room.invite_only,
             "voiced": sorted(room.voiced), "moderated": room.moderated, "secret": room.secret,
+            "outside_messages": room.outside_messages,
         }))
 
     def delete_room(self, key: str) -> None:
@@ -327,5 +328,5 @@ def _room(value: str, key: str) -> RoomSettings:
         fields["topic_by"], fields["topic_at"], fields["topic_ops_only"],
         frozenset(fields["operators"]), fields["member_limit"], fields["join_key"],
         fields["invite_only"], frozenset(fields["voiced"]), fields["moderated"],
-        fields.get("secret", False),
+        fields.get("secret", False), fields.get("outside_messages", False),
     )

@@ -470,6 +470,17 @@ class Moderator:
         log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
                  what="secret" if secret else "no longer secret")
 
+    def set_outside_messages(
+        self, session: ChatSession, allowed: bool, room: str | None = None
+    ) -> None:
+        """Let those outside the actor's room send messages to it (IRC -n), or only its
+        members (+n, as every room is at first)."""
+        room = self._room_of(session, room)
+        self._configure(session, room)
+        self.moderation.set_outside_messages(fold(room), allowed)
+        log.info("{nick}: {room} {what}", nick=session.member.nick, room=room,
+                 what="takes messages from outside" if allowed else "takes its members' only")
+
     def _configure(self, session: ChatSession, room: str) -> None:
         if self.scope(room) is None and not session.server_operator:
             raise NotPermittedError(Power.CONFIGURE, None)

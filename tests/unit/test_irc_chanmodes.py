@@ -269,3 +269,23 @@ def test_a_secret_room_is_not_listed_by_rooms_to_a_line_user_outside_it(
     carol = chat.connect("carol")
     carol.type("/rooms")
     assert not any("dev" in line for line in carol.received())
+
+
+def test_minus_n_lets_those_outside_the_channel_send_to_it(clients: Clients) -> None:
+    """+n (every room at first): a message from outside is 404 and reaches nobody; after
+    MODE -n it reaches the channel, and MODE no longer lists n."""
+    alice = clients.irc("alice", join="#dev")
+    bob = clients.irc("bob", join="")
+    bob.send("PRIVMSG #dev :hi from outside")
+    assert bob.received()[0].split(" ")[1] == "404"
+    assert alice.received() == []
+    alice.send("MODE #dev -n")
+    assert alice.received() == [":alice!~alice@tcpchat MODE #dev -n"]
+    bob.send("PRIVMSG #dev :hi again")
+    assert alice.received() == [":bob!~bob@tcpchat PRIVMSG #dev :hi again"]
+    alice.send("MODE #dev")
+    assert alice.received()[0] == ":tcpchat.local 324 alice #dev :+"
+    alice.send("MODE #dev +n")
+    alice.received()
+    bob.send("PRIVMSG #dev :and again")
+    assert bob.received()[0].split(" ")[1] == "404"

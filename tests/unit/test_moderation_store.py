@@ -127,7 +127,8 @@ def test_the_tables_are_made_with_their_columns(store: ModerationStore, path: st
         "bans": ["kind", "target", "scope", "by_nick", "reason", "since", "until"],
         "mutes": ["nick", "scope", "by_nick", "since", "until"],
         "rooms": ["key", "owner", "topic", "topic_by", "topic_at", "topic_ops_only", "operators",
-                  "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret"],
+                  "member_limit", "join_key", "invite_only", "voiced", "moderated", "secret",
+                  "outside_messages"],
     }
 
 
@@ -176,7 +177,7 @@ def test_a_rooms_table_from_before_voice_gains_voiced_moderated_and_secret(path:
         old = RoomSettings("kitchen", "alice", member_limit=3, invite_only=True)
         assert store.load_all(NOW).rooms == (old,)
         voiced = replace(old, voiced=frozenset({"bob", guest_key("gus")}), moderated=True,
-                         secret=True)
+                         secret=True, outside_messages=True)
         store.save_room(voiced)
         assert store.load_all(NOW).rooms == (voiced,)
     finally:
