@@ -145,11 +145,14 @@ class RedisBus(Generic[Event]):
         """Add ``event`` to the room's stream; it is delivered when read back.
 
         Raises :class:`BusUnavailableError` while Redis is down."""
-        if self.health is not None and not self.health.up:
-            raise BusUnavailableError("Redis is unreachable")
+        self._refuse_while_down()
         self._unanswered += 1
         added = self._add(room, event)
         added.addCallback(self._added, room).addErrback(self._publish_failed, room)
+
+    def _refuse_while_down(self) -> None:
+        if self.health is not None and not self.health.up:
+            raise BusUnavailableError("Redis is unreachable")
 
     def _add(self, room: str, event: Event) -> defer.Deferred[str]:
         """Append ``event`` to the room's stream; fires with its entry id."""

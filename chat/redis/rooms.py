@@ -1,4 +1,4 @@
-"""A node's rooms over Redis: message ids, history and fan-out from one call per message.
+"""A node's rooms over Redis: message ids, history and fan-out, one call for many messages.
 
 Several processes can only agree on a room's order if a message's id and its
 place in the room's stream are decided together, by Redis: an id taken from a
@@ -7,10 +7,13 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
 :class:`RedisRooms` is a node's :class:`~chat.ports.Sequencer`,
 :class:`~chat.ports.HistoryStore` and :class:`~chat.ports.Bus` at once:
 
-- publishing a message or action runs one Lua script that INCRs
-  ``<prefix>ids``, adds the message to the room's history stream as entry
-  ``<id>-0`` (trimmed to ``keep`` as :class:`~chat.redis.history.RedisHistory`
-  trims) and to the room's bus stream as entry ``<id>-0``; any other event
+- what is published to a room in one reactor turn, or while the room's
+  previous call is unanswered, is sent together, in order: consecutive
+  messages and actions (up to ``batch``) as one Lua script, :data:`SAY`
+  (by its SHA1), which INCRBYs ``<prefix>ids`` and adds each message to the
+  room's history stream as entry ``<id>-0`` (trimmed to ``keep`` as
+  :class:`~chat.redis.history.RedisHistory` trims) and to the room's bus
+  stream as entry ``<id>-0``, both entries one JSON text; any other event
   goes to the bus stream as ``<id of the room's last message>-<n>``. The
   bus stream is thus in id order, the order every node delivers;
 - the id the domain put in the message (:meth:`RedisRooms.next_id`) is
@@ -34,12 +37,13 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -59,28 +63,45 @@ local function top(key)
   local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
   return newest and tonumber(string.match(newest[1], '^(%d+)')) or 0
 end
-local id = redis.call('INCR', KEYS[1])
+local count = (#ARGV - 3) / 2
+local first = redis.call('INCRBY', KEYS[1], count) - count + 1
 local highest = math.max(top(KEYS[2]), top(KEYS[4]))
-if id <= highest then
-  id = highest + 1
-  redis.call('SET', KEYS[1], id)
+if first <= highest then
+  first = highest + 1
+  redis.call('SET', KEYS[1], first + count - 1)
 end
-local entry = string.format('%d-0', id)
-redis.call('XADD', KEYS[2], entry, 's', ARGV[1])
-local keep, slack = tonumber(ARGV[2]), tonumber(ARGV[3])
+local stream_keep = ARGV[3]
+for index = 0, count - 1 do
+  local entry = string.format('%d-0', first + index)
+  local origin, said = ARGV[4 + 2 * index], ARGV[5 + 2 * index]
+  redis.call('XADD', KEYS[2], entry, 's', said)
+  if origin == '' then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 's', said)
+  else
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 'o', origin, 's', said)
+  end
+end
+local keep, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 local length = redis.call('XLEN', KEYS[2])
 if length >= keep + slack then
   local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', length - keep)
   redis.call('SET', KEYS[3], gone[#gone][1])
   redis.call('XTRIM', KEYS[2], 'MAXLEN', keep)
 end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], entry, 'e', ARGV[5])
-return id
+return first
 """
-"""Number a message (ARGV[1]) by INCR of KEYS[1], keep it in the room's history (KEYS[2],
-trimmed to ARGV[2] entries once ARGV[3] over, the newest id trimmed in KEYS[3], as
-:data:`chat.redis.history.RECORD` does) and add its event (ARGV[5]) to the room's bus
-stream (KEYS[4], MAXLEN ~ ARGV[4]), all under the one id."""
+"""Number K messages by INCRBY K of KEYS[1], keep them in the room's history (KEYS[2],
+trimmed to ARGV[1] entries once ARGV[2] over, the newest id trimmed in KEYS[3], as
+:data:`chat.redis.history.RECORD` does) and add them to the room's bus stream (KEYS[4],
+MAXLEN ~ ARGV[3]), each under its one id; ARGV[4..] are each message's origin (the
+member's id, empty for nobody) and its JSON text, which the history entry and the bus
+entry share. Returns the first message's id; the others follow it one by one."""
+
+SAY_SHA = hashlib.sha1(SAY.encode()).hexdigest()
+"""The SHA1 Redis knows :data:`SAY` by once it has run it (EVALSHA)."""
+
+DEFAULT_BATCH = 500
+"""The most messages of one room sent in one :data:`SAY`."""
 
 EVENT = presence.ROSTER + """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
@@ -119,7 +140,10 @@ class RedisRooms(RedisBus[RoomEvent]):
         count: int = bus.DEFAULT_COUNT,
         block: float = bus.DEFAULT_BLOCK,
         retry: float = bus.DEFAULT_RETRY,
+        batch: int = DEFAULT_BATCH,
     ) -> None:
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1 message, not {batch}")
         super().__init__(
             client, reader, clock, prefix, keep=stream_keep, count=count, block=block,
             retry=retry,
@@ -131,6 +155,14 @@ class RedisRooms(RedisBus[RoomEvent]):
         """The highest message id this node has been told of (its own, or delivered)."""
         self._waiting: dict[str, list[tuple[int, defer.Deferred[int]]]] = {}
         self._writing: set[defer.Deferred[Any]] = set()
+        self.batch = batch
+        """The most messages of one room sent in one call."""
+        self._outgoing: dict[str, list[RoomEvent]] = {}
+        """What is published to each room and not sent yet, in order."""
+        self._sending: set[str] = set()
+        """The rooms with a call sent and not answered: their next waits for it."""
+        self._due: IDelayedCall | None = None
+        self._emptied: list[defer.Deferred[None]] = []
         self._away: dict[str, str] = {}
         """Away messages of this node's members, by nickname key, for their roster entries."""
         self.inbox = INBOX + self.node
@@ -178,27 +210,96 @@ class RedisRooms(RedisBus[RoomEvent]):
 
     def close(self) -> defer.Deferred[None]:
         """Fires once every message published so far has been answered by Redis."""
+        if any(self._outgoing.values()):
+            emptied: defer.Deferred[None] = defer.Deferred()
+            self._emptied.append(emptied)
+            return emptied.addCallback(lambda _: self.close())
         return defer.DeferredList(list(self._writing)).addCallback(lambda _: None)
 
     # The bus
 
+    def publish(self, room: str, event: RoomEvent) -> None:
+        """Send ``event`` to the room's stream with whatever else is published to the room
+        in this reactor turn, or while the room's previous call is unanswered: consecutive
+        messages and actions go as one :data:`SAY`, each other event as one :data:`EVENT`,
+        in the order published. Raises :class:`~chat.ports.bus.BusUnavailableError`
+        while Redis is down."""
+        self._refuse_while_down()
+        self._unanswered += 1
+        self._outgoing.setdefault(room, []).append(event)
+        if room not in self._sending and self._due is None:
+            self._due = self.clock.callLater(0, self._send_due)
+
+    def _send_due(self) -> None:
+        self._due = None
+        for room in list(self._outgoing):
+            if room not in self._sending:
+                self._send_next(room)
+
+    def _send_next(self, room: str) -> None:
+        """Send the next run of the room's outgoing events, if any: one call at a time per
+        room, so that Redis takes them in the order they were published."""
+        outgoing = self._outgoing.get(room)
+        if not outgoing:
+            self._outgoing.pop(room, None)
+            self._sending.discard(room)
+            if not any(self._outgoing.values()):
+                emptied, self._emptied = self._emptied, []
+                for waiting in emptied:
+                    waiting.callback(None)
+            return
+        self._sending.add(room)
+        if not isinstance(outgoing[0][1], Message | Action):
+            event = outgoing.pop(0)
+            sent = self._add(room, event)
+            sent.addCallbacks(self._added, self._publish_failed, callbackArgs=(room,),
+                              errbackArgs=(room,))
+        else:
+            run = 0
+            while (run < len(outgoing) and run < self.batch
+                   and isinstance(outgoing[run][1], Message | Action)):
+                run += 1
+            said, outgoing[:run] = outgoing[:run], []
+            sent = self._say(room, said)
+            self._writing.add(sent)
+            sent.addBoth(self._written, sent)
+            sent.addCallbacks(self._said, self._say_failed, callbackArgs=(room, len(said)),
+                              errbackArgs=(room, len(said)))
+        sent.addBoth(lambda _: self._send_next(room))
+
     def _add(self, room: str, event: RoomEvent) -> defer.Deferred[str]:
         said = event[1]
-        if not isinstance(said, Message | Action):
-            changes = presence.roster_changes(said, self.node, self._away)
-            keys = [self.prefix + room, self._roster(room), f"{self._base}node:{self.node}:rooms"]
-            return self.client.eval(EVENT, keys, [
-                self.stream_keep, self.encode(event), self.node, presence.room_named(said),
-                room, *changes,
-            ])
-        keys = [self._ids, *self.history.keys(room), self.prefix + room]
-        numbered = self.client.eval(SAY, keys, [
-            codec.encode(said), self.history.keep, self.history.slack, self.stream_keep,
-            self.encode(event),
+        changes = presence.roster_changes(said, self.node, self._away)
+        keys = [self.prefix + room, self._roster(room), f"{self._base}node:{self.node}:rooms"]
+        return self.client.eval(EVENT, keys, [
+            self.stream_keep, self.encode(event), self.node, presence.room_named(said),
+            room, *changes,
         ])
-        self._writing.add(numbered)
-        numbered.addBoth(self._written, numbered)
-        return numbered.addCallback(self._numbered)
+
+    def _say(self, room: str, said: list[RoomEvent]) -> defer.Deferred[Any]:
+        """Run :data:`SAY` for ``said`` (by its SHA1; sent whole if Redis does not know it)."""
+        keys = [self._ids, *self.history.keys(room), self.prefix + room]
+        args: list[str | int] = [self.history.keep, self.history.slack, self.stream_keep]
+        for origin, message in said:
+            args += ("" if origin is None else origin, codec.encode(message))
+        sent = self.client.execute_command("EVALSHA", SAY_SHA, len(keys), *keys, *args)
+
+        def unknown(failure: Failure) -> Any:
+            if "NOSCRIPT" not in str(failure.value):
+                return failure
+            return self.client.execute_command("EVAL", SAY, len(keys), *keys, *args)
+
+        return sent.addErrback(unknown)
+
+    def _said(self, first: int | str, room: str, count: int) -> None:
+        first = int(first)
+        self._heard_of(first + count - 1)
+        for said_id in range(first, first + count):
+            self._added(f"{said_id}-0", room)
+
+    def _say_failed(self, failure: Failure, room: str, count: int) -> None:
+        self._unanswered -= count - 1
+        self._publish_failed(failure, room)
 
     def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
         """Deliver what is published to ``room`` from now on to ``subscriber`` too (once);
@@ -234,12 +335,12 @@ class RedisRooms(RedisBus[RoomEvent]):
         self._writing.discard(numbered)
         return result
 
-    def _numbered(self, answer: int | str) -> str:
-        self._heard_of(int(answer))
-        return f"{answer}-0"
-
     def _event(self, entry_id: str, fields: dict[str, str]) -> RoomEvent:
-        origin, event = self.decode(fields["e"])
+        origin: str | None
+        if "s" in fields:
+            origin, event = fields.get("o"), codec.decode(fields["s"])
+        else:
+            origin, event = self.decode(fields["e"])
         said_id = _message_id(entry_id)
         self._heard_of(said_id)
         if isinstance(event, Message | Action):

@@ -114,11 +114,61 @@ def test_a_room_read_as_it_starts_is_read_from_the_last_id_known(
     history = two.read_recent("dev", 10)
     late = Message("alice", "late", 0, 1.0)
     keys = ["tcpchat:ids", "tcpchat:history:dev", "tcpchat:forgotten:dev", "tcpchat:bus:dev"]
-    blocking_command(redis.address, "EVAL", SAY, len(keys), *keys, codec.encode(late), 1000,
-                     100, 10000, codec.encode(("alice", late)))
+    blocking_command(redis.address, "EVAL", SAY, len(keys), *keys, 1000, 100, 10000,
+                     "alice", codec.encode(late))
     assert [said.text for said in settle(history) if said.id <= upto] == ["old"]
     wait_until(lambda: len(heard) == 1)
     assert heard[0][1].text == "late"  # type: ignore[union-attr]
+
+
+def _scripts_run(redis: RedisServer) -> int:
+    """How many EVAL and EVALSHA calls redis-server has run so far."""
+    stats = str(blocking_command(redis.address, "INFO", "commandstats"))
+    return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()
+               if line.startswith(("cmdstat_eval:", "cmdstat_evalsha:")))
+
+
+def test_what_one_turn_publishes_goes_in_few_calls_and_in_order(redis: RedisServer) -> None:
+    """Six messages, a join and three messages published in one reactor turn, four messages
+    a call at most: four calls (4 + 2 messages, the join, 3), heard in the order published,
+    the messages numbered one after another."""
+    node = RedisRooms(redis.address, redis.connect(), redis.connect(), batch=4)
+    node.start()
+    heard = _listen(node)
+    before = _scripts_run(redis)
+    for number in range(6):
+        _say(node, "alice", f"m{number}")
+    node.publish("lobby", (None, Joined("bob", "lobby")))
+    for number in range(6, 9):
+        _say(node, "alice", f"m{number}")
+    wait_until(lambda: len(heard) == 10)
+    assert _scripts_run(redis) - before == 4
+    assert [getattr(event, "text", "join") for _, event in heard] == [
+        "m0", "m1", "m2", "m3", "m4", "m5", "join", "m6", "m7", "m8"]
+    ids = [event.id for _, event in heard if isinstance(event, Message)]
+    assert ids == list(range(ids[0], ids[0] + 9))
+    assert heard[0][0] == "alice" and heard[6][0] is None
+    settle(node.stop())
+
+
+def test_messages_are_sent_whole_to_a_redis_that_forgot_the_script(
+    nodes: list[RedisRooms], redis: RedisServer,
+) -> None:
+    """After SCRIPT FLUSH (as after a restart) a message is still numbered and heard."""
+    one, _ = nodes
+    heard = _listen(one)
+    _say(one, "alice", "first")
+    wait_until(lambda: len(heard) == 1)
+    blocking_command(redis.address, "SCRIPT", "FLUSH")
+    _say(one, "alice", "second")
+    wait_until(lambda: len(heard) == 2)
+    assert heard[1][1].text == "second"  # type: ignore[union-attr]
+
+
+def test_a_batch_of_no_messages_is_refused(redis: RedisServer) -> None:
+    """batch=0 is a clear error, not a node that never sends."""
+    with pytest.raises(ValueError, match="batch must be at least 1"):
+        RedisRooms(redis.address, redis.connect(), redis.connect(), batch=0)
 
 
 def test_a_room_keeps_its_newest_entries(redis: RedisServer) -> None:
