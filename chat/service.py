@@ -190,7 +190,9 @@ def make_service(
         directory = node.directory
         courier = node.courier
         # RedisAccounts answers every call the server makes of Accounts.
-        shared_accounts = cast(Accounts, RedisAccounts(node.client, reactor, PREFIX))
+        shared_accounts = cast(
+            Accounts, RedisAccounts(node.client, reactor, PREFIX, health=node.health)
+        )
         RedisNodeService(node).setServiceParent(top)
     elif config.db not in ("", ":memory:"):
         store = SQLiteHistoryStore(

@@ -17,7 +17,10 @@ worker thread of their own (:class:`chat.worker.StoreThread`), never on the
 reactor's; a nickname without an account is still checked against a dummy
 hash, so the time taken does not tell. Every call asks Redis (one round
 trip): there is no file whose changes could be watched, and another node's
-registration must be seen at once.
+registration must be seen at once. Given the node's ``health``, every call
+fails at once with :class:`~chat.domain.errors.BackboneUnavailableError` while
+Redis is down (:class:`~chat.redis.health.WhileUp`), so a nickname chosen then
+is refused at once rather than left waiting.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from chat.accounts.passwords import (
 from chat.accounts.store import Account, AccountExistsError, NoSuchAccountError
 from chat.domain.errors import NicknameInvalidError
 from chat.redis.connection import RedisClient
+from chat.redis.health import RedisHealth, WhileUp
 from chat.text import fold, nickname_fault
 from chat.worker import StoreThread
 
@@ -86,8 +90,10 @@ class RedisAccounts:
     def __init__(
         self, client: RedisClient, reactor: IReactorFromThreads | None,
         prefix: str = "tcpchat:", clock: Callable[[], float] = time.time,
+        health: RedisHealth | None = None,
     ) -> None:
-        self.client = client
+        self.client: RedisClient = client if health is None else WhileUp(client, health)
+        """Its calls fail at once while ``health`` says Redis is down (None: always tried)."""
         self.prefix = prefix
         self._clock = clock
         self._thread = StoreThread("tcpchat-accounts", reactor)

@@ -10,6 +10,11 @@ Lua script, so two processes asking at once cannot both win, and a claim is
 released only by its holder (the same spelling and owner). Owners are
 strings (a session id that is unique across processes).
 
+While the directory's ``health`` says Redis is down, :meth:`RedisDirectory.claim` and
+:meth:`RedisDirectory.find` fail at once with
+:class:`~chat.domain.errors.BackboneUnavailableError` rather than wait for Redis
+(a nickname chosen then is refused with the reason, not left unanswered).
+
 A directory given its ``node`` also notes each claim in the node's set
 ``<prefix>node:<node>:claims``, so that when the node's lease expires
 (:mod:`chat.redis.presence`) its claims are freed, and
@@ -22,7 +27,9 @@ import json
 
 from twisted.internet import defer
 
+from chat.domain.errors import BackboneUnavailableError
 from chat.ports.directory import AlreadyClaimedError, Claim
+from chat.redis.bus import Health
 from chat.redis.connection import RedisClient
 from chat.text import fold
 
@@ -65,9 +72,12 @@ class RedisDirectory:
     """Who holds which nickname, for every process using the same Redis and prefix."""
 
     def __init__(
-        self, client: RedisClient, prefix: str = "tcpchat:", node: str | None = None
+        self, client: RedisClient, prefix: str = "tcpchat:", node: str | None = None,
+        health: Health | None = None,
     ) -> None:
         self.client = client
+        self.health = health
+        """While it says Redis is down, claims and finds fail at once (None: always tried)."""
         self.prefix = prefix
         self.node = node
         """The node whose members claim here (None: claims name no node)."""
@@ -76,7 +86,10 @@ class RedisDirectory:
         self._claims = f"{prefix}claims"
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
-        """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError`."""
+        """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError` (or
+        :class:`~chat.domain.errors.BackboneUnavailableError` while Redis is down)."""
+        if self._down():
+            return defer.fail(BackboneUnavailableError())
         claim = Claim(nick, owner)
         keys = [self._key(claim.key), self._online, self._claims, *self._mine]
         asked = self.client.eval(CLAIM, keys, [self._value(claim), owner, claim.key])
@@ -95,7 +108,10 @@ class RedisDirectory:
         return released.addCallback(lambda _: None)
 
     def find(self, nick: str) -> defer.Deferred[Claim[str] | None]:
-        """The claim on ``nick``, ignoring case, or None."""
+        """The claim on ``nick``, ignoring case, or None (failing with
+        :class:`~chat.domain.errors.BackboneUnavailableError` while Redis is down)."""
+        if self._down():
+            return defer.fail(BackboneUnavailableError())
         found = self.client.execute_command("GET", self._key(fold(nick)))
         return found.addCallback(lambda held: None if held is None else _claim(held))
 
@@ -107,6 +123,9 @@ class RedisDirectory:
     def online_count(self) -> defer.Deferred[int]:
         """How many claims are held."""
         return self.client.execute_command("ZCARD", self._online).addCallback(int)
+
+    def _down(self) -> bool:
+        return self.health is not None and not self.health.up
 
     def _key(self, folded: str) -> str:
         return f"{self.prefix}nick:{folded}"

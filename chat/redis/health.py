@@ -11,18 +11,23 @@ a PING is answered. Going down is one log line and
 with the outage's length and :class:`~chat.domain.events.BackboneBack`.
 While Redis is down the bus refuses what is published
 (:class:`~chat.ports.bus.BusUnavailableError`); the connections reconnect by
-themselves, with their backoff.
+themselves, with their backoff; :class:`WhileUp` gives the calls of the
+accounts (:mod:`chat.redis.accounts`) the same refusal,
+:class:`~chat.domain.errors.BackboneUnavailableError`, at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chat.domain.errors import BackboneUnavailableError
 from chat.domain.events import BackboneBack, BackboneLost
 from chat.redis.address import FIRST_RETRY, RedisAddress, describe
 from chat.redis.connection import RedisClient
@@ -151,3 +156,34 @@ class _Watcher:
 
     def lost(self, why: str) -> None:
         self.health.connection_lost(self.name, why)
+
+
+class _Health(Protocol):
+    @property
+    def up(self) -> bool: ...
+
+
+class WhileUp:
+    """A connection whose commands fail at once with
+    :class:`~chat.domain.errors.BackboneUnavailableError` while ``health`` says Redis is
+    down, instead of waiting on the connection for it to come back."""
+
+    def __init__(self, client: RedisClient, health: _Health) -> None:
+        self.client = client
+        self.health = health
+
+    def execute_command(self, *words: str | int | float) -> defer.Deferred[Any]:
+        if not self.health.up:
+            return defer.fail(BackboneUnavailableError())
+        return self.client.execute_command(*words)
+
+    def eval(
+        self, script: str, keys: list[str] | None = None,
+        args: list[str | int | float] | None = None,
+    ) -> defer.Deferred[Any]:
+        if not self.health.up:
+            return defer.fail(BackboneUnavailableError())
+        return self.client.eval(script, keys or [], args or [])
+
+    def disconnect(self) -> defer.Deferred[None]:
+        return self.client.disconnect()

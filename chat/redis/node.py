@@ -46,7 +46,7 @@ class RedisNode:
             address, self.client, self.reader, reactor, PREFIX, keep=history_keep
         )
         self.rooms.health = self.health
-        self.directory = RedisDirectory(self.client, PREFIX, self.rooms.node)
+        self.directory = RedisDirectory(self.client, PREFIX, self.rooms.node, self.health)
         self.courier = RedisCourier(self.rooms, PREFIX)
         self.lease = Lease(
             self.client, self.rooms.node, reactor, PREFIX, lease, self.rooms.stream_keep

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from twisted.python.failure import Failure
 
+from chat.domain.errors import BackboneUnavailableError
 from chat.domain.events import BackboneBack, BackboneLost, Message
 from chat.domain.registry import RoomEvent
 from chat.ports.bus import BusUnavailableError
 from chat.redis.address import RedisAddress, RedisError, blocking_command
 from chat.redis.connection import RedisClient, connect_lazily
+from chat.redis.directory import RedisDirectory
 from chat.redis.health import RedisHealth
 from chat.redis.rooms import RedisRooms
 from tests.support.redis_server import REDIS_SERVER, settle, wait_until
@@ -184,6 +187,21 @@ def test_redis_going_away_is_told_once_and_what_is_said_is_refused(
     _turn(0.3)  # a few PINGs and reconnection attempts later
     assert [node.told for node in nodes] == [[BackboneLost()], [BackboneLost()]]
     assert all(not node.health.up and node.health.down_since is not None for node in nodes)
+
+
+def test_a_nickname_claimed_or_looked_up_while_redis_is_down_fails_at_once(
+    own_redis: OwnRedis, nodes: list[Node]
+) -> None:
+    """The node's directory refuses a claim and a lookup with BackboneUnavailableError at
+    once, instead of queueing them for a Redis that is gone."""
+    node = nodes[0]
+    directory = RedisDirectory(node.client, node=node.rooms.node, health=node.health)
+    own_redis.stop()
+    wait_until(lambda: bool(node.told))
+    for asked in (directory.claim("newcomer", "s1"), directory.find("newcomer")):
+        failed: list[Failure] = []
+        asked.addErrback(failed.append)
+        assert failed and failed[0].check(BackboneUnavailableError)
 
 
 def test_a_node_closes_at_once_while_redis_is_down(own_redis: OwnRedis) -> None:
