@@ -243,12 +243,35 @@ class RedisBus(Generic[Event]):
 
     def _heard(self, streams: list[Any] | None) -> None:
         self._read_in_flight = None
+        checks = []
         for key, entries in streams or ():
             if key == self._wake:
                 self._wake_id = entries[-1][0]
                 continue
-            self._deliver(key[len(self.prefix):], entries)
-        self._after_read()
+            room = key[len(self.prefix):]
+            check = self._missed(room, entries)
+            if check is None:
+                self._deliver(room, entries)
+            else:
+                check.addErrback(self._missed_unknown, room)
+                checks.append(check.addCallback(self._deliver_after, room, entries))
+        if checks:
+            defer.DeferredList(checks).addCallback(lambda _: self._after_read())
+        else:
+            self._after_read()
+
+    def _missed(self, room: str, entries: list[Any]) -> defer.Deferred[list[Any]] | None:
+        """The entries of ``room`` this node missed before ``entries`` (trimmed before it
+        read them), to deliver first; None when none can be missing."""
+        return None
+
+    def _missed_unknown(self, failure: Failure, room: str) -> list[Any]:
+        log.failure("bus: Redis did not say what {room} trimmed before this node read it",
+                    failure, room=room)
+        return []
+
+    def _deliver_after(self, missed: list[Any], room: str, entries: list[Any]) -> None:
+        self._deliver(room, [*missed, *entries])
 
     def _read_failed(self, failure: Failure) -> None:
         self._read_in_flight = None

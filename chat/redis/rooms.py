@@ -47,7 +47,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.domain.events import Action, Attendee, Message, Present, Said
+from chat.domain.events import Action, Attendee, HistoryMissed, Message, Present, Said
 from chat.domain.registry import RoomEvent
 from chat.ports.bus import Subscriber
 from chat.ports.history import CatchUp
@@ -74,10 +74,11 @@ local stream_keep = ARGV[3]
 for index = 0, count - 1 do
   local entry = string.format('%d-0', first + index)
   local origin, said = ARGV[4 + 2 * index], ARGV[5 + 2 * index]
-  redis.call('XADD', KEYS[2], entry, 's', said)
   if origin == '' then
+    redis.call('XADD', KEYS[2], entry, 's', said)
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 's', said)
   else
+    redis.call('XADD', KEYS[2], entry, 'o', origin, 's', said)
     redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 'o', origin, 's', said)
   end
 end
@@ -95,7 +96,8 @@ trimmed to ARGV[1] entries once ARGV[2] over, the newest id trimmed in KEYS[3], 
 :data:`chat.redis.history.RECORD` does) and add them to the room's bus stream (KEYS[4],
 MAXLEN ~ ARGV[3]), each under its one id; ARGV[4..] are each message's origin (the
 member's id, empty for nobody) and its JSON text, which the history entry and the bus
-entry share. Returns the first message's id; the others follow it one by one."""
+entry share (both entries hold it as ``s`` and the origin, if any, as ``o``). Returns
+the first message's id; the others follow it one by one."""
 
 SAY_SHA = hashlib.sha1(SAY.encode()).hexdigest()
 """The SHA1 Redis knows :data:`SAY` by once it has run it (EVALSHA)."""
@@ -112,6 +114,24 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], last .. '-*', 'e', AR
 """Add an event that is not a message (ARGV[2]) after the room's last message (KEYS[1]),
 changing the room's roster (KEYS[2], KEYS[3], ARGV[3..] as :data:`chat.redis.presence.ROSTER`
 takes them) in the same call."""
+
+MISSED = """
+if redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT', 1)[1] then return false end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, length
+for field = 1, #info, 2 do
+  if info[field] == 'entries-added' then added = info[field + 1] end
+  if info[field] == 'length' then length = info[field + 1] end
+end
+if added == length then return false end
+return {redis.call('GET', KEYS[3]) or '0-0',
+        redis.call('XRANGE', KEYS[2], '(' .. ARGV[2], '(' .. ARGV[3], 'COUNT', ARGV[4])}
+"""
+"""What a node whose cursor in a room's bus stream (KEYS[1]) is ARGV[1] missed before the
+entry ARGV[3] it reads next: false if the stream still holds an entry at or before the
+cursor (trimming takes the oldest first) or never lost one; else the newest id trimmed
+from the room's history (KEYS[3]) and the history's entries (KEYS[2]) after the cursor's
+message (ARGV[2]) and before ARGV[3], at most ARGV[4]."""
 
 START = """
 return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1), redis.call('HGETALL', KEYS[2])}
@@ -300,6 +320,45 @@ class RedisRooms(RedisBus[RoomEvent]):
     def _say_failed(self, failure: Failure, room: str, count: int) -> None:
         self._unanswered -= count - 1
         self._publish_failed(failure, room)
+
+    def _missed(self, room: str, entries: list[Any]) -> defer.Deferred[list[Any]] | None:
+        """The messages a read of ``room`` skipped, trimmed from its bus stream before this
+        node read them, taken from the room's history (:data:`MISSED`). Only a read that
+        returns at least ``min(count, stream_keep)`` entries is checked: the stream keeps
+        at least ``stream_keep`` entries, so a node behind by more reads that many."""
+        cursor = self._cursors.get(room)
+        if cursor is None or room == self.inbox or len(entries) < min(self.count,
+                                                                      self.stream_keep):
+            return None
+        keys = [self.prefix + room, *self.history.keys(room)]
+        asked = self.client.eval(MISSED, keys, [
+            cursor, f"{_message_id(cursor)}-0", entries[0][0],
+            self.history.keep + self.history.slack,
+        ])
+        return asked.addCallback(self._recovered, room, cursor, entries[0][0])
+
+    def _recovered(self, answer: list[Any] | None, room: str, cursor: str,
+                   first: str) -> list[Any]:
+        if answer is None:
+            return []
+        forgotten, kept = answer
+        if _message_id(forgotten) > _message_id(cursor):
+            log.warn(
+                "rooms: this node read {room} too late: entries after {cursor} were trimmed "
+                "from its bus stream and its history (--history-keep) "
+                "before {first}; its members here are told some messages are missing",
+                room=room, cursor=cursor, first=first,
+            )
+            missed = (None, HistoryMissed(room))
+            for subscriber in list(self._rooms.get(room, {})):
+                self._call(subscriber, room, missed)
+        elif kept:
+            log.info(
+                "rooms: this node read {room} late: {count} messages after {cursor} trimmed "
+                "from its bus stream are delivered from its history", room=room,
+                count=len(kept), cursor=cursor,
+            )
+        return kept  # type: ignore[no-any-return]
 
     def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
         """Deliver what is published to ``room`` from now on to ``subscriber`` too (once);

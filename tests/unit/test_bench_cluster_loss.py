@@ -1,18 +1,17 @@
-"""What the cluster benchmark found: a node that falls behind loses messages silently.
+"""What the cluster benchmark found: a node that falls behind its room's bus stream.
 
 ``bench/loadgen.py --workload W1 --redis --nodes 2 --messages 3000`` failed
 one run in two: the 50 receivers of one node missed 86,000-173,000
 deliveries, with nothing in the logs. A room's bus stream is trimmed to
 about ``stream_keep`` entries (MAXLEN ~, 10,000 by default); a node whose
-cursor is older than the oldest entry left reads on from there (XREAD
-skips what was trimmed) and nothing tells its members or the log.
+cursor is older than the oldest entry left read on from there. Now it reads
+what it missed from the room's history, and when history no longer has it
+either, its members are told (HistoryMissed) and the log says so.
 """
 
 from __future__ import annotations
 
-import pytest
-
-from chat.domain.events import Message
+from chat.domain.events import HistoryMissed, Message
 from chat.domain.registry import RoomEvent
 from chat.redis.rooms import RedisRooms
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
@@ -20,16 +19,11 @@ from tests.support.redis_server import RedisServer, redis, redis_server, settle,
 __all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: chat/redis/bus.py RedisBus._deliver skips entries trimmed from a room's "
-    "bus stream (MAXLEN ~ stream_keep) before a lagging node read them, silently",
-)
 def test_a_node_behind_by_more_than_the_stream_keeps_gets_every_message(
     redis: RedisServer,
 ) -> None:
     """A node that reads a room only after 300 messages went past a 10-entry stream
-    still delivers all 300 (or says which it missed): here it delivers the last ones only."""
+    still delivers all 300, in order, the trimmed ones from the room's history."""
     late = RedisRooms(redis.address, redis.connect(), redis.connect(), stream_keep=10)
     busy = RedisRooms(redis.address, redis.connect(), redis.connect(), stream_keep=10)
     heard: list[str] = []
@@ -46,6 +40,34 @@ def test_a_node_behind_by_more_than_the_stream_keeps_gets_every_message(
         settle(late.stop())
 
 
+def test_a_node_behind_by_more_than_history_keeps_tells_its_members(
+    redis: RedisServer,
+) -> None:
+    """Past both the stream's 10 entries and history's 20 (and its slack), the late node's
+    members are told some messages are missing, then hear the newest ones in order."""
+    late = RedisRooms(redis.address, redis.connect(), redis.connect(), keep=20, slack=1,
+                      stream_keep=10)
+    busy = RedisRooms(redis.address, redis.connect(), redis.connect(), keep=20, slack=1,
+                      stream_keep=10)
+    heard: list[str] = []
+    late.subscribe("lobby", lambda _room, event: _texts(heard, event))
+    wait_until(late.drained)
+    for number in range(300):
+        busy.publish("lobby", ("alice", Message("alice", f"m{number}", busy.next_id(), 1.0)))
+    wait_until(busy.drained)
+    late.start()
+    try:
+        wait_until(lambda: bool(heard) and heard[-1] == "m299")
+        assert heard[0] == "missed"
+        assert heard.count("missed") == 1
+        first = int(heard[1][1:])
+        assert 100 < first < 300 and heard[1:] == [f"m{n}" for n in range(first, 300)]
+    finally:
+        settle(late.stop())
+
+
 def _texts(heard: list[str], event: RoomEvent) -> None:
     if isinstance(event[1], Message):
         heard.append(event[1].text)
+    elif isinstance(event[1], HistoryMissed):
+        heard.append("missed")
