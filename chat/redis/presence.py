@@ -108,7 +108,8 @@ for _, node in ipairs(gone) do
         local last = newest and string.match(newest[1], '^(%d+)') or '0'
         local left = '[null,{"@":"Left","nick":' .. cjson.encode(entry[1]) .. ',"room":'
           .. cjson.encode(rooms[i + 1]) .. ',"reason":' .. ARGV[2] .. '}]'
-        redis.call('XADD', stream, 'MAXLEN', '~', ARGV[3], last .. '-*', 'e', left)
+        redis.call('XADD', stream, 'MAXLEN', '~', ARGV[3], last .. '-*',
+                   'p', newest and newest[1] or '0-0', 'e', left)
       end
     end
   end

@@ -59,13 +59,17 @@ from chat.redis.history import DEFAULT_KEEP, RedisHistory
 log = Logger()
 
 SAY = """
-local function top(key)
-  local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
-  return newest and tonumber(string.match(newest[1], '^(%d+)')) or 0
+local function newest(key)
+  local entry = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  return entry and entry[1] or '0-0'
+end
+local function number(id)
+  return tonumber(string.match(id, '^(%d+)'))
 end
 local count = (#ARGV - 3) / 2
 local first = redis.call('INCRBY', KEYS[1], count) - count + 1
-local highest = math.max(top(KEYS[2]), top(KEYS[4]))
+local previous = newest(KEYS[4])
+local highest = math.max(number(newest(KEYS[2])), number(previous))
 if first <= highest then
   first = highest + 1
   redis.call('SET', KEYS[1], first + count - 1)
@@ -76,11 +80,13 @@ for index = 0, count - 1 do
   local origin, said = ARGV[4 + 2 * index], ARGV[5 + 2 * index]
   if origin == '' then
     redis.call('XADD', KEYS[2], entry, 's', said)
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 's', said)
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 'p', previous, 's', said)
   else
     redis.call('XADD', KEYS[2], entry, 'o', origin, 's', said)
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 'o', origin, 's', said)
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_keep, entry, 'p', previous, 'o', origin,
+               's', said)
   end
+  previous = entry
 end
 local keep, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 local length = redis.call('XLEN', KEYS[2])
@@ -96,7 +102,8 @@ trimmed to ARGV[1] entries once ARGV[2] over, the newest id trimmed in KEYS[3], 
 :data:`chat.redis.history.RECORD` does) and add them to the room's bus stream (KEYS[4],
 MAXLEN ~ ARGV[3]), each under its one id; ARGV[4..] are each message's origin (the
 member's id, empty for nobody) and its JSON text, which the history entry and the bus
-entry share (both entries hold it as ``s`` and the origin, if any, as ``o``). Returns
+entry share (both entries hold it as ``s`` and the origin, if any, as ``o``; the bus
+entry also names the entry before it in the stream, ``p``: see :data:`MISSED`). Returns
 the first message's id; the others follow it one by one."""
 
 SAY_SHA = hashlib.sha1(SAY.encode()).hexdigest()
@@ -109,7 +116,8 @@ EVENT = presence.ROSTER + """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local last = newest and string.match(newest[1], '^(%d+)') or '0'
 change_roster(KEYS[2], KEYS[3], 3)
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], last .. '-*', 'e', ARGV[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], last .. '-*',
+                  'p', newest and newest[1] or '0-0', 'e', ARGV[2])
 """
 """Add an event that is not a message (ARGV[2]) after the room's last message (KEYS[1]),
 changing the room's roster (KEYS[2], KEYS[3], ARGV[3..] as :data:`chat.redis.presence.ROSTER`
@@ -128,7 +136,9 @@ return {redis.call('GET', KEYS[3]) or '0-0',
         redis.call('XRANGE', KEYS[2], '(' .. ARGV[2], '(' .. ARGV[3], 'COUNT', ARGV[4])}
 """
 """What a node whose cursor in a room's bus stream (KEYS[1]) is ARGV[1] missed before the
-entry ARGV[3] it reads next: false if the stream still holds an entry at or before the
+entry ARGV[3] it reads next, asked when that entry names another entry before it (``p``)
+or, for entries that name none, when a read returns as many entries as a node behind
+would read: false if the stream still holds an entry at or before the
 cursor (trimming takes the oldest first) or never lost one; else the newest id trimmed
 from the room's history (KEYS[3]) and the history's entries (KEYS[2]) after the cursor's
 message (ARGV[2]) and before ARGV[3], at most ARGV[4]."""
@@ -323,12 +333,19 @@ class RedisRooms(RedisBus[RoomEvent]):
 
     def _missed(self, room: str, entries: list[Any]) -> defer.Deferred[list[Any]] | None:
         """The messages a read of ``room`` skipped, trimmed from its bus stream before this
-        node read them, taken from the room's history (:data:`MISSED`). Only a read that
-        returns at least ``min(count, stream_keep)`` entries is checked: the stream keeps
-        at least ``stream_keep`` entries, so a node behind by more reads that many."""
+        node read them, taken from the room's history (:data:`MISSED`). A read whose first
+        entry names the cursor as the entry before it (``p``) skipped nothing; one whose
+        first entry names none (written by an older node) is checked only if it returns
+        at least ``min(count, stream_keep)`` entries: the stream keeps at least
+        ``stream_keep``, so a node behind by more reads that many."""
         cursor = self._cursors.get(room)
-        if cursor is None or room == self.inbox or len(entries) < min(self.count,
-                                                                      self.stream_keep):
+        if cursor is None or room == self.inbox:
+            return None
+        fields = entries[0][1]
+        if fields and fields[0] == "p":
+            if fields[1] == cursor:
+                return None
+        elif len(entries) < min(self.count, self.stream_keep):
             return None
         keys = [self.prefix + room, *self.history.keys(room)]
         asked = self.client.eval(MISSED, keys, [

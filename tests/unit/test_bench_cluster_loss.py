@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from chat.domain.events import HistoryMissed, Message
 from chat.domain.registry import RoomEvent
+from chat.redis.connection import blocking_command
 from chat.redis.rooms import RedisRooms
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
 
@@ -62,6 +63,33 @@ def test_a_node_behind_by_more_than_history_keeps_tells_its_members(
         assert heard.count("missed") == 1
         first = int(heard[1][1:])
         assert 100 < first < 300 and heard[1:] == [f"m{n}" for n in range(first, 300)]
+    finally:
+        settle(late.stop())
+
+
+def test_a_node_whose_last_entry_was_trimmed_but_nothing_after_is_told_nothing(
+    redis: RedisServer,
+) -> None:
+    """The stream lost the entry the late node delivered last, but none after it (history
+    lost them all): the node hears every message and is not told any are missing."""
+    late = RedisRooms(redis.address, redis.connect(), redis.connect(), keep=20, slack=1,
+                      stream_keep=10)
+    busy = RedisRooms(redis.address, redis.connect(), redis.connect(), keep=20, slack=1)
+    for number in range(100):
+        busy.publish("lobby", ("alice", Message("alice", f"m{number}", busy.next_id(), 1.0)))
+    wait_until(busy.drained)
+    heard: list[str] = []
+    late.subscribe("lobby", lambda _room, event: _texts(heard, event))
+    wait_until(late.drained)
+    for number in range(100, 200):
+        busy.publish("lobby", ("alice", Message("alice", f"m{number}", busy.next_id(), 1.0)))
+    wait_until(busy.drained)
+    after_cursor = int(late._cursors["lobby"].partition("-")[0]) + 1
+    blocking_command(redis.address, "XTRIM", "tcpchat:bus:lobby", "MINID", f"{after_cursor}-0")
+    late.start()
+    try:
+        wait_until(lambda: bool(heard) and heard[-1] == "m199")
+        assert heard == [f"m{number}" for number in range(100, 200)]
     finally:
         settle(late.stop())
 
