@@ -11,6 +11,7 @@ the :class:`~chat.domain.registry.Registry`'s.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from twisted.internet import interfaces
@@ -81,8 +82,7 @@ class LineProtocol(Commands, LineReceiver):
             self.refuse(describe_error(banned))
             self.connection.close()
             return
-        greeting = (GREETING, *self.config.motd, PROMPT)
-        self.connection.write(b"".join(encode_line(NOTICE + line) for line in greeting))
+        self.connection.write(greeting(self.config.motd))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.connection.lost()
@@ -124,7 +124,8 @@ class LineProtocol(Commands, LineReceiver):
 
     def dataReceived(self, data: bytes) -> None:
         filtered = self._telnet.feed(data)
-        self.connection.write(filtered.reply)
+        if filtered.reply:
+            self.connection.write(filtered.reply)
         if filtered.interrupted:
             # Ctrl-C drops the line being typed; complete lines waiting for
             # the flood pacing were sent before it and stay.
@@ -344,6 +345,13 @@ class LineFactory(ServerFactory):
             encode_line(ERROR + describe_refusal(answer)),
             self.server.clock, config.close_timeout,
         )
+
+
+@cache
+def greeting(motd: tuple[str, ...]) -> bytes:
+    """The lines a new connection is greeted with, the message of the day between them:
+    the same bytes for every connection of a server, made once."""
+    return b"".join(encode_line(NOTICE + line) for line in (GREETING, *motd, PROMPT))
 
 
 def describe_refusal(refusal: Refusal) -> str:

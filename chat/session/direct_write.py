@@ -44,12 +44,22 @@ _PRIVATE_STATE = ("socket", "dataBuffer", "_tempDataLen", "TLS")
 """What the direct sending reads of a Twisted TCP transport."""
 
 
+_USABLE: dict[type, bool] = {}
+"""Whether each transport class seen has the private state (every instance of a class
+has it or none does: it is set by Twisted's own constructors), so that a connection
+is not made to look for it again."""
+
+
 def direct_sender(transport: Any) -> Callable[[bytes], bytes] | None:
     """For a plain TCP transport, a function that sends bytes to its socket at once when
     that keeps the order and returns what is left for ``transport.write``; else None."""
-    if type(transport) not in (tcp.Server, tcp.Client) or not all(
-        hasattr(transport, name) for name in _PRIVATE_STATE
-    ):
+    kind = type(transport)
+    usable = _USABLE.get(kind)
+    if usable is None:
+        usable = _USABLE[kind] = kind in (tcp.Server, tcp.Client) and all(
+            hasattr(transport, name) for name in _PRIVATE_STATE
+        )
+    if not usable:
         return None
     # One object per connection (a closure would be four), which every garbage
     # collection of a server holding thousands of connections has to visit.

@@ -115,7 +115,8 @@ class ChatSession:
         self.address = arrival.address
         self.resume_token = arrival.resume_token or arrival.keep_token
         """Proves that a later connection is this client coming back (None: none given)."""
-        self.position = (member.room.name if member.room else arrival.room, arrival.after)
+        room = member.room
+        self.position = (room.name if room is not None else arrival.room, arrival.after)
         """The room joined and the message id the member was caught up from."""
         self.ended = False
         self.released: defer.Deferred[None] | None = None
