@@ -32,7 +32,13 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
   :mod:`chat.redis.presence`), and a node starting to read a room reads the
   stream's newest id and the roster in one call (:data:`START`), giving the
   room's subscribers a :class:`~chat.domain.events.Present` of the other
-  nodes' members before anything after that id.
+  nodes' members before anything after that id;
+- each bus entry names the one before it (``p``), so a node that reads on
+  from its cursor knows it skipped nothing; one whose next entry names
+  another (the stream trimmed what it had not read) reads the skipped
+  messages from the room's history (:data:`MISSED`), or, if history lost
+  them too, tells the room's members here
+  (:class:`~chat.domain.events.HistoryMissed`) and logs it.
 """
 
 from __future__ import annotations
