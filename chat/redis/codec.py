@@ -31,6 +31,19 @@ KINDS: dict[str, type[Any]] = {
 
 _SKIPPED = {(events.Batch, "parts")}
 
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    kind: tuple(field.name for field in dataclasses.fields(kind)
+                if (kind, field.name) not in _SKIPPED)
+    for kind in KINDS.values()
+}
+"""The fields each event dataclass is written with, in order (looked up once)."""
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Field types written as they are (subclasses go through :func:`_plain`)."""
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""One encoder for every call: ``json.dumps`` with these options makes one a call."""
+
 
 class CodecError(ValueError):
     """A value that cannot be encoded, or text that is not an encoded value."""
@@ -38,7 +51,7 @@ class CodecError(ValueError):
 
 def encode(value: object) -> str:
     """``value`` as compact JSON."""
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(_plain(value))
 
 
 def decode(text: str) -> Any:
@@ -55,11 +68,12 @@ def _plain(value: object) -> Any:
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
     kind = type(value)
-    if KINDS.get(kind.__name__) is kind:
+    names = _FIELDS.get(kind)
+    if names is not None:
         plain = {TYPE: kind.__name__}
-        for field in dataclasses.fields(kind):
-            if (kind, field.name) not in _SKIPPED:
-                plain[field.name] = _plain(getattr(value, field.name))
+        for name in names:
+            item = getattr(value, name)
+            plain[name] = item if type(item) in _SCALARS else _plain(item)
         return plain
     raise CodecError(f"cannot encode {value!r}: not an event, tuple, text, number or None")
 
@@ -72,5 +86,6 @@ def _value(plain: Any) -> Any:
         kind = KINDS.get(name) if isinstance(name, str) else None
         if kind is None:
             raise CodecError(f"unknown event type {name!r}")
-        return kind(**{key: _value(item) for key, item in plain.items()})
+        return kind(**{key: item if type(item) in _SCALARS else _value(item)
+                       for key, item in plain.items()})
     return plain
