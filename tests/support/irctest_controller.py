@@ -12,10 +12,16 @@ server operator account irctest expects (``OPER operuser operpassword``)
 is in every test's database from the start (made once, then copied).
 A server password is not a tcpchat idea (``PASS`` is an account's
 password), so a test that needs one is not applicable.
+
+Both listeners bind to 127.0.0.1 whatever address irctest names (it names
+0.0.0.0, the wildcard). irctest does not stop a server whose test was
+skipped in ``setUp`` after it started (unittest runs no ``tearDown`` then),
+so every server started is also stopped when the irctest process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -45,6 +51,23 @@ def _environment() -> dict[str, str]:
 
 
 OPERATOR = ("operuser", "operpassword")
+LOOPBACK = "127.0.0.1"
+
+_started: list[subprocess.Popen[Any]] = []
+"""Every server this irctest process started, stopped at its exit."""
+
+
+@atexit.register
+def _stop_every_server() -> None:
+    for process in _started:
+        if process.poll() is None:
+            process.terminate()
+    for process in _started:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _add_account(database: Path, name: str, password: str, *options: str) -> None:
@@ -90,7 +113,7 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
         self.port, self.hostname = port, hostname
         self.create_config()
         assert self.directory
-        line_host, line_port = self.get_hostname_and_port()
+        _, line_port = self.get_hostname_and_port()
         self.database = Path(self.directory) / "chat.db"
         for template in _template_database().parent.glob("chat.db*"):
             shutil.copy(template, self.database.with_name(template.name))
@@ -99,14 +122,15 @@ class TcpchatController(BaseServerController, DirectoryBasedController):
                 sys.executable, "-c", TWISTD, "-n", "--pidfile=",
                 "--logfile", str(Path(self.directory) / "twistd.log"),
                 "tcpchat",
-                "--listen", f"tcp:{line_port}:interface={line_host}",
-                "--irc", f"tcp:{port}:interface={hostname}",
+                "--listen", f"tcp:{line_port}:interface={LOOPBACK}",
+                "--irc", f"tcp:{port}:interface={LOOPBACK}",
                 "--irc-name", "My.Little.Server",
                 "--db", str(self.database),
                 "--flood", "0", "--max-per-ip", "0",
             ],
             env=_environment(),
         )
+        _started.append(self.proc)
 
     def registerUser(
         self, case: Any, username: str, password: str | None = None
