@@ -124,11 +124,15 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
         if self._held is not None and not all(isinstance(e, Wire) for e in batch.events):
             self._held.append(batch)
             return
+        spoken = SPOKEN.cached(self.viewer, batch)
+        if spoken is not None:
+            self.connection.write(spoken)
+            return
+        if only_speech(batch):
+            self.connection.write(SPOKEN.render(self.viewer, batch))
+            return
         if any(isinstance(event, Welcome | Arrived) for event in batch.events):
             self.registered = True
-        if only_speech(batch):
-            self.connection.write(encode(SPOKEN.lines(self.viewer, batch)))
-            return
         self.connection.write(encode(self.viewer.lines(batch)))
 
     def displace(self) -> None:
@@ -320,6 +324,7 @@ class IRCProtocol(IRCCommands, ChatHistoryCommand, LineReceiver):
                     viewer.caps.discard(cap[1:])
                 else:
                     viewer.caps.add(cap)
+            viewer.caps_changed()
             self.send([viewer.reply("CAP", viewer.nick, "ACK", " ".join(asked), trailing=True)])
         elif sub == "END":
             self.negotiating = False

@@ -65,7 +65,7 @@ from chat.domain.events import (
     WentTo,
 )
 from chat.domain.registry import LOBBY
-from chat.irc.wire import LINE_MAX, Wire, channel, line, server_time, split_text
+from chat.irc.wire import LINE_MAX, Wire, channel, encode, line, server_time, split_text
 from chat.line.render import describe_reason, render
 from chat.text import fold
 
@@ -136,25 +136,32 @@ SPOKEN_KEPT = 256
 
 
 class SpokenCache:
-    """The lines of batches of others' messages, rendered once for every recipient with the
-    same :data:`SPEECH_CAPS` (such a batch shows the same lines to all of them); two
-    generations of :data:`SPOKEN_KEPT` batches, as the line front end's RenderCache."""
+    """The bytes of batches of others' messages, rendered and encoded once for every
+    recipient with the same :data:`SPEECH_CAPS` (such a batch shows the same lines to all
+    of them); two generations of :data:`SPOKEN_KEPT` batches, as the line front end's
+    RenderCache."""
 
     def __init__(self, kept: int = SPOKEN_KEPT) -> None:
         self.kept = kept
-        self.recent: dict[tuple[int, frozenset[str]], tuple[Batch, list[str]]] = {}
-        self.older: dict[tuple[int, frozenset[str]], tuple[Batch, list[str]]] = {}
+        self.recent: dict[tuple[int, frozenset[str]], tuple[Batch, bytes]] = {}
+        self.older: dict[tuple[int, frozenset[str]], tuple[Batch, bytes]] = {}
 
-    def lines(self, viewer: Viewer, batch: Batch) -> list[str]:
-        key = (id(batch), SPEECH_CAPS.intersection(viewer.caps))
+    def cached(self, viewer: Viewer, batch: Batch) -> bytes | None:
+        """What ``batch`` was rendered to for a viewer like this one, if it was."""
+        key = (id(batch), viewer.speech_caps)
         found = self.recent.get(key) or self.older.get(key)
         if found is not None and found[0] is batch:
             return found[1]
-        lines = viewer.lines(batch)
+        return None
+
+    def render(self, viewer: Viewer, batch: Batch) -> bytes:
+        """``batch`` (only speech) as ``viewer`` is shown it, kept for its other recipients."""
+        data = encode(viewer.lines(batch))
         if len(self.recent) >= self.kept:
             self.older, self.recent = self.recent, {}
-        self.recent[key] = (batch, lines)  # the batch is held so that its id is not reused
-        return lines
+        # The batch is held so that its id is not reused while it is a key.
+        self.recent[(id(batch), viewer.speech_caps)] = (batch, data)
+        return data
 
 
 def only_speech(batch: Batch) -> bool:
@@ -176,6 +183,9 @@ class Viewer:
         """The server's name, the source of numerics and server notices."""
         self.nick = "*"
         self.caps: set[str] = set()
+        self.speech_caps: frozenset[str] = frozenset()
+        """Those of :attr:`caps` that change how others' messages are shown (see
+        :meth:`caps_changed`)."""
         self.channels: dict[str, str] = {}
         """The rooms the client is in, by key, as named."""
         self.echoes: deque[Echo] = deque()
@@ -184,6 +194,10 @@ class Viewer:
         self._quit_shown: OrderedDict[str, None] = OrderedDict()
         self._names_due: list[str] = []
         self._history_batch: str | None = None
+
+    def caps_changed(self) -> None:
+        """To be called once :attr:`caps` has changed."""
+        self.speech_caps = SPEECH_CAPS.intersection(self.caps)
 
     # Lines from the server
 
