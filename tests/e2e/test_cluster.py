@@ -34,6 +34,8 @@ pytestmark = pytest.mark.e2e
 MESSAGES = 15
 """Messages each of two talkers sends at once, on two nodes."""
 ID_TAG = re.compile(r"@id=(\d+) (<.*)")
+PAST = re.compile(r"@id=\d+ \[[^]]*\] (<.*)")
+"""A message shown from history, with its id."""
 WHO = re.compile(r"\*\*\* \d+ users? in (\S+): (.*)")
 LEAVE_BOUND = DEFAULT_LEASE * 4 / 3
 """Seconds after a node dies by which its members' leaves are told (docs/scaling.md)."""
@@ -206,16 +208,19 @@ def test_a_killed_nodes_users_leave_once_and_the_living_lose_nothing(
 ) -> None:
     """kill -9 a node while users on two others talk: within the lease's bound both are
     told once that each of its users left (connection lost), the nicknames can be taken
-    again, and every message of the living arrives."""
+    again, every message of the living arrives, and a user of the dead node who resumes on
+    another node from the last id it saw is shown each message it missed exactly once."""
     one, two, _ = nodes
     victim = _node(tmp_path, redis_server).start()
     try:
-        for nick in ("doomed1", "doomed2"):
-            _user(victim, nick, "wake", users)
+        doomed = [_user(victim, nick, "wake", users, ids=nick == "doomed1")
+                  for nick in ("doomed1", "doomed2")]
         talkers = [_user(one, "ann", "wake", users), _user(two, "ben", "wake", users)]
         talkers[0].expect("ben has joined")
         talkers[0].send_line("before")
         talkers[1].expect("<ann> before")
+        seen_last = doomed[0].expect(lambda line: line.endswith("<ann> before"))
+        last_id = int(seen_last.removeprefix("@id=").split(" ")[0])
         killed = time.monotonic()
         victim.kill()
         for number in range(10):
@@ -237,9 +242,19 @@ def test_a_killed_nodes_users_leave_once_and_the_living_lose_nothing(
             for nick in ("doomed1", "doomed2"):
                 lost = f"*** {nick} has left (connection lost)"
                 assert talker.seen.count(lost) == 1, talker.seen
-        again = one.connect("doomed1")
+        again = two.connect()
         users.append(again)
-        assert _who(talkers[1], "wake", 2) == {"ann", "ben"}
+        again.expect("choose a nickname")
+        again.send_line(f"/resume wake {last_id}")
+        again.send_line("doomed1")
+        again.expect("*** end of history")
+        missed = [PAST.fullmatch(line) for line in again.seen]
+        shown = [match.group(1) for match in missed if match]
+        assert sorted(shown) == sorted(
+            [f"<ann> a{number}" for number in range(10)]
+            + [f"<ben> b{number}" for number in range(10)]
+        ), again.seen
+        assert _who(talkers[1], "wake", 3) == {"ann", "ben", "doomed1"}
     finally:
         victim.kill()
 
