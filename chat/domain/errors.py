@@ -243,10 +243,12 @@ class AlreadyHereError(ChatError):
 
 class BackboneUnavailableError(ChatError):
     """What the chat's processes share (Redis) cannot be reached: what was said is not
-    sent (nothing is queued), and may be said again once it is back."""
+    sent (nothing is queued), and may be said again once it is back; with ``speech``
+    false it was no message but something else (a nickname, a login) that is refused."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, speech: bool = True) -> None:
+        super().__init__(speech)
+        self.speech = speech
 
 
 class RoomModeratedError(ChatError):

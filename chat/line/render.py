@@ -362,10 +362,15 @@ def describe_error(error: ChatError) -> str:
                 f'"{visible(text)}" is no nickname, account (account:NAME), address or network '
                 "(203.0.113.7, 2001:db8::/64)"
             )
-        case BackboneUnavailableError():
+        case BackboneUnavailableError(speech=True):
             return (
                 "not sent: this server cannot reach the chat's other servers (Redis is "
                 "unreachable); say it again once it is back"
+            )
+        case BackboneUnavailableError():
+            return (
+                "not now: this server cannot reach the chat's other servers (Redis is "
+                "unreachable); try again once it is back"
             )
         case InvalidDurationError(text=text):
             return (

@@ -89,7 +89,7 @@ class RedisDirectory:
         """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError` (or
         :class:`~chat.domain.errors.BackboneUnavailableError` while Redis is down)."""
         if self._down():
-            return defer.fail(BackboneUnavailableError())
+            return defer.fail(BackboneUnavailableError(speech=False))
         claim = Claim(nick, owner)
         keys = [self._key(claim.key), self._online, self._claims, *self._mine]
         asked = self.client.eval(CLAIM, keys, [self._value(claim), owner, claim.key])
@@ -111,7 +111,7 @@ class RedisDirectory:
         """The claim on ``nick``, ignoring case, or None (failing with
         :class:`~chat.domain.errors.BackboneUnavailableError` while Redis is down)."""
         if self._down():
-            return defer.fail(BackboneUnavailableError())
+            return defer.fail(BackboneUnavailableError(speech=False))
         found = self.client.execute_command("GET", self._key(fold(nick)))
         return found.addCallback(lambda held: None if held is None else _claim(held))
 

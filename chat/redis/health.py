@@ -174,7 +174,7 @@ class WhileUp:
 
     def execute_command(self, *words: str | int | float) -> defer.Deferred[Any]:
         if not self.health.up:
-            return defer.fail(BackboneUnavailableError())
+            return defer.fail(BackboneUnavailableError(speech=False))
         return self.client.execute_command(*words)
 
     def eval(
@@ -182,7 +182,7 @@ class WhileUp:
         args: list[str | int | float] | None = None,
     ) -> defer.Deferred[Any]:
         if not self.health.up:
-            return defer.fail(BackboneUnavailableError())
+            return defer.fail(BackboneUnavailableError(speech=False))
         return self.client.eval(script, keys or [], args or [])
 
     def disconnect(self) -> defer.Deferred[None]:
