@@ -371,6 +371,14 @@ class Present:
 
 
 @dataclass(frozen=True, slots=True)
+class MessagesMissed:
+    """Messages of ``room`` did not reach this process before what the chat's processes
+    share (Redis) dropped them: the member's view of the room has a gap here."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
 class BackboneLost:
     """This process cannot reach what the chat's processes share (Redis): what members
     say is refused until :class:`BackboneBack`; members stay connected."""
@@ -402,7 +410,7 @@ Event = (
     | Welcome | Arrived | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
     | Removed | Silenced | Topic | TopicSet | Moderated | Away | AwayChanged | Kept | Delivered
-    | Present | BackboneLost | BackboneBack | Notice | Error
+    | Present | MessagesMissed | BackboneLost | BackboneBack | Notice | Error
 )
 
 

@@ -76,6 +76,7 @@ from chat.domain.events import (
     LeaveReason,
     Left,
     Message,
+    MessagesMissed,
     Moderated,
     Moved,
     NoHistory,
@@ -188,6 +189,8 @@ def _news(event: Event) -> str:
             return f"{_people(len(gone))} left: {_names(gone)}"
         case HistoryMissed(room):
             return f"older messages of {room} are no longer kept"
+        case MessagesMissed(room):
+            return f"some messages of {room} did not reach this server in time and are missing"
         case HistoryStart(room, count):
             last = "last message" if count == 1 else f"last {count} messages"
             return f"history of {room}, {last}:"

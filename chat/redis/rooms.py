@@ -38,7 +38,7 @@ between the two (docs/scaling.md, "Message ids across nodes"). So
   another (the stream trimmed what it had not read) reads the skipped
   messages from the room's history (:data:`MISSED`), or, if history lost
   them too, tells the room's members here
-  (:class:`~chat.domain.events.HistoryMissed`) and logs it.
+  (:class:`~chat.domain.events.MessagesMissed`) and logs it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.domain.events import Action, Attendee, HistoryMissed, Message, Present, Said
+from chat.domain.events import Action, Attendee, Message, MessagesMissed, Present, Said
 from chat.domain.registry import RoomEvent
 from chat.ports.bus import Subscriber
 from chat.ports.history import CatchUp
@@ -372,7 +372,7 @@ class RedisRooms(RedisBus[RoomEvent]):
                 "before {first}; its members here are told some messages are missing",
                 room=room, cursor=cursor, first=first,
             )
-            missed = (None, HistoryMissed(room))
+            missed = (None, MessagesMissed(room))
             for subscriber in list(self._rooms.get(room, {})):
                 self._call(subscriber, room, missed)
         elif kept:

@@ -6,12 +6,12 @@ deliveries, with nothing in the logs. A room's bus stream is trimmed to
 about ``stream_keep`` entries (MAXLEN ~, 10,000 by default); a node whose
 cursor is older than the oldest entry left read on from there. Now it reads
 what it missed from the room's history, and when history no longer has it
-either, its members are told (HistoryMissed) and the log says so.
+either, its members are told (MessagesMissed) and the log says so.
 """
 
 from __future__ import annotations
 
-from chat.domain.events import HistoryMissed, Message
+from chat.domain.events import Message, MessagesMissed
 from chat.domain.registry import RoomEvent
 from chat.redis.connection import blocking_command
 from chat.redis.rooms import RedisRooms
@@ -97,5 +97,5 @@ def test_a_node_whose_last_entry_was_trimmed_but_nothing_after_is_told_nothing(
 def _texts(heard: list[str], event: RoomEvent) -> None:
     if isinstance(event[1], Message):
         heard.append(event[1].text)
-    elif isinstance(event[1], HistoryMissed):
+    elif isinstance(event[1], MessagesMissed):
         heard.append("missed")

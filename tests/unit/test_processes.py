@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chat.domain.events import BackboneBack, BackboneLost, Event
+from chat.domain.events import BackboneBack, BackboneLost, Event, MessagesMissed
 from chat.domain.registry import RoomEvent
 from chat.line.render import render
 from chat.ports.bus import BusUnavailableError, Subscriber
@@ -194,3 +194,14 @@ def test_whois_tells_of_a_member_of_the_other_process(one: Chat, two: Chat) -> N
 def test_an_outage_under_a_second_is_said_so() -> None:
     """BackboneBack after 0.3 s does not say "after 0s"."""
     assert render(BackboneBack(0.3)).endswith("after under a second: you may talk again")
+
+
+def test_messages_missed_are_told_to_line_and_irc_users(one: Chat) -> None:
+    """A gap in a room's live delivery is said as such, not as history no longer kept."""
+    assert render(MessagesMissed("dev")) == (
+        "*** some messages of dev did not reach this server in time and are missing"
+    )
+    bob = Clients(one).irc("bob", join="#dev")
+    one.registry.announce("dev", MessagesMissed("dev"))
+    one.registry.flush()
+    assert any("NOTICE" in line and "did not reach this server" in line for line in bob.received())

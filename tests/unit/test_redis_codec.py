@@ -37,6 +37,7 @@ SAMPLES: list[Any] = [
     e.Departure("a", e.Quit()),
     e.CrowdLeft("lobby", (e.Departure("a", e.Quit()), e.Departure("b", "gone"))),
     e.HistoryMissed("lobby"),
+    e.MessagesMissed("lobby"),
     e.HistoryStart("lobby", 2),
     e.HistoryEnd("lobby"),
     e.NoHistory("lobby"),
