@@ -427,59 +427,54 @@ class Moderator:
     ) -> None:
         """Let at most ``limit`` (None: any number) be in the actor's room; members above it
         stay."""
-        room = self._room_of(session, room)
-        self._configure(session, room)
-        self.moderation.set_member_limit(fold(room), limit)
-        log.info("{nick}: {room} lets in {limit}", nick=session.member.nick, room=room,
-                 limit="anyone" if limit is None else f"at most {limit}")
+        self._change(session, room, lambda key: self.moderation.set_member_limit(key, limit),
+                     "lets in anyone" if limit is None else f"lets in at most {limit}")
 
     def set_join_key(self, session: ChatSession, join_key: str, room: str | None = None) -> None:
         """Make ``join_key`` ("" for none) what joining the actor's room asks for."""
-        room = self._room_of(session, room)
-        self._configure(session, room)
-        self.moderation.set_join_key(fold(room), join_key)
-        log.info("{nick}: {room} {has} a key", nick=session.member.nick, room=room,
-                 has="has" if join_key else "no longer has")
+        self._change(session, room, lambda key: self.moderation.set_join_key(key, join_key),
+                     "has a key" if join_key else "no longer has a key")
 
     def set_invite_only(
         self, session: ChatSession, invite_only: bool, room: str | None = None
     ) -> None:
         """Let only those invited join the actor's room, or anyone."""
-        room = self._room_of(session, room)
-        self._configure(session, room)
-        self.moderation.set_invite_only(fold(room), invite_only)
-        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
-                 what="invite only" if invite_only else "open")
+        self._change(
+            session, room, lambda key: self.moderation.set_invite_only(key, invite_only),
+            "is invite only" if invite_only else "is open",
+        )
 
     def set_moderated(
         self, session: ChatSession, moderated: bool, room: str | None = None
     ) -> None:
         """Let only the operators and voiced members of the actor's room speak in it, or
         anyone."""
-        room = self._room_of(session, room)
-        self._configure(session, room)
-        self.moderation.set_moderated(fold(room), moderated)
-        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
-                 what="moderated" if moderated else "no longer moderated")
+        self._change(session, room, lambda key: self.moderation.set_moderated(key, moderated),
+                     "is moderated" if moderated else "is no longer moderated")
 
     def set_secret(self, session: ChatSession, secret: bool, room: str | None = None) -> None:
         """Hide the actor's room from those outside it, or show it to anyone."""
-        room = self._room_of(session, room)
-        self._configure(session, room)
-        self.moderation.set_secret(fold(room), secret)
-        log.info("{nick}: {room} is {what}", nick=session.member.nick, room=room,
-                 what="secret" if secret else "no longer secret")
+        self._change(session, room, lambda key: self.moderation.set_secret(key, secret),
+                     "is secret" if secret else "is no longer secret")
 
     def set_outside_messages(
         self, session: ChatSession, allowed: bool, room: str | None = None
     ) -> None:
         """Let those outside the actor's room send messages to it (IRC -n), or only its
         members (+n, as every room is at first)."""
+        self._change(
+            session, room, lambda key: self.moderation.set_outside_messages(key, allowed),
+            "takes messages from outside" if allowed else "takes its members' only",
+        )
+
+    def _change(
+        self, session: ChatSession, room: str | None, change: Callable[[str], object], what: str
+    ) -> None:
+        """Change a setting of the actor's room (``change`` given its key), if it may."""
         room = self._room_of(session, room)
         self._configure(session, room)
-        self.moderation.set_outside_messages(fold(room), allowed)
-        log.info("{nick}: {room} {what}", nick=session.member.nick, room=room,
-                 what="takes messages from outside" if allowed else "takes its members' only")
+        change(fold(room))
+        log.info("{nick}: {room} {what}", nick=session.member.nick, room=room, what=what)
 
     def _configure(self, session: ChatSession, room: str) -> None:
         if self.scope(room) is None and not session.server_operator:
