@@ -4,9 +4,8 @@ In the IRC dialect tcpchat serves the clients on its ``--irc`` listener (its
 line listener on a unix socket in the run's directory), and ``--server``
 may name ngircd or InspIRCd instead (``bench/load/ircd.py``).
 
-``session`` pairs it (or, with ``--redis``, a ``Cluster`` of several, see
-``bench/load/cluster.py``) with a pool of generator processes for one run and
-stops both at the end (SIGTERM while the clients read until the server closes them).
+``bench/load/session.py`` pairs it (or, with ``--redis``, a ``Cluster`` of
+several, ``bench/load/cluster.py``) with a pool of generator processes for one run.
 """
 
 from __future__ import annotations
@@ -15,26 +14,19 @@ import argparse
 import contextlib
 import math
 import os
-import random
 import resource
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.load import ircd
-from bench.load.engine import Spec
-from bench.load.pool import Pool, RunError
-
-if TYPE_CHECKING:
-    from bench.load.cluster import Cluster
+from bench.load.pool import Pool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -245,47 +237,3 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.profiler.send_signal(signal.SIGINT)
                 self.profiler.wait(10)
-
-
-@contextlib.contextmanager
-def session(opts: argparse.Namespace, label: str) -> Iterator[tuple[Server | Cluster, Pool]]:
-    """A server (fresh unless --target; a cluster with --redis) and a pool of generator
-    processes for one run."""
-    from bench.load.cluster import Cluster  # it builds on Server
-
-    server: Server | Cluster
-    if getattr(opts, "nodes_count", 0):
-        server = Cluster(opts, label, opts.nodes_count)
-    else:
-        server = Server(opts, label)
-    spec = Spec(
-        host=server.host,
-        port=server.port,
-        ports=server.ports if isinstance(server, Cluster) else [],
-        tag=random.choice(string.ascii_lowercase) + "".join(random.choices(string.digits, k=3)),
-        procs=opts.procs,
-        msg_size=opts.msg_size,
-        timeout=opts.timeout,
-        stall=opts.stall,
-        worker_cpus=opts.worker_cpus,
-        dialect=opts.dialect,
-    )
-    pool = Pool(spec)
-    stopped = False
-    try:
-        try:
-            yield server, pool
-        except RunError:
-            server.stop(None if pool.broken else pool)
-            stopped = True
-            for log in server.logs():
-                print(f"  server log kept: {log}", flush=True)
-            raise
-        server.stop(pool)
-        stopped = True
-        server.remove_logs()
-    finally:
-        if not stopped:
-            with contextlib.suppress(Exception):
-                server.stop(None)
-        pool.close()

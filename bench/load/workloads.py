@@ -26,7 +26,8 @@ from typing import Any
 from bench.load.cluster import Cluster
 from bench.load.host import listen_overflows, other_processes
 from bench.load.pool import Pool, RunError
-from bench.load.server import Server, session
+from bench.load.server import Server
+from bench.load.session import session
 from bench.load.verification import Counts, text_for
 
 Metrics = dict[str, Any]
