@@ -42,7 +42,7 @@ from chat.line.protocol import LineFactory
 from chat.listener import Listener
 from chat.local.sequencer import LocalSequencer
 from chat.moderation import BackgroundModerationStore, Moderation, ModerationStore
-from chat.ports.bus import Bus, Courier
+from chat.ports.bus import Bus, Census, Courier
 from chat.ports.directory import Directory
 from chat.ports.history import HistoryStore
 from chat.ports.sequencer import Sequencer
@@ -176,6 +176,7 @@ def make_service(
     bus: Bus[RoomEvent] | None = None
     directory: Directory[str] | None = None
     courier: Courier[Event] | None = None
+    census: Census | None = None
     shared_accounts: Accounts | None = None
     if config.redis:
         # Imported here: txredisapi imports the reactor, which the plugin must not.
@@ -189,6 +190,7 @@ def make_service(
         history = sequencer = bus = node.rooms
         directory = node.directory
         courier = node.courier
+        census = node.rooms
         # RedisAccounts answers every call the server makes of Accounts.
         shared_accounts = cast(
             Accounts, RedisAccounts(node.client, reactor, PREFIX, health=node.health)
@@ -204,7 +206,7 @@ def make_service(
         # Started first, stopped last: by then Farewell has emptied every room.
         HistoryService(local_history, store).setServiceParent(top)
     registry = Registry(
-        history, reactor, sequencer=sequencer, bus=bus, courier=courier,
+        history, reactor, sequencer=sequencer, bus=bus, courier=courier, census=census,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
     )
     if config.redis:

@@ -15,7 +15,7 @@ project's own tests and for anyone writing a front end or a port:
   registry directly, keeping the lines it would show;
 - :class:`Processes` is one chat served by several processes, in memory:
   registries sharing a bus (which tells each who is in a room elsewhere),
-  a courier, a directory and message ids, as ``--redis`` nodes do.
+  a courier, a census of rooms, a directory and message ids, as ``--redis`` nodes do.
 
 A test of the domain::
 
@@ -157,7 +157,9 @@ class Processes:
     def registry(self, clock: Clock | None = None) -> Registry:
         """A new process's registry."""
         view = _ProcessView(self, len(self.registries))
-        registry = Registry(clock=clock, bus=view, courier=view, sequencer=self.sequencer)
+        registry = Registry(
+            clock=clock, bus=view, courier=view, census=view, sequencer=self.sequencer
+        )
         self.registries.append(registry)
         return registry
 
@@ -202,6 +204,14 @@ class _ProcessView:
 
     def receive(self, receiver: Receiver[Event]) -> None:
         self.processes._receivers[self.index] = receiver
+
+    def count_rooms(self) -> defer.Deferred[dict[str, int]]:
+        counts: dict[str, int] = {}
+        for registry in self.processes.registries:
+            for key, room in registry.rooms.items():
+                if room.members:
+                    counts[key] = counts.get(key, 0) + len(room.members)
+        return defer.succeed(counts)
 
 
 class Chat:

@@ -108,7 +108,7 @@ from chat.domain.outbox import Client, Outbox, Reservation
 from chat.history import History
 from chat.local.bus import LocalBus
 from chat.local.sequencer import LocalSequencer
-from chat.ports.bus import Bus, BusUnavailableError, Courier
+from chat.ports.bus import Bus, BusUnavailableError, Census, Courier
 from chat.ports.history import CatchUp, HistoryStore
 from chat.ports.sequencer import Sequencer
 from chat.text import fold, nickname_fault
@@ -273,6 +273,7 @@ class Registry:
         crowd_delay: float = 1.0,
         rules: RoomRules | None = None,
         courier: Courier[Event] | None = None,
+        census: Census | None = None,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.most_members = 0
@@ -287,6 +288,7 @@ class Registry:
         self.crowd_delay = crowd_delay
         self.rules: RoomRules = rules if rules is not None else NoRules()
         self.courier = courier
+        self.census = census
         if courier is not None:
             courier.receive(self._received)
         self._by_id: dict[str, Member] = {}
@@ -461,9 +463,28 @@ class Registry:
         return (event,) if topic is None else (event, topic)
 
     def room_list(self) -> list[tuple[str, int]]:
-        """Every room with its member count, the lobby first, then by name."""
+        """Every room with members here (or kept), with its member count, the lobby first,
+        then by name."""
         rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
         return [(room.name, len(room)) for room in rooms]
+
+    def rooms_everywhere(self) -> defer.Deferred[list[tuple[str, int]]]:
+        """Every room with members on any process of the chat (or kept here), with its
+        member count, ordered as :meth:`room_list`; with no ``census``, :meth:`room_list`.
+        A room with no member here is named by its key."""
+        if self.census is None:
+            return defer.succeed(self.room_list())
+
+        def merged(counts: dict[str, int]) -> list[tuple[str, int]]:
+            here = {room.key: room for room in self.rooms.values()}
+            keys = sorted(set(here) | set(counts), key=lambda key: (key != LOBBY, key))
+            return [
+                (here[key].name if key in here else key,
+                 counts.get(key, len(here[key]) if key in here else 0))
+                for key in keys
+            ]
+
+        return self.census.count_rooms().addCallback(merged)
 
     def show_history(
         self, member: Member, count: int, room: str | None = None

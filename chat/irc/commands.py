@@ -229,17 +229,21 @@ class IRCCommands:
             reply.append(self.viewer.numeric("333", shown, settings.topic_by, at))
         self.send(reply)
 
-    def irc_LIST(self, params: list[str]) -> None:
+    def irc_LIST(self, params: list[str]) -> Deferred[None]:
         wanted = None
         if params and params[0].startswith("#"):
             wanted = {fold(name.lstrip("#")) for name in params[0].split(",") if name}
-        reply = [self.viewer.numeric("321", "Channel", "Users  Name")]
-        for name, count in self.registry.room_list():
-            if (wanted is None or fold(name) in wanted) and not self.hidden(fold(name)):
-                topic = shown_topic(self.server.moderation.room(fold(name)).topic)
-                reply.append(self.viewer.numeric("322", channel(name), str(count), topic))
-        reply.append(self.viewer.numeric("323", "End of /LIST"))
-        self.send(reply)
+
+        def listed(everywhere: list[tuple[str, int]]) -> None:
+            reply = [self.viewer.numeric("321", "Channel", "Users  Name")]
+            for name, count in everywhere:
+                if (wanted is None or fold(name) in wanted) and not self.hidden(fold(name)):
+                    topic = shown_topic(self.server.moderation.room(fold(name)).topic)
+                    reply.append(self.viewer.numeric("322", channel(name), str(count), topic))
+            reply.append(self.viewer.numeric("323", "End of /LIST"))
+            self.send(reply)
+
+        return self.registry.rooms_everywhere().addCallback(listed)
 
     def hidden(self, room_key: str) -> bool:
         """Whether the room keyed ``room_key`` is secret (+s) and the client not in it."""

@@ -191,18 +191,22 @@ class Commands:
         self.moderator.entered(session, room_name(room), created)
         return moved.addCallback(self.charge_history)
 
-    def command_rooms(self, args: str) -> None:
+    def command_rooms(self, args: str) -> Deferred[None]:
         """/rooms: lists the rooms and how many are in each"""
         if args:
             raise UsageError
         mine = self._member().rooms
         moderation = self.moderator.moderation
-        rooms = [
-            (name, count) for name, count in self.registry.room_list()
-            if fold(name) in mine or not moderation.room(fold(name)).secret
-        ]
-        listed = ", ".join(f"{name} ({count})" for name, count in rooms)
-        self.notify(f"{len(rooms)} rooms: {listed}" if len(rooms) != 1 else f"1 room: {listed}")
+
+        def listed(everywhere: list[tuple[str, int]]) -> None:
+            rooms = [
+                (name, count) for name, count in everywhere
+                if fold(name) in mine or not moderation.room(fold(name)).secret
+            ]
+            names = ", ".join(f"{name} ({count})" for name, count in rooms)
+            self.notify(f"{len(rooms)} rooms: {names}" if len(rooms) != 1 else f"1 room: {names}")
+
+        return self.registry.rooms_everywhere().addCallback(listed)
 
     def command_history(self, args: str) -> Deferred[None] | None:
         """/history [N]: shows the last N messages of your room (default 50)"""

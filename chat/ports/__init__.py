@@ -7,7 +7,8 @@ domain reaches them only through these interfaces, one module each:
 - :mod:`chat.ports.history`: :class:`HistoryStore`, what was said in each room;
 - :mod:`chat.ports.directory`: :class:`Directory`, nickname claims and presence;
 - :mod:`chat.ports.bus`: :class:`Bus`, fan-out of a room's events to its subscribers,
-  and :class:`Courier`, delivery to one member by nickname.
+  :class:`Courier`, delivery to one member by nickname, and :class:`Census`, every
+  room's members counted over every process.
 
 Each is a :class:`typing.Protocol`: an implementation conforms by its shape,
 checked by mypy where it is handed to the domain, and imports nothing from
@@ -32,7 +33,7 @@ memory, over SQLite with ``--db``); :class:`chat.local.LocalDirectory`;
 suites in ``tests/contract``.
 """
 
-from chat.ports.bus import Bus, BusUnavailableError, Courier, Subscriber
+from chat.ports.bus import Bus, BusUnavailableError, Census, Courier, Subscriber
 from chat.ports.directory import AlreadyClaimedError, Claim, Directory
 from chat.ports.history import CatchUp, HistoryStore
 from chat.ports.sequencer import Sequencer
@@ -42,6 +43,7 @@ __all__ = [
     "Bus",
     "BusUnavailableError",
     "CatchUp",
+    "Census",
     "Claim",
     "Courier",
     "Directory",

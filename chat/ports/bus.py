@@ -18,7 +18,8 @@ starts to deliver a room here it gives the room's subscribers a
 no elsewhere, never does).
 
 A :class:`Courier` delivers to one member by nickname, on whichever process
-serves it: private messages across processes.
+serves it: private messages across processes; a :class:`Census` counts the
+members of every room, on every process.
 """
 
 from __future__ import annotations
@@ -64,3 +65,10 @@ class Courier(Protocol[Event]):
 
     def receive(self, receiver: Receiver[Event]) -> None:
         """Hand what other processes send to members here to ``receiver``."""
+
+
+class Census(Protocol):
+    """How many members each room has, counted over every process of the chat."""
+
+    def count_rooms(self) -> defer.Deferred[dict[str, int]]:
+        """Every room with members on any process: its key, and how many it has."""

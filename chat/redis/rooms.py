@@ -155,6 +155,21 @@ return {redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1), redis.call('HGET
 """The newest entry of a room's bus stream (KEYS[1]) and its roster (KEYS[2]), read at once:
 the roster is who is in the room as of that entry."""
 
+CENSUS = """
+local counts, cursor = {}, '0'
+repeat
+  local found = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. '*', 'COUNT', 1000)
+  cursor = found[1]
+  for _, key in ipairs(found[2]) do
+    counts[#counts + 1] = string.sub(key, #ARGV[1] + 1)
+    counts[#counts + 1] = redis.call('HLEN', key)
+  end
+until cursor == '0'
+return counts
+"""
+"""Every room's roster (keys beginning with ARGV[1]) and how many members it holds: the
+room's key, then the count, for each."""
+
 INBOX = "inbox:"
 """What the bus room of a node's inbox (:mod:`chat.redis.courier`) is called before the
 node's name: no room name has a colon."""
@@ -404,6 +419,15 @@ class RedisRooms(RedisBus[RoomEvent]):
         present = (None, Present(room, _attendees(roster, self.node)))
         for subscriber in list(self._rooms.get(room, {})):
             self._call(subscriber, room, present)
+
+    def count_rooms(self) -> defer.Deferred[dict[str, int]]:
+        """Every room with members on any node, and how many (the
+        :class:`~chat.ports.Census`): read from the rooms' rosters, one call."""
+        counted = self.client.eval(CENSUS, [], [self._roster("")])
+        return counted.addCallback(
+            lambda flat: {key: int(count) for key, count in zip(flat[::2], flat[1::2], strict=True)
+                          if int(count)}
+        )
 
     def _roster(self, room: str) -> str:
         return f"{self._base}roster:{room}"

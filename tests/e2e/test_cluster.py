@@ -187,6 +187,21 @@ def test_every_node_shows_the_same_members(
         assert _who(user, "whoroom", 2) == {"who0", "who2"}
 
 
+def test_rooms_counts_every_nodes_members(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """/rooms on a node lists a room whose members are all on other nodes, with their count."""
+    one, two, three = nodes
+    _user(one, "census1", "census", users)
+    _user(two, "census2", "census", users)
+    asker = three.connect("census3")
+    users.append(asker)
+    asker.send_line("/rooms")
+    listed = asker.expect(lambda line: line.startswith("*** ") and " room" in line
+                          and ": " in line and "(" in line)
+    assert "census (2)" in listed, listed
+
+
 def test_a_private_message_reaches_a_user_on_another_node(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:

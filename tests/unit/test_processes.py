@@ -205,3 +205,17 @@ def test_messages_missed_are_told_to_line_and_irc_users(one: Chat) -> None:
     one.registry.announce("dev", MessagesMissed("dev"))
     one.registry.flush()
     assert any("NOTICE" in line and "did not reach this server" in line for line in bob.received())
+
+
+def test_rooms_lists_a_room_whose_members_are_all_in_the_other_process(
+    one: Chat, two: Chat
+) -> None:
+    """/rooms and IRC LIST count every process's members, rooms with nobody here too."""
+    carol = one.connect("carol")
+    carol.type("/join attic")
+    bob = two.connect("bob")
+    bob.type("/rooms")
+    assert bob.received()[-1] == "*** 2 rooms: lobby (1), attic (1)"
+    dave = Clients(two).irc("dave")
+    dave.send("LIST")
+    assert any(line.split(" ")[1:5] == ["322", "dave", "#attic", "1"] for line in dave.received())
