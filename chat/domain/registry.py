@@ -770,12 +770,21 @@ class Registry:
     def _replay(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
         """Show the member the room's recent history, or what came after ``after``,
         in its place: before anything said in the room from now on."""
-        place, upto = member.outbox.reserve(), self.sequencer.last_id
+        upto = self.sequencer.last_id
         if after is None:
-            return self.history.read_recent(room.key, self.replay).addCallbacks(
+            recent = self.history.read_recent(room.key, self.replay)
+            if recent.called and type(recent.result) is list:
+                # Answered already (history in memory): shown now, no place held for it.
+                entries = _said_by(recent.result, upto)
+                if entries:
+                    member.outbox.put(_history_batch(room, CatchUp(entries, False)))
+                return defer.succeed(len(entries))
+            place = member.outbox.reserve()
+            return recent.addCallbacks(
                 self._show_recent, self._show_nothing,
                 callbackArgs=(member, room, place, upto), errbackArgs=(member, place),
             )
+        place = member.outbox.reserve()
         read = self.history.read_since(room.key, after)
         return read.addCallbacks(
             self._show_catch_up, self._show_nothing,

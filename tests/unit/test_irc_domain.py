@@ -20,6 +20,7 @@ def test_a_room_notice_reaches_the_others_as_a_notice_and_is_not_kept() -> None:
     alice, bob = RecordingClient(), RecordingClient()
     sender = chat.registry.join("alice", alice)
     chat.registry.join("bob", bob)
+    chat.registry.flush()
     alice.take(), bob.take()
     chat.registry.notice(sender, "heads up")
     chat.registry.flush()
@@ -37,6 +38,7 @@ def test_a_private_notice_has_no_confirmation_nor_away_reply() -> None:
     sender = chat.registry.join("alice", alice)
     away = chat.registry.join("bob", bob)
     away.away = "lunch"
+    chat.registry.flush()
     alice.take(), bob.take()
     chat.registry.notify(sender, "BOB", "psst")
     assert bob.take_events() == [(None, PrivateNotice("alice", "psst"))]
