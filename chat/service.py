@@ -185,7 +185,8 @@ def make_service(
         from chat.redis.node import PREFIX, RedisNode, RedisNodeService
 
         node = RedisNode(
-            parse_url(config.redis), reactor, config.history_keep, lease=config.lease
+            parse_url(config.redis), reactor, config.history_keep, lease=config.lease,
+            retain_days=config.retain_days,
         )
         history = sequencer = bus = node.rooms
         directory = node.directory

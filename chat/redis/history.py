@@ -55,6 +55,47 @@ return {entries, forgotten}
 trimmed."""
 
 
+FORGET_OLDER = """
+local gone, cursor, cutoff = 0, '0', tonumber(ARGV[3])
+repeat
+  local found = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. '*', 'COUNT', 100)
+  cursor = found[1]
+  for _, key in ipairs(found[2]) do
+    local last = nil
+    repeat
+      local old, more = {}, false
+      local entries = redis.call('XRANGE', key, '-', '+', 'COUNT', 100)
+      for _, entry in ipairs(entries) do
+        local fields, said = entry[2], nil
+        for index = 1, #fields, 2 do
+          if fields[index] == 's' then said = cjson.decode(fields[index + 1]) end
+        end
+        if said == nil or said.time >= cutoff then break end
+        old[#old + 1] = entry[1]
+      end
+      if #old > 0 then
+        redis.call('XDEL', key, unpack(old))
+        gone, last = gone + #old, old[#old]
+        more = #old == #entries
+      end
+    until not more
+    if last then
+      local room = string.sub(key, #ARGV[1] + 1)
+      local before = redis.call('GET', ARGV[2] .. room)
+      local number = tonumber(string.match(last, '^(%d+)'))
+      if not before or tonumber(string.match(before, '^(%d+)')) < number then
+        redis.call('SET', ARGV[2] .. room, last)
+      end
+    end
+  end
+until cursor == '0'
+return gone
+"""
+"""Delete from every room's history stream (keys beginning with ARGV[1]) the messages said
+before ARGV[3] (seconds since the epoch), oldest first, noting the newest deleted id in
+ARGV[2] .. room (as trimming does); answers how many went."""
+
+
 class RedisHistory:
     """The history of every room, one stream each, shared by every process on the same prefix."""
 
@@ -71,6 +112,12 @@ class RedisHistory:
         self._stream = f"{prefix}history:"
         self._forgotten = f"{prefix}forgotten:"
         self._pending: set[defer.Deferred[Any]] = set()
+
+    def forget_older_than(self, cutoff: float) -> defer.Deferred[int]:
+        """Delete every room's messages said before ``cutoff`` (``--retain-days``); fires
+        with how many went. A catch-up from before them is told some are missing."""
+        forgotten = self.client.eval(FORGET_OLDER, [], [self._stream, self._forgotten, cutoff])
+        return forgotten.addCallback(int)
 
     def record(self, room: str, said: Said) -> None:
         """Add ``said`` to the room's stream, later; its id must be above the room's last."""

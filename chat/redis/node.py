@@ -18,6 +18,8 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
 
 from chat.redis.address import RedisAddress
 from chat.redis.connection import connect_lazily
@@ -26,6 +28,11 @@ from chat.redis.directory import RedisDirectory
 from chat.redis.health import RedisHealth
 from chat.redis.presence import DEFAULT_LEASE, Lease
 from chat.redis.rooms import RedisRooms
+
+log = Logger()
+
+FORGET_EVERY = 60.0
+"""Seconds between two deletions of what is older than ``--retain-days``."""
 
 PREFIX = "tcpchat:"
 """What every key of the chat begins with."""
@@ -36,9 +43,12 @@ class RedisNode:
 
     def __init__(
         self, address: RedisAddress, reactor: Any, history_keep: int,
-        lease: float = DEFAULT_LEASE,
+        lease: float = DEFAULT_LEASE, retain_days: float = 0.0,
     ) -> None:
         self.address = address
+        self.reactor = reactor
+        self.retain_days = retain_days
+        """Days a message is kept in the rooms' history (0: no age limit)."""
         self.health = RedisHealth(address, reactor)
         self.client = connect_lazily(address, self.health.watch("commands"))
         self.reader = connect_lazily(address, self.health.watch("stream reads"))
@@ -58,16 +68,37 @@ class RedisNodeService(Service):
 
     def __init__(self, node: RedisNode) -> None:
         self.node = node
+        self._forgetting = LoopingCall(self._forget_old)
+        self._forgetting.clock = node.reactor
 
     def startService(self) -> None:
         super().startService()
         self.node.lease.start()
         self.node.rooms.start()
         self.node.health.start(self.node.client)
+        if self.node.retain_days > 0:
+            self._forgetting.start(FORGET_EVERY, now=True)
+
+    def _forget_old(self) -> None:
+        """Delete what is older than ``--retain-days`` from every room's history."""
+        node = self.node
+        if not node.health.up:
+            return
+        cutoff = node.reactor.seconds() - node.retain_days * 86400
+        forgotten = node.rooms.history.forget_older_than(cutoff)
+        forgotten.addCallback(self._forgotten)
+        forgotten.addErrback(lambda failure: log.failure("history: pruning failed", failure))
+
+    def _forgotten(self, gone: int) -> None:
+        if gone:
+            log.info("history: {gone} messages older than {days} days deleted", gone=gone,
+                     days=self.node.retain_days)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:
         super().stopService()
+        if self._forgetting.running:
+            self._forgetting.stop()
         self.node.health.stop()
         yield self.node.rooms.close()
         yield self.node.lease.stop()

@@ -123,6 +123,25 @@ def test_a_rooms_history_stream_stays_within_keep_and_slack(redis: RedisServer) 
     assert settle(history.read_since("lobby", 90)) == CatchUp(caught_up.entries, False)
 
 
+def test_messages_older_than_the_retention_are_deleted_and_a_catch_up_is_told(
+    redis: RedisServer,
+) -> None:
+    """--retain-days: every room's messages said before the cutoff go (over more than one
+    read of 100), the rest stay, and a catch-up from before them says some are missing."""
+    history = RedisHistory(redis.connect(), keep=1000)
+    for said_id in range(1, 251):
+        history.record("lobby", Message("alice", f"m{said_id}", said_id, float(said_id)))
+    history.record("dev", Message("bob", "old", 251, 10.0))
+    history.record("dev", Message("bob", "new", 252, 500.0))
+    settle(history.close())
+    assert settle(history.forget_older_than(201.0)) == 201
+    lobby = settle(history.read_since("lobby", 0))
+    assert [said.id for said in lobby.entries] == list(range(201, 251))
+    assert lobby.missed
+    assert [said.text for said in settle(history.read_recent("dev", 10))] == ["new"]
+    assert settle(history.forget_older_than(201.0)) == 0
+
+
 def test_an_entry_not_above_the_rooms_last_id_is_not_kept(redis: RedisServer) -> None:
     """Redis refuses an id at or below the room's newest (ids must rise): the room is unchanged."""
     history = RedisHistory(redis.connect(), keep=10)
