@@ -29,7 +29,7 @@ import pytest
 from twisted.internet import defer, reactor
 from twisted.python.failure import Failure
 
-from chat.redis.connection import RedisAddress, RedisClient, connect
+from chat.redis.connection import RedisAddress, RedisClient, connect, encode_command
 
 T = TypeVar("T")
 
@@ -58,13 +58,10 @@ def settle(deferred: defer.Deferred[T], timeout: float = WAIT_TIMEOUT) -> T:
 
 def _command(path: str, *words: str) -> bytes:
     """Send one command over a short blocking connection; the raw first reply line."""
-    request = f"*{len(words)}\r\n".encode() + b"".join(
-        f"${len(word.encode())}\r\n{word}\r\n".encode() for word in words
-    )
     with socket.socket(socket.AF_UNIX) as connection:
         connection.settimeout(START_TIMEOUT)
         connection.connect(path)
-        connection.sendall(request)
+        connection.sendall(encode_command(*words))
         return connection.recv(4096)
 
 
