@@ -237,11 +237,17 @@ class RedisModeration:
         read.addCallbacks(self._heard, self._read_failed)
 
     def _heard(self, streams: list[Any] | None) -> None:
-        for _key, entries in streams or ():
-            for entry_id, fields in entries:
-                self.last_id = entry_id
-                self._take(dict(zip(fields[::2], fields[1::2], strict=True)))
-        self._read()
+        try:
+            for _key, entries in streams or ():
+                for entry_id, fields in entries:
+                    self.last_id = entry_id
+                    try:
+                        self._take(dict(zip(fields[::2], fields[1::2], strict=True)))
+                    except Exception:
+                        # One change this node cannot take must not stop it reading the rest.
+                        log.failure("moderation: change {id} could not be applied", id=entry_id)
+        finally:
+            self._read()
 
     def _take(self, change: dict[str, str]) -> None:
         record = (change["h"], change["f"])

@@ -66,6 +66,21 @@ def test_a_ban_set_on_one_node_holds_on_another(start_node: Callable[[], Node]) 
     wait_until(lambda: two.banned("zed", None, "127.0.0.1", "den") is None)
 
 
+def test_a_ban_whose_enforcing_fails_does_not_stop_the_node_reading_changes(
+    start_node: Callable[[], Node],
+) -> None:
+    """If putting out a banned member fails on a node, the node still takes later changes."""
+    (one, _), (two, store) = start_node(), start_node()
+
+    def broken(_ban: object) -> None:
+        raise RuntimeError("enforcing failed")
+
+    store.enforce = broken
+    one.ban(NickTarget("zed"), "den", "alice", "spam")
+    one.set_topic("den", "still heard", "alice")
+    wait_until(lambda: two.room("den").topic == "still heard")
+
+
 def test_an_address_ban_of_the_server_holds_on_another(start_node: Callable[[], Node]) -> None:
     """A server-wide network ban made on one node refuses that network on the other."""
     (one, _), (two, _) = start_node(), start_node()
