@@ -775,10 +775,10 @@ class Registry:
             recent = self.history.read_recent(room.key, self.replay)
             if recent.called and type(recent.result) is list:
                 # Answered already (history in memory): shown now, no place held for it.
-                entries = _said_by(recent.result, upto)
-                if entries:
-                    member.outbox.put(_history_batch(room, CatchUp(entries, False)))
-                return defer.succeed(len(entries))
+                shown, batch = _catch_up_shown(room, CatchUp(recent.result, False), upto)
+                if batch is not None:
+                    member.outbox.put(batch)
+                return defer.succeed(shown)
             place = member.outbox.reserve()
             return recent.addCallbacks(
                 self._show_recent, self._show_nothing,
@@ -801,10 +801,9 @@ class Registry:
     def _show_catch_up(
         catch_up: CatchUp, member: Member, room: Room, place: Reservation, upto: int
     ) -> int:
-        catch_up = CatchUp(_said_by(catch_up.entries, upto), catch_up.missed)
-        shown = catch_up.entries or catch_up.missed
-        member.outbox.fill(place, _history_batch(room, catch_up) if shown else None)
-        return len(catch_up.entries)
+        shown, batch = _catch_up_shown(room, catch_up, upto)
+        member.outbox.fill(place, batch)
+        return shown
 
     def _announce(self, room: Room, member: Member, reason: LeaveReason | None) -> None:
         """Tell the room that ``member`` came in (``reason`` None) or left."""
@@ -884,6 +883,14 @@ _NEWS_OF_MEMBERS = frozenset(
     {Present, Joined, CrowdJoined, Left, CrowdLeft, Renamed, AwayChanged}
 )
 """What, heard from another process, changes who is in a room elsewhere."""
+
+
+def _catch_up_shown(room: Room, catch_up: CatchUp, upto: int) -> tuple[int, Batch | None]:
+    """How many entries of ``catch_up`` a member is shown (those up to ``upto``), and the
+    batch showing them (None: nothing to show)."""
+    catch_up = CatchUp(_said_by(catch_up.entries, upto), catch_up.missed)
+    shown = catch_up.entries or catch_up.missed
+    return len(catch_up.entries), _history_batch(room, catch_up) if shown else None
 
 
 def _history_batch(room: Room, catch_up: CatchUp) -> Batch:
