@@ -247,9 +247,7 @@ class IRCCommands:
 
     def hidden(self, room_key: str) -> bool:
         """Whether the room keyed ``room_key`` is secret (+s) and the client not in it."""
-        return self.server.moderation.room(room_key).secret and (
-            room_key not in self.session_member().rooms
-        )
+        return self.moderator.hidden(self.session_member(), room_key)
 
     # Messages
 

@@ -195,13 +195,12 @@ class Commands:
         """/rooms: lists the rooms and how many are in each"""
         if args:
             raise UsageError
-        mine = self._member().rooms
-        moderation = self.moderator.moderation
+        member = self._member()
 
         def listed(everywhere: list[tuple[str, int]]) -> None:
             rooms = [
                 (name, count) for name, count in everywhere
-                if fold(name) in mine or not moderation.room(fold(name)).secret
+                if not self.moderator.hidden(member, fold(name))
             ]
             names = ", ".join(f"{name} ({count})" for name, count in rooms)
             self.notify(f"{len(rooms)} rooms: {names}" if len(rooms) != 1 else f"1 room: {names}")

@@ -623,6 +623,10 @@ class Moderator:
             member.away,
         )
 
+    def hidden(self, member: Member, room_key: str) -> bool:
+        """Whether the room keyed ``room_key`` is secret (+s) and ``member`` not in it."""
+        return self.moderation.room(room_key).secret and room_key not in member.rooms
+
     def _whois_elsewhere(self, attendee: Attendee, rooms: list[str]) -> WhoIs:
         key = fold(attendee.nick)
         current = fold(rooms[-1])
