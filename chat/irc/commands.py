@@ -384,14 +384,9 @@ class IRCCommands:
         given as a guest or as an account (an account is named as its nickname)."""
         if room.key == LOBBY:
             return ""
-        key = fold(attendee.nick)
-        moderation = self.server.moderation
-        shown = "@" if any(
-            moderation.is_room_operator(room.key, key, account) for account in (None, key)
-        ) else ""
-        if (not shown or "multi-prefix" in self.viewer.caps) and any(
-            moderation.is_voiced(room.key, key, account) for account in (None, key)
-        ):
+        operator, voiced = self.moderator.given_elsewhere(room.key, attendee.nick)
+        shown = "@" if operator else ""
+        if (not shown or "multi-prefix" in self.viewer.caps) and voiced:
             shown += "+"
         return shown
 

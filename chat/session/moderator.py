@@ -627,16 +627,20 @@ class Moderator:
         """Whether the room keyed ``room_key`` is secret (+s) and ``member`` not in it."""
         return self.moderation.room(room_key).secret and room_key not in member.rooms
 
+    def given_elsewhere(self, room_key: str, nick: str) -> tuple[bool, bool]:
+        """Whether a member another process serves is an operator of the room keyed
+        ``room_key``, and whether it has voice there, from what its nickname was given as
+        a guest or as an account (this process does not know which it is; an account is
+        named as its nickname)."""
+        key, moderation = fold(nick), self.moderation
+        operator = any(moderation.is_room_operator(room_key, key, name) for name in (None, key))
+        voiced = any(moderation.is_voiced(room_key, key, name) for name in (None, key))
+        return operator, voiced
+
     def _whois_elsewhere(self, attendee: Attendee, rooms: list[str]) -> WhoIs:
-        key = fold(attendee.nick)
-        current = fold(rooms[-1])
-
-        def given(check: Callable[[str, str, str | None], bool]) -> bool:
-            return any(check(current, key, account) for account in (None, key))
-
+        operator, voiced = self.given_elsewhere(fold(rooms[-1]), attendee.nick)
         return WhoIs(
-            attendee.nick, None, False, given(self.moderation.is_room_operator),
-            given(self.moderation.is_voiced), 0.0, 0.0, tuple(rooms), attendee.away,
+            attendee.nick, None, False, operator, voiced, 0.0, 0.0, tuple(rooms), attendee.away,
             elsewhere=True,
         )
 
