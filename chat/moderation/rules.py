@@ -338,6 +338,11 @@ class Moderation:
         """The settings of the room keyed ``key`` (the defaults for a room never set)."""
         return self._rooms.get(key) or RoomSettings(key)
 
+    def is_moderated(self, key: str) -> bool:
+        """Whether the room keyed ``key`` is moderated (+m); asked of every message."""
+        settings = self._rooms.get(key)
+        return settings is not None and settings.moderated
+
     def set_topic(self, room_key: str, topic: str, by: str) -> RoomSettings:
         """Make ``topic`` ("" to clear it) the topic of ``room_key``, set by ``by`` now."""
         return self._set(replace(

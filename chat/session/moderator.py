@@ -221,7 +221,7 @@ class Moderator:
             mute = self.moderation.muted(member.key, scope)
             if mute is not None:
                 raise MutedError(None if mute.scope is None else where, mute.until)
-        if room is None or where is None or not self.moderation.room(fold(where)).moderated:
+        if room is None or where is None or not self.moderation.is_moderated(fold(where)):
             return
         session = self.realm.sessions.get(member.id)
         if session is not None and not self.moderation.may_speak(self.actor(session), fold(where)):
