@@ -207,7 +207,8 @@ class Room:
             attendee.nick for attendee in self.elsewhere.values()
         ]
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         """How many members the room has, here and elsewhere."""
         return len(self.members) + len(self.elsewhere)
 
@@ -359,7 +360,7 @@ class Registry:
         if target is None:
             member.outbox.put(Batch((Arrived(nick, len(self.members)),)))
             return member
-        welcome = Welcome(nick, target.name, len(target), len(self.members))
+        welcome = Welcome(nick, target.name, target.size, len(self.members))
         member.outbox.put(Batch(self._with_topic(welcome, target)))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member
@@ -403,7 +404,7 @@ class Registry:
         target = self._room(room)
         if target.key in member.rooms:
             return self._replay_again(member, target, after)
-        entered = Entered(target.name, len(target))
+        entered = Entered(target.name, target.size)
         member.outbox.put(Batch(self._with_topic(entered, target)))
         return self._enter(member, target, after)
 
@@ -435,7 +436,7 @@ class Registry:
         for old in list(member.rooms.values()):
             if old is not target:
                 self._exit(member, old, went)
-        others = len(target) - staying
+        others = target.size - staying
         member.outbox.put(Batch(self._with_topic(Moved(target.name, others), target)))
         if staying:
             member.room = target
@@ -466,7 +467,7 @@ class Registry:
         """Every room with members here (or kept), with its member count, the lobby first,
         then by name."""
         rooms = sorted(self.rooms.values(), key=lambda room: (room.name != LOBBY, room.key))
-        return [(room.name, len(room)) for room in rooms]
+        return [(room.name, room.size) for room in rooms]
 
     def rooms_everywhere(self) -> defer.Deferred[list[tuple[str, int]]]:
         """Every room with members on any process of the chat (or kept here), with its
@@ -480,7 +481,7 @@ class Registry:
             keys = sorted(set(here) | set(counts), key=lambda key: (key != LOBBY, key))
             return [
                 (here[key].name if key in here else key,
-                 counts.get(key, len(here[key]) if key in here else 0))
+                 counts.get(key, here[key].size if key in here else 0))
                 for key in keys
             ]
 
