@@ -26,7 +26,6 @@ from chat import __version__
 from chat.domain.errors import (
     ChatError,
     InvalidRoomError,
-    NotInRoomError,
     NotJoinedError,
     WrongPasswordError,
 )
@@ -301,8 +300,6 @@ class IRCCommands:
             if room is None:
                 raise NoSuchNickError(target)
             outside = room.key not in member.rooms
-            if outside and not self.server.moderation.room(room.key).outside_messages:
-                raise NotInRoomError(room.name)
             self.moderator.check_speech(member, room.name)
             if command == "NOTICE":
                 self.registry.notice(member, text, room.name, outside=outside)

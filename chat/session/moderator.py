@@ -213,9 +213,13 @@ class Moderator:
         is muted there (:class:`MutedError`) or the room is moderated and it has neither
         voice nor operator status (:class:`RoomModeratedError`). With ``room`` None, what it
         would say to no room (a private message, a /nick) is refused only when it is muted,
-        in its current room or everywhere."""
+        in its current room or everywhere. A room ``member`` is not in takes what it says
+        only if the room takes messages from outside (IRC -n), or :class:`NotInRoomError`."""
         current = member.room.name if member.room else None
         where = current if isinstance(room, _Current) or room is None else room
+        if (isinstance(room, str) and fold(room) not in member.rooms
+                and not self.moderation.room(fold(room)).outside_messages):
+            raise NotInRoomError(room_name(room))
         if self.moderation.any_mutes:
             scope = None if where is None else self.scope(where)
             mute = self.moderation.muted(member.key, scope)
