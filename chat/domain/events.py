@@ -324,6 +324,30 @@ class Moderated:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingChanged:
+    """One setting of a room changed: ``setting`` is now ``value``.
+
+    ``setting`` is a field of :class:`chat.moderation.RoomSettings`
+    (``topic_ops_only``, ``moderated``, ``secret``, ``outside_messages``,
+    ``invite_only``: a bool; ``member_limit``: a number or None; ``join_key``:
+    text, "" for none) or ``voiced``, whether member ``nick`` has voice.
+    """
+
+    setting: str
+    value: bool | int | str | None
+    nick: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """``by`` changed settings of ``room`` (``changes``, in the order made), told to the room."""
+
+    room: str
+    by: str
+    changes: tuple[SettingChanged, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Away:
     """``nick``, to whom a private message just went, is away: ``message``."""
 
@@ -409,7 +433,8 @@ Event = (
     Message | Action | Past | Sent | Private | PrivateSent | Noticed | PrivateNotice
     | Welcome | Arrived | Joined | Left | Renamed | Moved | Entered | CrowdJoined | CrowdLeft
     | HistoryMissed | HistoryStart | HistoryEnd | NoHistory
-    | Removed | Silenced | Topic | TopicSet | Moderated | Away | AwayChanged | Kept | Delivered
+    | Removed | Silenced | Topic | TopicSet | Moderated | RoomChanged | Away | AwayChanged
+    | Kept | Delivered
     | Present | MessagesMissed | BackboneLost | BackboneBack | Notice | Error
 )
 

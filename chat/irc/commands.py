@@ -29,7 +29,7 @@ from chat.domain.errors import (
     NotJoinedError,
     WrongPasswordError,
 )
-from chat.domain.events import Attendee, Batch, Notice
+from chat.domain.events import Attendee, Batch, Notice, RoomChanged, SettingChanged
 from chat.domain.registry import LOBBY, Member, Registry, Room, room_name
 from chat.irc.errors import NoSuchNickError, refusal
 from chat.irc.render import TOPIC_MAX, Echo, Viewer, ban_mask, shown_topic
@@ -42,6 +42,9 @@ from chat.session.server import ChatServer
 from chat.text import fold, relayable
 
 IRCHandler = Callable[[list[str]], "Deferred[Any] | None"]
+
+_SWITCHED = {"t": "topic_ops_only", "m": "moderated", "s": "secret"}
+"""The room setting each on/off channel mode letter turns on or off."""
 HISTORY_LINES_PER_TOKEN = 10
 """History lines shown that cost as much flood pacing as one line sent (as on the line
 front end)."""
@@ -620,15 +623,15 @@ class IRCCommands:
         arguments = iter(params[2:])
         sign = "+"
         session = self.session()
-        changed: list[tuple[str, list[str]]] = []  # ("+t", []), ("+v", ["bob"]): one MODE
+        changed: list[SettingChanged] = []  # told as one MODE line
         try:
             for letter in params[1]:
                 if letter in "+-":
                     sign = letter
                 elif letter in "lki":
-                    shown = self._setting_mode(session, room, sign, letter, arguments)
-                    if shown is not None:
-                        changed.append((sign + letter, shown))
+                    setting = self._setting_mode(session, room, sign, letter, arguments)
+                    if setting is not None:
+                        changed.append(setting)
                 elif letter == "b":
                     self._ban_mode(session, room, sign, next(arguments, None))
                 elif letter == "o":
@@ -639,13 +642,13 @@ class IRCCommands:
                 elif letter == "v":
                     voiced = self._voice_mode(session, room, sign, next(arguments, None))
                     if voiced is not None:
-                        changed.append((sign + "v", [voiced]))
+                        changed.append(SettingChanged("voiced", sign == "+", voiced))
                 elif letter in "tms":
                     self._switch(letter)(session, sign == "+", room=room)
-                    changed.append((sign + letter, []))
+                    changed.append(SettingChanged(_SWITCHED[letter], sign == "+"))
                 elif letter == "n":
                     self.moderator.set_outside_messages(session, sign == "-", room=room)
-                    changed.append((sign + letter, []))
+                    changed.append(SettingChanged("outside_messages", sign == "-"))
                 else:
                     self.send([self.viewer.numeric("472", letter, "is unknown mode char to me")])
         finally:
@@ -670,22 +673,10 @@ class IRCCommands:
         member = self.registry.find(nick)
         return nick if member is None else member.nick
 
-    def tell_mode(
-        self, session: ChatSession, room: str, changed: list[tuple[str, list[str]]]
-    ) -> None:
-        """Tell the channel's IRC members (the actor among them) of the mode changes in one
-        line, ``+tm-k`` style; line users have no modes to see."""
-        letters, arguments, last_sign = "", [], ""
-        for change, shown in changed:
-            letters += change if change[0] != last_sign else change[1:]
-            last_sign = change[0]
-            arguments.extend(shown)
-        text = line("MODE", channel(room), letters, *arguments,
-                    source=self.mask_of(session.member.nick))
-        found = self.registry.rooms.get(fold(room))
-        for member in () if found is None else tuple(found.members.values()):
-            if getattr(member.client, "roomless", False):
-                member.outbox.put(Batch((Wire(text),)))
+    def tell_mode(self, session: ChatSession, room: str, changed: list[SettingChanged]) -> None:
+        """Tell the room, on every process, of the changes of one MODE command (its IRC
+        members, the actor among them, see them as one MODE line; line users see nothing)."""
+        self.registry.announce(room, RoomChanged(room, session.member.nick, tuple(changed)))
 
     def _channel_modes(self, room: str) -> None:
         """RPL_CHANNELMODEIS (a key shown to members only) and RPL_CREATIONTIME."""
@@ -713,31 +704,30 @@ class IRCCommands:
 
     def _setting_mode(
         self, session: ChatSession, room: str, sign: str, letter: str, arguments: Any
-    ) -> list[str] | None:
-        """+l N / -l, +k KEY / -k, +i / -i: the arguments to show, or None for a limit or
-        key that is none (ignored)."""
-        shown: list[str] = []
+    ) -> SettingChanged | None:
+        """+l N / -l, +k KEY / -k, +i / -i: what changed, or None for a limit or key that is
+        none (ignored)."""
         if letter == "i":
             self.moderator.set_invite_only(session, sign == "+", room=room)
-        elif sign == "-":
+            return SettingChanged("invite_only", sign == "+")
+        if sign == "-":
             if letter == "k":
                 next(arguments, None)  # IRC sends the key back with -k
                 self.moderator.set_join_key(session, "", room=room)
-            else:
-                self.moderator.set_member_limit(session, None, room=room)
-        elif letter == "l":
+                return SettingChanged("join_key", "")
+            self.moderator.set_member_limit(session, None, room=room)
+            return SettingChanged("member_limit", None)
+        if letter == "l":
             text = next(arguments, "")
             if not text.isdigit() or int(text) < 1:
                 return None
             self.moderator.set_member_limit(session, int(text), room=room)
-            shown = [str(int(text))]
-        else:
-            join_key = relayable(next(arguments, "")).strip().split(" ")[0][:KEY_MAX]
-            if not join_key:
-                return None
-            self.moderator.set_join_key(session, join_key, room=room)
-            shown = [join_key]
-        return shown
+            return SettingChanged("member_limit", int(text))
+        join_key = relayable(next(arguments, "")).strip().split(" ")[0][:KEY_MAX]
+        if not join_key:
+            return None
+        self.moderator.set_join_key(session, join_key, room=room)
+        return SettingChanged("join_key", join_key)
 
     def irc_INVITE(self, params: list[str]) -> None:
         if not params:

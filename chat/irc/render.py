@@ -56,9 +56,11 @@ from chat.domain.events import (
     Reconnected,
     Removed,
     Renamed,
+    RoomChanged,
     Said,
     SendQueueExceeded,
     Sent,
+    SettingChanged,
     Topic,
     TopicSet,
     Welcome,
@@ -79,6 +81,27 @@ TOPIC_MAX = 390
 
 _MODE_OF = {"banned": "+b", "unbanned": "-b", "opped": "+o", "deopped": "-o"}
 _batch_ids = itertools.count(1)
+_LETTER_OF = {
+    "topic_ops_only": "t", "moderated": "m", "secret": "s", "invite_only": "i",
+    "outside_messages": "n", "member_limit": "l", "join_key": "k", "voiced": "v",
+}
+
+
+def mode_change(changes: tuple[SettingChanged, ...]) -> list[str]:
+    """The mode string and arguments of a MODE line telling ``changes``, ``+tm-k`` style."""
+    letters, arguments, last_sign = "", [], ""
+    for change in changes:
+        value, letter = change.value, _LETTER_OF[change.setting]
+        if change.setting == "outside_messages":
+            value = not value
+        sign = "+" if value not in (False, None, "") else "-"
+        letters += letter if sign == last_sign else sign + letter
+        last_sign = sign
+        if change.nick is not None:
+            arguments.append(change.nick)
+        elif sign == "+" and letter in "lk":
+            arguments.append(str(value))
+    return [letters, *arguments]
 
 
 class Lookup(Protocol):
@@ -347,6 +370,9 @@ class Viewer:
             case TopicSet(topic_room, text, by):
                 return [line("TOPIC", channel(topic_room), shown_topic(text),
                              source=self.lookup.mask_of(by), trailing=True)]
+            case RoomChanged(changed_room, by, changes):
+                return [line("MODE", channel(changed_room), *mode_change(changes),
+                             source=self.lookup.mask_of(by))]
             case Moderated(moderated_room, by, action, target) if action in _MODE_OF:
                 where = channel(LOBBY if moderated_room is None else moderated_room)
                 shown = ban_mask(target) if action.endswith("banned") else target

@@ -91,6 +91,7 @@ from chat.domain.events import (
     Reconnected,
     Removed,
     Renamed,
+    RoomChanged,
     SendQueueExceeded,
     Sent,
     Silenced,
@@ -144,7 +145,7 @@ def render(event: Event) -> str:
             return f"-{sender}- {text}"
         case PrivateNotice(sender, text):
             return f"-*{sender}*- {text}"
-        case Sent() | AwayChanged() | Present():
+        case Sent() | AwayChanged() | Present() | RoomChanged():
             return ""
         case Notice(text):
             return NOTICE + text

@@ -219,3 +219,26 @@ def test_rooms_lists_a_room_whose_members_are_all_in_the_other_process(
     dave = Clients(two).irc("dave")
     dave.send("LIST")
     assert any(line.split(" ")[1:5] == ["322", "dave", "#attic", "1"] for line in dave.received())
+
+
+def test_irc_users_of_every_process_see_a_channel_mode_change(one: Chat, two: Chat) -> None:
+    """MODE +tmv-n by alice reaches bob, an IRC member of the channel served by the other
+    process, as the one MODE line alice sees; carol, a line user, sees nothing of it."""
+    alice = Clients(one).irc("alice", join="#dev")
+    dave = one.connect("dave")
+    dave.type("/join dev")
+    bob = Clients(two).irc("bob", join="#dev")
+    carol = two.connect("carol")
+    carol.type("/join dev")
+    for client in (alice, bob):
+        client.received()
+    carol.received()
+    alice.send("MODE #dev +tmv-n dave", "MODE #dev +kl sesame 5")
+    mode = ":alice!~alice@tcpchat MODE #dev +tmv-n dave"
+    limits = ":alice!~alice@tcpchat MODE #dev +kl sesame 5"
+    assert alice.received() == [mode, limits]
+    elsewhere = "alice!alice@tcpchat"  # another process does not know alice is a guest
+    assert bob.received() == [
+        text.replace("alice!~alice@tcpchat", elsewhere) for text in (mode, limits)
+    ]
+    assert carol.received() == []
