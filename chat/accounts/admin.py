@@ -2,14 +2,19 @@
 
 ::
 
-    tcpchat-admin [--db PATH] add NAME [--operator] [--password-file FILE]
-    tcpchat-admin [--db PATH] reset NAME [--password-file FILE]
-    tcpchat-admin [--db PATH] remove NAME | grant NAME | revoke NAME | list
+    tcpchat-admin [--db PATH | --redis URL] add NAME [--operator] [--password-file FILE]
+    tcpchat-admin [--db PATH | --redis URL] reset NAME [--password-file FILE]
+    tcpchat-admin [--db PATH | --redis URL] remove NAME | grant NAME | revoke NAME | list
 
 It works on the server's database (``--db``, by default ``tcpchat.db``)
 through :class:`~chat.accounts.store.AccountStore`, which takes none of
 the server's locks, so it may run while a server uses the same file; the
-server sees each change at its next login. A password is never taken
+server sees each change at its next login. With ``--redis URL`` (the URL the
+nodes of a cluster are given) it works on the accounts kept in Redis instead,
+through :class:`~chat.redis.accounts.RedisAccountStore` over one blocking
+connection; every node sees each change at its next login, since nodes ask
+Redis at every login. A Redis that cannot be reached, or a malformed URL, is
+one line and exit 2. A password is never taken
 from the command line: it is asked for, twice and hidden, on a terminal;
 else read from the first line of ``--password-file`` or from
 ``TCPCHAT_PASSWORD``. Errors are one line on stderr; the exit status is
@@ -28,6 +33,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 from chat.accounts.mailbox import MailboxStore
 from chat.accounts.passwords import hash_password, password_fault
@@ -37,6 +43,7 @@ from chat.text import NICK_MAX, describe_nickname_fault, nickname_fault
 
 PROGRAM = "tcpchat-admin"
 PASSWORD_VARIABLE = "TCPCHAT_PASSWORD"
+DEFAULT_DB = "tcpchat.db"
 DONE, FAILED, USAGE = 0, 1, 2
 
 
@@ -70,8 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"Passwords are asked for on a terminal, else read from --password-file or"
         f" {PASSWORD_VARIABLE}. Exit status: 0 done, 1 not done, 2 wrong command line.",
     )
-    parser.add_argument("--db", default="tcpchat.db", metavar="PATH",
-                        help="the server's database (default: tcpchat.db)")
+    parser.add_argument("--db", metavar="PATH",
+                        help=f"the server's database (default: {DEFAULT_DB})")
+    parser.add_argument("--redis", metavar="URL",
+                        help="the accounts of the chat whose nodes are given --redis URL,"
+                        " instead of a database")
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
     add = _command(commands, "add", _add, "register NAME")
     add.add_argument("--operator", action="store_true", help="as a server operator")
@@ -103,7 +113,7 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
 
 def _add(arguments: argparse.Namespace) -> str:
     name = _valid_name(arguments.name)
-    with _open(arguments.db, create=True) as store:
+    with _open(arguments, create=True) as store:
         if store.find(name) is not None:
             raise AdminError(f"an account named {name} exists already")
         password_hash = hash_password(_password(arguments))
@@ -117,7 +127,7 @@ def _add(arguments: argparse.Namespace) -> str:
 
 def _reset(arguments: argparse.Namespace) -> str:
     name = _valid_name(arguments.name)
-    with _open(arguments.db) as store:
+    with _open(arguments) as store:
         account = _find(store, name)
         password_hash = hash_password(_password(arguments))
         _change(store.set_hash, account.name, password_hash)
@@ -126,11 +136,12 @@ def _reset(arguments: argparse.Namespace) -> str:
 
 def _remove(arguments: argparse.Namespace) -> str:
     name = _valid_name(arguments.name)
-    with _open(arguments.db) as store:
+    with _open(arguments) as store:
         account = _find(store, name)
         _change(store.remove, account.name)
-    if arguments.db not in ("", ":memory:"):
-        # Whoever registers the name next must not read what was kept for it.
+    if arguments.redis is None:
+        # Whoever registers the name next must not read what was kept for it. (With
+        # --redis, offline messages are in each node's own --db, out of reach here.)
         letters = MailboxStore(arguments.db)
         try:
             letters.take(account.name)
@@ -149,14 +160,14 @@ def _revoke(arguments: argparse.Namespace) -> str:
 
 def _set_operator(arguments: argparse.Namespace, flag: bool) -> str:
     name = _valid_name(arguments.name)
-    with _open(arguments.db) as store:
+    with _open(arguments) as store:
         account = _find(store, name)
         _change(store.set_operator, account.name, flag)
     return f"{account.name} is {'now' if flag else 'no longer'} a server operator"
 
 
 def _list(arguments: argparse.Namespace) -> str:
-    with _open(arguments.db) as store:
+    with _open(arguments) as store:
         accounts = store.accounts()
     return "\n".join(map(_listed, accounts)) if accounts else "no accounts"
 
@@ -176,8 +187,56 @@ def _valid_name(name: str) -> str:
     return name
 
 
+class Store(Protocol):
+    """What the commands use of the accounts: an AccountStore's calls (``--db``), or a
+    RedisAccountStore's (``--redis``)."""
+
+    def find(self, name: str) -> tuple[Account, str] | None: ...
+    def add(self, name: str, password_hash: str, operator: bool = False) -> Account: ...
+    def remove(self, name: str) -> None: ...
+    def set_hash(self, name: str, password_hash: str) -> None: ...
+    def set_operator(self, name: str, flag: bool) -> None: ...
+    def accounts(self) -> list[Account]: ...
+
+
+def _open(
+    arguments: argparse.Namespace, create: bool = False
+) -> contextlib.AbstractContextManager[Store]:
+    """The store the command line names, closed afterwards."""
+    if arguments.redis is not None:
+        if arguments.db is not None:
+            raise AdminError("give --db PATH or --redis URL, not both", USAGE)
+        return _open_redis(arguments.redis)
+    if arguments.db is None:
+        arguments.db = DEFAULT_DB
+    return _open_db(arguments.db, create)
+
+
 @contextlib.contextmanager
-def _open(path: str, create: bool = False) -> Iterator[AccountStore]:
+def _open_redis(url: str) -> Iterator[Store]:
+    """The accounts in the Redis at ``url``, its connection closed afterwards; a Redis that
+    cannot be reached is an :class:`AdminError` of status 2, one that fails later of 1."""
+    # Imported here: the Redis client imports the reactor, which --db has no need of.
+    from chat.redis.accounts import RedisAccountStore
+    from chat.redis.address import BlockingConnection, RedisError, parse_url
+    from chat.redis.node import PREFIX
+
+    try:
+        address = parse_url(url)
+    except ValueError as error:
+        raise AdminError(f"--redis: {error}", USAGE) from None
+    try:
+        with BlockingConnection(address) as connection:
+            try:
+                yield RedisAccountStore(connection, PREFIX)
+            except RedisError as error:
+                raise AdminError(f"--redis: {error}") from None
+    except RedisError as error:
+        raise AdminError(f"--redis: {error}", USAGE) from None
+
+
+@contextlib.contextmanager
+def _open_db(path: str, create: bool = False) -> Iterator[AccountStore]:
     """The store at ``path``, closed afterwards; its errors become an :class:`AdminError`."""
     if path in ("", ":memory:"):
         raise AdminError(f"--db {path!r} is no file: give the server's database", USAGE)
@@ -195,7 +254,7 @@ def _open(path: str, create: bool = False) -> Iterator[AccountStore]:
         store.close()
 
 
-def _find(store: AccountStore, name: str) -> Account:
+def _find(store: Store, name: str) -> Account:
     found = store.find(name)
     if found is None:
         raise AdminError(f"no account named {name}")

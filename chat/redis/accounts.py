@@ -21,6 +21,10 @@ registration must be seen at once. Given the node's ``health``, every call
 fails at once with :class:`~chat.domain.errors.BackboneUnavailableError` while
 Redis is down (:class:`~chat.redis.health.WhileUp`), so a nickname chosen then
 is refused at once rather than left waiting.
+
+:class:`RedisAccountStore` is the same accounts through blocking commands,
+with the calls of :class:`~chat.accounts.store.AccountStore`, for
+``tcpchat-admin --redis``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from chat.accounts.passwords import (
 )
 from chat.accounts.store import Account, AccountExistsError, NoSuchAccountError
 from chat.domain.errors import NicknameInvalidError
+from chat.redis.address import BlockingConnection
 from chat.redis.connection import RedisClient
 from chat.redis.health import RedisHealth, WhileUp
 from chat.text import fold, nickname_fault
@@ -70,12 +75,19 @@ return 1
 """
 """Delete KEYS[1] if its hash is still ARGV[1]: 0 if the account or its hash changed."""
 
-SET_OPERATOR = """
+SET_FIELD = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'operator', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
-"""Set the operator flag of KEYS[1]: 0 if there is no such account."""
+"""Set the field ARGV[1] of KEYS[1] to ARGV[2]: 0 if there is no such account."""
+
+DELETE = """
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+"""
+"""Delete KEYS[1] whatever its hash: 0 if there was no such account."""
 
 _FIELDS = ("name", "created", "operator", "hash")
 
@@ -185,7 +197,9 @@ class RedisAccounts:
             if int(changed) == 0:
                 raise NoSuchAccountError(nick)
 
-        return self.client.eval(SET_OPERATOR, [self._key(nick)], [int(flag)]).addCallback(done)
+        return self.client.eval(
+            SET_FIELD, [self._key(nick)], ["operator", int(flag)]
+        ).addCallback(done)
 
     def accounts(self) -> defer.Deferred[list[Account]]:
         """Every account, by folded nickname."""
@@ -202,7 +216,7 @@ class RedisAccounts:
         return self.client.execute_command("SMEMBERS", self._set).addCallback(read)
 
     def _key(self, nick: str) -> str:
-        return f"{self.prefix}account:{fold(nick)}"
+        return _key(self.prefix, nick)
 
     def _find(self, nick: str) -> defer.Deferred[Found]:
         """The account of ``nick`` and its stored hash, or None."""
@@ -223,6 +237,70 @@ class RedisAccounts:
 
     def _prepare(self) -> None:
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+
+
+class RedisAccountStore:
+    """The same accounts, over one blocking connection, as
+    :class:`~chat.accounts.store.AccountStore` has them in ``--db``: for
+    ``tcpchat-admin --redis``. Every node sees each change at its next call
+    (:class:`RedisAccounts` asks Redis every time). Raises
+    :class:`~chat.redis.address.RedisError` when Redis fails."""
+
+    def __init__(self, connection: BlockingConnection, prefix: str = "tcpchat:",
+                 clock: Callable[[], float] = time.time) -> None:
+        self._connection = connection
+        self._prefix = prefix
+        self._clock = clock
+        self._set = f"{prefix}accounts"
+
+    def find(self, name: str) -> Found:
+        """The account of ``name`` (ignoring case) and its stored hash, or None."""
+        values = self._connection.command("HMGET", _key(self._prefix, name), *_FIELDS)
+        assert isinstance(values, list)
+        return _account(values, fold(name))  # type: ignore[arg-type]
+
+    def add(self, name: str, password_hash: str, operator: bool = False) -> Account:
+        """Make the account; :class:`AccountExistsError` if ``name`` has one."""
+        account = Account(name, fold(name), self._clock(), operator)
+        made = self._connection.command(
+            "EVAL", REGISTER, 2, _key(self._prefix, name), self._set,
+            account.name, password_hash, repr(account.created), int(operator), account.key,
+        )
+        return _made(made, account)
+
+    def remove(self, name: str) -> None:
+        """Delete the account of ``name``; :class:`NoSuchAccountError` if there is none."""
+        self._changed(name, self._connection.command(
+            "EVAL", DELETE, 2, _key(self._prefix, name), self._set, fold(name)
+        ))
+
+    def set_hash(self, name: str, password_hash: str) -> None:
+        """Store a new password hash for ``name``; :class:`NoSuchAccountError` if none."""
+        self._set_field(name, "hash", password_hash)
+
+    def set_operator(self, name: str, flag: bool) -> None:
+        """Make ``name`` a server operator, or no longer; :class:`NoSuchAccountError` if none."""
+        self._set_field(name, "operator", int(flag))
+
+    def accounts(self) -> list[Account]:
+        """Every account, by folded nickname."""
+        keys = self._connection.command("SMEMBERS", self._set)
+        assert isinstance(keys, list)
+        found = (self.find(str(key)) for key in sorted(map(str, keys)))
+        return [account for account, _hash in filter(None, found)]
+
+    def _set_field(self, name: str, field: str, value: str | int) -> None:
+        self._changed(name, self._connection.command(
+            "EVAL", SET_FIELD, 1, _key(self._prefix, name), field, value
+        ))
+
+    def _changed(self, name: str, changed: object) -> None:
+        if changed != 1:
+            raise NoSuchAccountError(name)
+
+
+def _key(prefix: str, nick: str) -> str:
+    return f"{prefix}account:{fold(nick)}"
 
 
 def _account(values: list[str | None], key: str) -> Found:

@@ -1,8 +1,9 @@
-"""Where Redis is (:class:`RedisAddress`, from a ``--redis`` URL), and one blocking command.
+"""Where Redis is (:class:`RedisAddress`, from a ``--redis`` URL), and blocking commands.
 
 Nothing here imports txredisapi (which imports the reactor), so that parsing
 ``twistd tcpchat`` options can check a URL; :mod:`chat.redis.connection`
-opens the connections the ports use.
+opens the connections the ports use. :class:`BlockingConnection` sends
+commands over a blocking socket, for start-up checks and ``tcpchat-admin``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class RedisAddress:
     """Talk to Redis over TLS (``rediss://``), checking its certificate and host name."""
     ca: str | None = None
     """A PEM file of the authorities trusted for Redis's certificate (None: the system's)."""
+    cert: str | None = None
+    """A PEM file of this client's certificate, for a Redis with ``tls-auth-clients yes``."""
+    key: str | None = None
+    """A PEM file of the private key of ``cert`` (None: it is in ``cert``'s file)."""
 
 
 def parse_url(url: str) -> RedisAddress:
@@ -57,7 +62,10 @@ def parse_url(url: str) -> RedisAddress:
     Either takes ``?ping=SECONDS`` (between health checks) and
     ``&backoff=SECONDS`` (the longest wait between reconnection attempts).
     ``rediss://`` is ``redis://`` over TLS; ``?ca=PATH`` names the PEM file of the
-    authorities trusted for its certificate (by default the system's).
+    authorities trusted for its certificate (by default the system's), and
+    ``&cert=PATH&key=PATH`` the client certificate and its key that a Redis with
+    ``tls-auth-clients yes`` asks for (``key`` may be left out when ``cert``'s file
+    holds it too). Each file must be readable, and the certificate match its key.
     """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
@@ -82,9 +90,11 @@ def parse_url(url: str) -> RedisAddress:
             f"{url!r}: use redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS) "
             "or unix:PATH[?db=N]"
         )
-    ca = query.get("ca", [None])[-1]
-    if ca is not None and not os.path.isfile(ca):
-        raise ValueError(f"{url!r}: ca {ca!r} is not a file")
+    ca, cert, key = (_readable(query, word, url) for word in ("ca", "cert", "key"))
+    if key is not None and cert is None:
+        raise ValueError(f"{url!r}: key is the key of a cert: give cert=PATH too")
+    if cert is not None:
+        _check_certificate(cert, key, url)
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
@@ -92,15 +102,41 @@ def parse_url(url: str) -> RedisAddress:
     password = None if parts.password is None else unquote(parts.password)
     return RedisAddress(host=parts.hostname, port=port, password=password,
                         db=_db(parts.path.strip("/") or None, url), ping=ping, backoff=backoff,
-                        tls=parts.scheme == "rediss", ca=ca)
+                        tls=parts.scheme == "rediss", ca=ca, cert=cert, key=key)
 
 
 _QUERY_WORDS = {
     "unix": {"db", "password", "ping", "backoff"},
     "redis": {"ping", "backoff"},
-    "rediss": {"ping", "backoff", "ca"},
+    "rediss": {"ping", "backoff", "ca", "cert", "key"},
 }
 """The settings the query of a URL of each scheme may give."""
+
+
+def _readable(query: dict[str, list[str]], word: str, url: str) -> str | None:
+    """The file the setting ``word`` names, if given; a ValueError unless it can be read."""
+    path = query.get(word, [None])[-1]
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise ValueError(f"{url!r}: {word} {path!r} is not a file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ValueError(f"{url!r}: {word} {path!r} cannot be read: {error.strerror}") from None
+    return path
+
+
+def _check_certificate(cert: str, key: str | None, url: str) -> None:
+    """A ValueError unless ``cert`` holds a PEM certificate and ``key`` (or ``cert``) its key."""
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except ssl.SSLError as error:
+        raise ValueError(
+            f"{url!r}: cert {cert!r} and key {key or cert!r} are not a PEM certificate and"
+            f" its private key ({error.reason or error})"
+        ) from None
 
 
 def _seconds(query: dict[str, list[str]], word: str, default: float, url: str) -> float:
@@ -132,41 +168,86 @@ def encode_command(*words: str | int) -> bytes:
     )
 
 
+Reply = int | str | None | list["Reply"]
+"""What Redis answers: an integer, a text, nothing, or an array of these."""
+
+
 def blocking_command(address: RedisAddress, *words: str | int) -> int | str | None:
-    """Send one command and wait for its answer (an integer, a text or None), blocking.
+    """Send one command and wait for its answer (an integer, a text or None), blocking,
+    over a connection of its own.
 
     Logs in first when ``address`` has a password or a database; raises
     :class:`RedisError` when Redis refuses or cannot be reached within
-    ``address.timeout`` seconds.
+    ``address.timeout`` seconds, or answers an array.
     """
-    commands = []
-    if address.password is not None:
-        commands.append(encode_command("AUTH", address.password))
-    if address.db is not None:
-        commands.append(encode_command("SELECT", address.db))
-    commands.append(encode_command(*words))
-    target: str | tuple[str, int]
-    if address.path is not None:
-        family, target = socket.AF_UNIX, address.path
-    else:
-        family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
-        target = (address.host, address.port)
-    try:
-        with socket.socket(family) as plain:
+    with BlockingConnection(address) as connection:
+        answer = connection.command(*words)
+    if isinstance(answer, list):
+        raise RedisError(f"unexpected array reply to {words[0]}")
+    return answer
+
+
+class BlockingConnection:
+    """One blocking connection to Redis, for a few commands in a row (a tool, a start-up
+    check), closed on leaving its ``with`` block. Logged in (password, database) on
+    entering; every failure to reach Redis, and every refusal, is a :class:`RedisError`."""
+
+    def __init__(self, address: RedisAddress) -> None:
+        self.address = address
+        self._socket: socket.socket | None = None
+        self._replies: _Replies | None = None
+
+    def __enter__(self) -> BlockingConnection:
+        address = self.address
+        target: str | tuple[str, int]
+        if address.path is not None:
+            family, target = socket.AF_UNIX, address.path
+        else:
+            family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+            target = (address.host, address.port)
+        plain = socket.socket(family)
+        try:
             plain.settimeout(address.timeout)
             plain.connect(target)
             connection = plain
             if address.tls:
                 context = ssl.create_default_context(cafile=address.ca)
+                if address.cert is not None:
+                    context.load_cert_chain(address.cert, address.key)
                 connection = context.wrap_socket(plain, server_hostname=address.host)
-            connection.sendall(b"".join(commands))
-            replies = _Replies(connection)
-            answer: int | str | None = None
-            for _ in commands:
-                answer = replies.next()
-            return answer
-    except OSError as error:
-        raise RedisError(f"Redis at {describe(address)}: {error}") from error
+            self._socket, self._replies = connection, _Replies(connection)
+            login = []
+            if address.password is not None:
+                login.append(encode_command("AUTH", address.password))
+            if address.db is not None:
+                login.append(encode_command("SELECT", address.db))
+            connection.sendall(b"".join(login))
+            for _ in login:
+                self._replies.next()
+        except BaseException as error:
+            (self._socket or plain).close()
+            self._socket = self._replies = None
+            if isinstance(error, OSError):
+                raise self._unreachable(error) from error
+            raise
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = self._replies = None
+
+    def command(self, *words: str | int) -> Reply:
+        """Send one command and wait for its answer."""
+        assert self._socket is not None and self._replies is not None, "not connected"
+        try:
+            self._socket.sendall(encode_command(*words))
+            return self._replies.next()
+        except OSError as error:
+            raise self._unreachable(error) from error
+
+    def _unreachable(self, error: OSError) -> RedisError:
+        return RedisError(f"Redis at {describe(self.address)}: {error}")
 
 
 def describe(address: RedisAddress) -> str:
@@ -181,7 +262,7 @@ class _Replies:
         self._connection = connection
         self._buffer = b""
 
-    def next(self) -> int | str | None:
+    def next(self) -> Reply:
         line = self._line()
         kind, rest = line[:1], line[1:].decode()
         if kind == b"+":
@@ -195,6 +276,9 @@ class _Replies:
             if size < 0:
                 return None
             return self._exactly(size + 2)[:-2].decode()
+        if kind == b"*":
+            count = int(rest)
+            return None if count < 0 else [self.next() for _ in range(count)]
         raise RedisError(f"unexpected reply {line!r}")
 
     def _line(self) -> bytes:

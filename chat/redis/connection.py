@@ -19,7 +19,7 @@ import txredisapi  # type: ignore[import-untyped]
 from twisted.application.internet import ClientService
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import HostnameEndpoint, UNIXClientEndpoint, wrapClientTLS
-from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
 
@@ -114,12 +114,22 @@ def connect_lazily(address: RedisAddress, watcher: ConnectionWatcher | None = No
 
 def _tls_options(address: RedisAddress) -> Any:
     """TLS to ``address``: its certificate checked against ``address.ca`` (or the
-    system's authorities) and its host name."""
+    system's authorities) and its host name; this client's own certificate shown
+    when ``address.cert`` names one."""
     trust: Any = None
     if address.ca is not None:
         with open(address.ca, "rb") as pem:
             trust = Certificate.loadPEM(pem.read())
-    return optionsForClientTLS(address.host, trustRoot=trust)
+    mine: PrivateCertificate | None = None
+    if address.cert is not None:
+        with open(address.cert, "rb") as pem:
+            certificate = pem.read()
+        key = certificate
+        if address.key is not None:
+            with open(address.key, "rb") as pem:
+                key = pem.read()
+        mine = PrivateCertificate.loadPEM(certificate + b"\n" + key)
+    return optionsForClientTLS(address.host, trustRoot=trust, clientCertificate=mine)
 
 
 class _QuietClientService(ClientService):
