@@ -144,10 +144,15 @@ class Processes:
     directory and message ids. When a registry starts to serve a room, the
     bus first tells it who is in the room in the other processes
     (:class:`~chat.domain.events.Present`); a private message to a nickname
-    another registry holds goes to it through the courier.
+    another registry holds goes to it through the courier. With ``present_later``, as over
+    Redis, that :class:`~chat.domain.events.Present` comes only when :meth:`tell_present`
+    is called.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, present_later: bool = False) -> None:
+        self.present_later = present_later
+        self.presents_due: list[tuple[str, Subscriber[RoomEvent], int]] = []
+        """Subscriptions whose Present is not told yet: room, subscriber, process index."""
         self.bus: LocalBus[RoomEvent] = LocalBus()
         self.directory: LocalDirectory[str] = LocalDirectory()
         self.sequencer = LocalSequencer()
@@ -163,9 +168,17 @@ class Processes:
         self.registries.append(registry)
         return registry
 
+    def tell_present(self) -> None:
+        """Give every subscription still waiting for it its room's Present."""
+        due, self.presents_due = self.presents_due, []
+        for room, subscriber, index in due:
+            subscriber(room, (None, _ProcessView(self, index).present(room)))
+
 
 class _ProcessView:
     """The bus and courier as one process of :class:`Processes` reaches them."""
+
+    tells_present = True
 
     def __init__(self, processes: Processes, index: int) -> None:
         self.processes = processes
@@ -180,14 +193,20 @@ class _ProcessView:
     def publish(self, room: str, event: RoomEvent) -> None:
         self.processes.bus.publish(room, event)
 
-    def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
-        attendees = tuple(
+    def present(self, room: str) -> Present:
+        """Who is in ``room`` in the other processes."""
+        return Present(room, tuple(
             Attendee(member.nick, member.away)
             for _, registry in self._others()
             if (there := registry.rooms.get(room)) is not None
             for member in there.members.values()
-        )
-        subscriber(room, (None, Present(room, attendees)))
+        ))
+
+    def subscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:
+        if self.processes.present_later:
+            self.processes.presents_due.append((room, subscriber, self.index))
+        else:
+            subscriber(room, (None, self.present(room)))
         self.processes.bus.subscribe(room, subscriber)
 
     def unsubscribe(self, room: str, subscriber: Subscriber[RoomEvent]) -> None:

@@ -53,6 +53,7 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from twisted.internet import defer
@@ -115,6 +116,9 @@ from chat.text import fold, nickname_fault
 
 LOBBY = "lobby"
 
+PICTURE_WAIT = 2.0
+"""Seconds a member entering a room this process only starts to serve waits, at most, for
+the bus to say who is in it elsewhere (:class:`Present`) before it is told the room's size."""
 FLUSH_DELAY = 0.0005
 """Seconds what is said waits, gathered, before it is sent: half a millisecond
 turns many small writes per member into one, for a delay no one sees."""
@@ -185,10 +189,11 @@ class Room:
     """Members who receive each other's messages."""
 
     __slots__ = (
-        "arrived", "departed", "elsewhere", "key", "members", "name", "pending_notice", "shared",
+        "arrived", "awaiting", "departed", "elsewhere", "key", "members", "name",
+        "pending_notice", "picture_due", "pictured", "shared",
     )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pictured: bool = True) -> None:
         self.name = name
         self.key = fold(name)
         self.members: dict[str, Member] = {}
@@ -199,6 +204,13 @@ class Room:
         self.arrived: list[str] = []
         self.departed: list[Departure] = []
         self.pending_notice: IDelayedCall | None = None
+        self.pictured = pictured
+        """Whether :attr:`elsewhere` is known (a bus that tells :class:`Present` tells it
+        some time after this process starts to serve the room)."""
+        self.awaiting: list[tuple[Member, Reservation, Callable[[], Event]]] = []
+        """Members entering the room before it was pictured: each one's place for what
+        it is told on entering, and what makes that."""
+        self.picture_due: IDelayedCall | None = None
 
     def nicks(self) -> list[str]:
         """Nicknames of the members, in the order they came in: those served here, then
@@ -250,6 +262,11 @@ def room_name(text: str) -> str:
     return match.group(1)
 
 
+def _others(room: Room, member: Member) -> int:
+    """How many members ``room`` has besides ``member``."""
+    return room.size - (room.members.get(member.key) is member)
+
+
 def _as_seen_by(member: Member, sender: Member | None, event: Event) -> Event | None:
     """What ``member`` gets of ``event``: of its own messages only their ids."""
     if sender is not member:
@@ -275,6 +292,7 @@ class Registry:
         rules: RoomRules | None = None,
         courier: Courier[Event] | None = None,
         census: Census | None = None,
+        picture_wait: float = PICTURE_WAIT,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.most_members = 0
@@ -290,6 +308,10 @@ class Registry:
         self.rules: RoomRules = rules if rules is not None else NoRules()
         self.courier = courier
         self.census = census
+        self.picture_wait = picture_wait
+        self._pictures_later = self.clock is not None and getattr(bus, "tells_present", False)
+        """Whether a room starts unpictured: the bus tells :class:`Present` some time after
+        a subscription, not during it."""
         if courier is not None:
             courier.receive(self._received)
         self._by_id: dict[str, Member] = {}
@@ -360,8 +382,13 @@ class Registry:
         if target is None:
             member.outbox.put(Batch((Arrived(nick, len(self.members)),)))
             return member
-        welcome = Welcome(nick, target.name, target.size, len(self.members))
-        member.outbox.put(Batch(self._with_topic(welcome, target)))
+        if target.pictured:
+            welcome = Welcome(nick, target.name, target.size, len(self.members))
+            member.outbox.put(Batch(self._with_topic(welcome, target)))
+        else:
+            self._once_pictured(member, target, lambda: Welcome(
+                nick, target.name, _others(target, member), len(self.members)
+            ))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member
 
@@ -404,8 +431,12 @@ class Registry:
         target = self._room(room)
         if target.key in member.rooms:
             return self._replay_again(member, target, after)
-        entered = Entered(target.name, target.size)
-        member.outbox.put(Batch(self._with_topic(entered, target)))
+        if target.pictured:
+            member.outbox.put(Batch(self._with_topic(Entered(target.name, target.size), target)))
+        else:
+            self._once_pictured(
+                member, target, lambda: Entered(target.name, _others(target, member))
+            )
         return self._enter(member, target, after)
 
     def part_room(self, member: Member, room: str, reason: LeaveReason) -> None:
@@ -436,8 +467,13 @@ class Registry:
         for old in list(member.rooms.values()):
             if old is not target:
                 self._exit(member, old, went)
-        others = target.size - staying
-        member.outbox.put(Batch(self._with_topic(Moved(target.name, others), target)))
+        if target.pictured:
+            moved = Moved(target.name, target.size - staying)
+            member.outbox.put(Batch(self._with_topic(moved, target)))
+        else:
+            self._once_pictured(
+                member, target, lambda: Moved(target.name, _others(target, member))
+            )
         if staying:
             member.room = target
             return self._replay(member, target, after)
@@ -458,6 +494,25 @@ class Registry:
         target = self.rooms.get(fold(room_name(room)))
         if target is not None:
             self._publish(target, None, event)
+
+    def _once_pictured(self, member: Member, room: Room, told: Callable[[], Event]) -> None:
+        """Keep ``member``'s place for what ``told`` makes of ``room`` (and its topic) once
+        the bus has said who is in it elsewhere, or :data:`PICTURE_WAIT` seconds have passed."""
+        room.awaiting.append((member, member.outbox.reserve(), told))
+        if room.picture_due is None and self.clock is not None:
+            room.picture_due = self.clock.callLater(self.picture_wait, self._pictured, room)
+
+    def _pictured(self, room: Room) -> None:
+        """``room``'s members elsewhere are known (or waited for long enough): tell those
+        who entered meanwhile what they were waiting for."""
+        room.pictured = True
+        if room.picture_due is not None:
+            if room.picture_due.active():
+                room.picture_due.cancel()
+            room.picture_due = None
+        awaiting, room.awaiting = room.awaiting, []
+        for member, place, told in awaiting:
+            member.outbox.fill(place, Batch(self._with_topic(told(), room)))
 
     def _with_topic(self, event: Event, room: Room) -> tuple[Event, ...]:
         topic = self.rules.topic(room.name)
@@ -710,7 +765,7 @@ class Registry:
         name = room_name(name)
         room = self.rooms.get(fold(name))
         if room is None:
-            room = self.rooms[fold(name)] = Room(name)
+            room = self.rooms[fold(name)] = Room(name, not self._pictures_later)
             self.bus.subscribe(room.key, self._heard)
         return room
 
@@ -721,6 +776,8 @@ class Registry:
         ):
             del self.rooms[room.key]
             self.bus.unsubscribe(room.key, self._heard)
+            if room.picture_due is not None and room.picture_due.active():
+                room.picture_due.cancel()
 
     @staticmethod
     def _room_of(member: Member, name: str | None = None) -> Room:
@@ -855,6 +912,8 @@ class Registry:
         if sender is None and type(event) in _NEWS_OF_MEMBERS:
             room._mirror(event)
             if type(event) is Present:
+                if not room.pictured:
+                    self._pictured(room)
                 return
         said = self._pending.get(room)
         if said is None or (room.shared and room is not self._last_pending):

@@ -43,7 +43,13 @@ class BusUnavailableError(Exception):
 
 
 class Bus(Protocol[Event]):
-    """Room fan-out: publish to a room, subscribe to a room."""
+    """Room fan-out: publish to a room, subscribe to a room.
+
+    A bus that gives a new subscriber of a room :class:`~chat.domain.events.Present` (who
+    is in it on other processes) some time after :meth:`subscribe` rather than during it
+    says so with a class attribute ``tells_present = True``: the registry then holds what
+    it tells a member entering such a room about its size until Present has come.
+    """
 
     def publish(self, room: str, event: Event) -> None:
         """Deliver ``event`` to every subscriber of ``room``."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chat.domain.events import BackboneBack, BackboneLost, Event, MessagesMissed
-from chat.domain.registry import RoomEvent
+from chat.domain.registry import PICTURE_WAIT, RoomEvent
 from chat.line.render import render
 from chat.ports.bus import BusUnavailableError, Subscriber
 from chat.testing import Chat, Processes, RecordingClient
@@ -242,3 +242,46 @@ def test_irc_users_of_every_process_see_a_channel_mode_change(one: Chat, two: Ch
         text.replace("alice!~alice@tcpchat", elsewhere) for text in (mode, limits)
     ]
     assert carol.received() == []
+
+
+def test_the_welcome_waits_for_who_is_in_the_room_elsewhere() -> None:
+    """Over a bus that tells a process who is in a room only after it starts to serve it
+    (as Redis does), the first member here is welcomed with the others elsewhere counted,
+    once they are known, and nothing of the room comes before the welcome."""
+    processes = Processes(present_later=True)
+    one = Chat(processes=processes)
+    one.connect("alice")
+    processes.tell_present()
+    two = Chat(processes=processes)
+    bob = two.open()
+    bob.type("bob")
+    assert not any("Welcome, bob" in line for line in bob.received())
+    processes.tell_present()
+    lines = bob.received()
+    assert "with 1 other" in lines[0], lines
+
+
+def test_the_welcome_is_not_held_for_ever_when_the_room_is_never_pictured() -> None:
+    """No Present within PICTURE_WAIT seconds: the welcome comes with what is known."""
+    processes = Processes(present_later=True)
+    chat = Chat(processes=processes)
+    alice = chat.open()
+    alice.type("alice")
+    assert not any("Welcome, alice" in line for line in alice.received())
+    chat.clock.advance(PICTURE_WAIT)
+    assert any("Welcome, alice!" in line for line in alice.received())
+
+
+def test_an_irc_join_lists_the_members_elsewhere_once_known() -> None:
+    """An IRC JOIN of a channel this process starts to serve: NAMES lists alice, served
+    by the other process."""
+    processes = Processes(present_later=True)
+    one = Chat(processes=processes)
+    one.connect("alice")
+    processes.tell_present()
+    two = Chat(processes=processes)
+    bob = Clients(two).irc("bob", join="")
+    bob.send("JOIN #lobby")
+    assert bob.received() == []
+    processes.tell_present()
+    assert ":tcpchat.local 353 bob = #lobby :bob alice" in bob.received()
