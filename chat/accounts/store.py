@@ -266,10 +266,16 @@ class Accounts:
 
     def registered(self, nick: str) -> defer.Deferred[bool]:
         """Whether ``nick`` (ignoring case) has an account."""
-        key = fold(nick)
+        answer = self.registered_now(nick)
+        return defer.succeed(answer) if isinstance(answer, bool) else answer
+
+    def registered_now(self, nick: str) -> bool | defer.Deferred[bool]:
+        """:meth:`registered`, answered at once while the names in memory are current
+        (every guest's login asks, so no Deferred is made for it); else a Deferred."""
         keys = self._current_keys()
         if keys is not None:
-            return defer.succeed(key in keys)
+            return fold(nick) in keys
+        key = fold(nick)
         return self._keys_read_again().addCallback(lambda keys: key in keys)
 
     def find(self, nick: str) -> defer.Deferred[Account | None]:
@@ -321,9 +327,11 @@ class Accounts:
     def _current_keys(self) -> frozenset[str] | None:
         """The folded names of the accounts, as read while the files are unchanged
         since; None: they must be read again."""
-        if self._keys_state is None or self._keys_state != self._file_states():
+        state = self._keys_state
+        if state is None or state != tuple(map(_file_state, self._watched)):
             return None
-        if self._keys_read_again_at is not None and _monotonic() >= self._keys_read_again_at:
+        again_at = self._keys_read_again_at
+        if again_at is not None and _monotonic() >= again_at:
             return None
         return self._keys
 
@@ -356,7 +364,7 @@ class Accounts:
 
     def _file_states(self) -> tuple[FileState, ...]:
         """The state of the files a commit changes; none for a database in memory."""
-        return tuple(_file_state(name) for name in self._watched)
+        return tuple(map(_file_state, self._watched))
 
     # On the worker thread
 
@@ -425,10 +433,13 @@ class Accounts:
 
 def _file_state(path: str) -> FileState:
     try:
-        found = os.stat(path)
+        found = _stat(path)
     except OSError:
         return None
     return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+_stat = os.stat
 
 
 def _refusal(password: str) -> PasswordRefusedError | None:

@@ -21,6 +21,7 @@ the way in for passwords.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -84,6 +85,7 @@ class GuestChecker:
         external: bool = False,
     ) -> None:
         self.accounts = accounts
+        self._registered_now = _registered_now(accounts)
         self.require_account = require_account
         self.external = external
         """Whether ``--auth`` checkers may know nicknames that have no account: with
@@ -107,11 +109,11 @@ class GuestChecker:
         fault = nickname_fault(nick)
         if fault is not None:
             raise NicknameInvalidError(nick, fault)
-        if self.accounts is None:
+        if self._registered_now is None:
             if self.require_account:
                 raise AccountRequiredError(nick)
             return _avatar_id(nick)
-        registered = at_once(self.accounts.registered(nick))
+        registered = self._registered_now(nick)
         if isinstance(registered, bool):
             return self._guest(registered, nick)
         return registered.addCallback(self._guest, nick)
@@ -122,6 +124,23 @@ class GuestChecker:
         if self.require_account:
             raise AccountRequiredError(nick)
         return _avatar_id(nick)
+
+
+def _registered_now(
+    accounts: Accounts | None,
+) -> Callable[[str], bool | defer.Deferred[bool]] | None:
+    """How to ask ``accounts`` whether a nickname is registered, answered at once where
+    they can: their own ``registered_now`` (the database's :class:`Accounts`), else their
+    ``registered`` taken at once if it has fired (Redis's)."""
+    if accounts is None:
+        return None
+    now: Callable[[str], bool | defer.Deferred[bool]] | None = getattr(
+        accounts, "registered_now", None
+    )
+    if now is not None:
+        return now
+    registered = accounts.registered
+    return lambda nick: at_once(registered(nick))
 
 
 def _avatar_id(nick: str) -> bytes:

@@ -15,8 +15,11 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorFromThreads
 from zope.interface import Interface, implementer
 
+from chat.accounts import store as store_module
 from chat.accounts.checker import AccountChecker
-from chat.accounts.store import Accounts
+from chat.accounts.store import Accounts, AccountStore
+from chat.domain.errors import PasswordRequiredError
+from chat.session.checkers import Guest, GuestChecker
 from tests.support.history_support import ThreadedClock
 
 TIMEOUT = 5.0
@@ -100,3 +103,24 @@ def test_a_portal_with_the_checker_logs_in_as_the_account(checking: Checking) ->
     credentials = UsernamePassword(b"BOB", PASSWORD.encode())
     _, avatar, _ = checking.result(logins.login(credentials, None, IAvatar))
     assert avatar == b"Bob"
+
+
+def test_a_guest_is_let_in_at_once_and_an_account_added_beside_is_seen_next(
+    checking: Checking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest's nickname with no account is let in with no Deferred to wait on (every
+    guest's login asks), and a nickname that tcpchat-admin registers in the file
+    meanwhile asks for its password at the very next login."""
+    monkeypatch.setattr(store_module, "RACY_SECONDS", 0.0)
+    guests = GuestChecker(checking.accounts)
+    checking.result(checking.accounts.registered("carol"))  # the names, read once settled
+    assert guests.avatar_id_now(Guest("carol")) == b"carol"
+    admin = AccountStore(checking.accounts.path)
+    try:
+        admin.add("Carol", "scrypt$16384$8$1$c2FsdA==$a2V5")
+    finally:
+        admin.close()
+    read_again = guests.avatar_id_now(Guest("carol"))
+    assert isinstance(read_again, defer.Deferred)
+    with pytest.raises(PasswordRequiredError):
+        checking.result(read_again)
