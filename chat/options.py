@@ -133,7 +133,8 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         ["operators", None, "",
          "Accounts that are server operators, comma-separated (besides tcpchat-admin grant)."],
         ["redis", None, "",
-         "Redis URL (redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... for TLS, or "
+         "Redis URL (redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://...[?ca=PEM&cert=PEM"
+         "&key=PEM] for TLS (cert, key: a client certificate), or "
          "unix:PATH[?db=N]; ?ping=S&backoff=S) shared by "
          "every server process of one chat: rooms, message ids, history, nicknames, "
          "accounts and moderation are kept there ('': none, this process alone; "
