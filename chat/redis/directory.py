@@ -19,19 +19,31 @@ A directory given its ``node`` also notes each claim in the node's set
 ``<prefix>node:<node>:claims``, so that when the node's lease expires
 (:mod:`chat.redis.presence`) its claims are freed, and
 :class:`~chat.redis.courier.RedisCourier` finds where to deliver.
+
+It also remembers the claims its node's members hold, so that when Redis is
+back after an outage :meth:`RedisDirectory.put_back` makes Redis hold them
+again in one call (:data:`PUT_BACK`): a claim Redis lost (restarted without
+its data, or freed when the node's lease ran out) is taken again, one whose
+release was not heard is freed. A nickname someone else claimed in the
+meantime stays theirs: Redis is the one judge, and the first claim it
+answered wins; the node logs it and tells :attr:`RedisDirectory.lost`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from chat.domain.errors import BackboneUnavailableError
 from chat.ports.directory import AlreadyClaimedError, Claim
 from chat.redis.bus import Health
 from chat.redis.connection import RedisClient
 from chat.text import fold
+
+log = Logger()
 
 CLAIM = """
 local held = redis.call('GET', KEYS[1])
@@ -67,6 +79,38 @@ return claims
 """
 """Every claim held, in the order of the sorted set."""
 
+PUT_BACK = """
+local wanted, conflicts = {}, {}
+for i = 3, #ARGV, 3 do
+  local key, value, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local held = redis.call('GET', ARGV[1] .. key)
+  if not held then
+    redis.call('SET', ARGV[1] .. key, value)
+    redis.call('ZADD', KEYS[1], 'NX', redis.call('INCR', KEYS[2]), key)
+  elseif cjson.decode(held)[2] ~= owner then
+    conflicts[#conflicts + 1] = key
+  end
+  if not held or cjson.decode(held)[2] == owner then
+    wanted[key] = true
+    redis.call('SADD', KEYS[3], key)
+  end
+end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if not wanted[key] then
+    local held = redis.call('GET', ARGV[1] .. key)
+    if held and cjson.decode(held)[3] == ARGV[2] then
+      redis.call('DEL', ARGV[1] .. key)
+      redis.call('ZREM', KEYS[1], key)
+    end
+    redis.call('SREM', KEYS[3], key)
+  end
+end
+return conflicts
+"""
+"""Make Redis hold node ARGV[2]'s claims again: (folded nick, claim, owner) triples from
+ARGV[3] (claim keys begin with ARGV[1]); free the other claims of the node's set (KEYS[3])
+that name the node. Returns the folded nicks another owner holds now."""
+
 
 class RedisDirectory:
     """Who holds which nickname, for every process using the same Redis and prefix."""
@@ -84,6 +128,10 @@ class RedisDirectory:
         self._mine = [] if node is None else [f"{prefix}node:{node}:claims"]
         self._online = f"{prefix}online"
         self._claims = f"{prefix}claims"
+        self._held: dict[str, Claim[str]] = {}
+        """This node's members' claims, by folded nickname, the earliest first."""
+        self.lost: Callable[[Claim[str]], None] = lambda claim: None
+        """Told of each claim of this node that someone else holds once Redis is back."""
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
         """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError` (or
@@ -97,15 +145,39 @@ class RedisDirectory:
         def answered(held: str | None) -> Claim[str]:
             if held is not None:
                 raise AlreadyClaimedError(nick, _claim(held).nick)
+            self._held[claim.key] = claim
             return claim
 
         return asked.addCallback(answered)
 
     def release(self, claim: Claim[str]) -> defer.Deferred[None]:
         """Free ``claim``'s nickname if ``claim`` is still the one held."""
+        if self._held.get(claim.key) == claim:
+            del self._held[claim.key]
         keys = [self._key(claim.key), self._online, *self._mine]
         released = self.client.eval(RELEASE, keys, [self._value(claim), claim.key])
         return released.addCallback(lambda _: None)
+
+    def put_back(self) -> defer.Deferred[list[Claim[str]]]:
+        """Make Redis hold this node's members' claims again (after an outage), freeing
+        those it still holds for members gone; fires with the claims someone else holds
+        now, which this node no longer holds (each told to :attr:`lost`)."""
+        if not self._mine:
+            return defer.succeed([])
+        args: list[str | int | float] = [self._key(""), str(self.node)]
+        for key, claim in self._held.items():
+            args += (key, self._value(claim), claim.owner)
+        asked = self.client.eval(PUT_BACK, [self._online, self._claims, *self._mine], args)
+
+        def answered(conflicts: list[str]) -> list[Claim[str]]:
+            lost = [self._held.pop(key) for key in conflicts]
+            for claim in lost:
+                log.error("directory: {nick} was claimed on another node while Redis was "
+                          "unreachable; this node's {nick} no longer holds it", nick=claim.nick)
+                self.lost(claim)
+            return lost
+
+        return asked.addCallback(answered)
 
     def find(self, nick: str) -> defer.Deferred[Claim[str] | None]:
         """The claim on ``nick``, ignoring case, or None (failing with
