@@ -29,6 +29,7 @@ with the calls of :class:`~chat.accounts.store.AccountStore`, for
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -45,9 +46,10 @@ from chat.accounts.passwords import (
 )
 from chat.accounts.store import Account, AccountExistsError, NoSuchAccountError
 from chat.domain.errors import NicknameInvalidError
-from chat.redis.address import BlockingConnection
+from chat.redis.address import BlockingConnection, RedisError
 from chat.redis.connection import RedisClient
 from chat.redis.health import RedisHealth, WhileUp
+from chat.redis.moderation import ROOMS, STREAM_KEEP, WRITE
 from chat.text import fold, nickname_fault
 from chat.worker import StoreThread
 
@@ -90,6 +92,11 @@ return 1
 """Delete KEYS[1] whatever its hash: 0 if there was no such account."""
 
 _FIELDS = ("name", "created", "operator", "hash")
+
+PROGRAM_NODE = "tcpchat-admin"
+"""The node a change of the moderation made by ``tcpchat-admin`` says it comes from."""
+FORGET_ATTEMPTS = 5
+"""Times the rooms are read again when nodes change them while an account is forgotten."""
 
 Found = tuple[Account, str] | None
 """An account and its stored hash, or None."""
@@ -269,10 +276,16 @@ class RedisAccountStore:
         return _made(made, account)
 
     def remove(self, name: str) -> None:
-        """Delete the account of ``name``; :class:`NoSuchAccountError` if there is none."""
+        """Delete the account of ``name``; :class:`NoSuchAccountError` if there is none.
+
+        As ``/unregister`` does, the account then owns no room, operates none and has
+        voice in none (:meth:`_forget_in_rooms`), so whoever registers the name next
+        does not inherit them.
+        """
         self._changed(name, self._connection.command(
             "EVAL", DELETE, 2, _key(self._prefix, name), self._set, fold(name)
         ))
+        self._forget_in_rooms(fold(name))
 
     def set_hash(self, name: str, password_hash: str) -> None:
         """Store a new password hash for ``name``; :class:`NoSuchAccountError` if none."""
@@ -289,6 +302,33 @@ class RedisAccountStore:
         found = (self.find(str(key)) for key in sorted(map(str, keys)))
         return [account for account, _hash in filter(None, found)]
 
+    def _forget_in_rooms(self, key: str) -> None:
+        """Take the account ``key`` out of every room's owner, operators and voiced, as one
+        change of the moderation each (:data:`~chat.redis.moderation.WRITE`), which every
+        node reads from its stream and applies. Done under WATCH: if a node changes a
+        room meanwhile, the rooms are read again."""
+        rooms = f"{self._prefix}moderation:{ROOMS}"
+        for _attempt in range(FORGET_ATTEMPTS):
+            self._connection.command("WATCH", rooms)
+            held = self._connection.command("HGETALL", rooms)
+            assert isinstance(held, list)
+            changed = {
+                str(room): edited for room, value in zip(held[::2], held[1::2], strict=True)
+                if (edited := _without(key, str(value))) is not None
+            }
+            if not changed:
+                self._connection.command("UNWATCH")
+                return
+            self._connection.command("MULTI")
+            for room, value in changed.items():
+                self._connection.command(
+                    "EVAL", WRITE, 2, rooms, f"{self._prefix}moderation",
+                    ROOMS, room, value, PROGRAM_NODE, STREAM_KEEP,
+                )
+            if self._connection.command("EXEC") is not None:
+                return
+        raise RedisError(f"rooms kept changing: {key} may still own or operate some")
+
     def _set_field(self, name: str, field: str, value: str | int) -> None:
         self._changed(name, self._connection.command(
             "EVAL", SET_FIELD, 1, _key(self._prefix, name), field, value
@@ -297,6 +337,20 @@ class RedisAccountStore:
     def _changed(self, name: str, changed: object) -> None:
         if changed != 1:
             raise NoSuchAccountError(name)
+
+
+def _without(key: str, value: str) -> str | None:
+    """A room's settings (as JSON) with the account ``key`` neither its owner, nor an
+    operator, nor voiced; None if it was none of these."""
+    settings = json.loads(value)
+    operators, voiced = set(settings["operators"]), set(settings["voiced"])
+    if settings["owner"] != key and key not in operators and key not in voiced:
+        return None
+    if settings["owner"] == key:
+        settings["owner"] = None
+    settings["operators"] = sorted(operators - {key})
+    settings["voiced"] = sorted(voiced - {key})
+    return json.dumps(settings)
 
 
 def _key(prefix: str, nick: str) -> str:
