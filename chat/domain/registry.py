@@ -207,9 +207,9 @@ class Room:
         self.pictured = pictured
         """Whether :attr:`elsewhere` is known (a bus that tells :class:`Present` tells it
         some time after this process starts to serve the room)."""
-        self.awaiting: list[tuple[Member, Reservation, Callable[[], Event]]] = []
-        """Members entering the room before it was pictured: each one's place for what
-        it is told on entering, and what makes that."""
+        self.awaiting: list[Callable[[], None]] = []
+        """What waits for the room to be pictured (members entering it meanwhile are told
+        of its size in their place), called then."""
         self.picture_due: IDelayedCall | None = None
 
     def nicks(self) -> list[str]:
@@ -498,9 +498,27 @@ class Registry:
     def _once_pictured(self, member: Member, room: Room, told: Callable[[], Event]) -> None:
         """Keep ``member``'s place for what ``told`` makes of ``room`` (and its topic) once
         the bus has said who is in it elsewhere, or :data:`PICTURE_WAIT` seconds have passed."""
-        room.awaiting.append((member, member.outbox.reserve(), told))
+        place = member.outbox.reserve()
+        self._when_pictured(
+            room, lambda: member.outbox.fill(place, Batch(self._with_topic(told(), room)))
+        )
+
+    def _when_pictured(self, room: Room, then: Callable[[], None]) -> None:
+        room.awaiting.append(then)
         if room.picture_due is None and self.clock is not None:
             room.picture_due = self.clock.callLater(self.picture_wait, self._pictured, room)
+
+    def anyone_elsewhere(self, room: str) -> defer.Deferred[bool]:
+        """Whether the room called ``room`` has members served by other processes, once this
+        process knows (at once, unless it has only just started to serve the room)."""
+        target = self.rooms.get(fold(room_name(room)))
+        if target is None:
+            return defer.succeed(False)
+        if target.pictured:
+            return defer.succeed(bool(target.elsewhere))
+        known: defer.Deferred[bool] = defer.Deferred()
+        self._when_pictured(target, lambda: known.callback(bool(target.elsewhere)))
+        return known
 
     def _pictured(self, room: Room) -> None:
         """``room``'s members elsewhere are known (or waited for long enough): tell those
@@ -511,8 +529,8 @@ class Registry:
                 room.picture_due.cancel()
             room.picture_due = None
         awaiting, room.awaiting = room.awaiting, []
-        for member, place, told in awaiting:
-            member.outbox.fill(place, Batch(self._with_topic(told(), room)))
+        for then in awaiting:
+            then()
 
     def _with_topic(self, event: Event, room: Room) -> tuple[Event, ...]:
         topic = self.rules.topic(room.name)

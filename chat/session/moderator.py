@@ -584,12 +584,21 @@ class Moderator:
     ) -> None:
         """A member entered ``room``; a registered one who created it owns it. With
         ``guest_creator_ops`` (IRC, where whoever makes a channel is its operator) a guest
-        who created it is its operator, as long as it keeps the nickname."""
+        who created it is its operator, as long as it keeps the nickname. ``created`` says
+        the room was new here; it was made only if nobody is in it on another process
+        either."""
+        if created:
+            self.registry.anyone_elsewhere(room).addCallback(
+                lambda elsewhere: None if elsewhere else self._created_by(
+                    session, room, guest_creator_ops
+                )
+            )
+
+    def _created_by(self, session: ChatSession, room: str, guest_creator_ops: bool) -> None:
         key = fold(room)
         account = session.account
-        if created:
-            self._created[key] = self.clock.seconds()
-        if not created or key == LOBBY or self.moderation.room(key).owner is not None:
+        self._created[key] = self.clock.seconds()
+        if key == LOBBY or self.moderation.room(key).owner is not None:
             return
         if account is not None:
             self.moderation.set_owner(key, account.key)

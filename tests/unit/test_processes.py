@@ -12,7 +12,7 @@ from chat.domain.registry import PICTURE_WAIT, RoomEvent
 from chat.line.render import render
 from chat.ports.bus import BusUnavailableError, Subscriber
 from chat.testing import Chat, Processes, RecordingClient
-from tests.support.irc_harness import Clients
+from tests.support.irc_harness import Clients, hash_cheaply
 
 
 @pytest.fixture
@@ -285,3 +285,20 @@ def test_an_irc_join_lists_the_members_elsewhere_once_known() -> None:
     assert bob.received() == []
     processes.tell_present()
     assert ":tcpchat.local 353 bob = #lobby :bob alice" in bob.received()
+
+
+def test_joining_a_room_that_has_members_elsewhere_does_not_make_its_owner(
+    processes: Processes, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A guest makes den on one process and stays; rita, registered, joins den on the other:
+    she did not make it and does not own it (she may not ban there), as on one process."""
+    hash_cheaply(monkeypatch)
+    one = Chat(processes=processes)
+    maker = one.connect("maker")
+    maker.type("/join den")
+    two = Chat(accounts=True, processes=processes)
+    rita = two.connect("rita")
+    rita.type("/register correcthorse", "/join den")
+    rita.received()
+    rita.type("/ban zed")
+    assert rita.received() == ["!!! only its operators and server operators may ban from den"]
