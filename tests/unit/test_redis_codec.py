@@ -96,7 +96,9 @@ def test_text_is_compact_json() -> None:
     assert encode(e.Joined("zoë", "lobby")) == '{"@":"Joined","nick":"zoë","room":"lobby"}'
 
 
-@pytest.mark.parametrize("value", [[1], {"a": 1}, object(), b"bytes"], ids=repr)
+@pytest.mark.parametrize(
+    "value", [[1], {"a": 1}, object(), b"bytes"], ids=["list", "dict", "object", "bytes"]
+)
 def test_what_is_not_an_event_is_refused(value: object) -> None:
     """Lists, dicts, bytes and other objects are a CodecError, not a silent mangling."""
     with pytest.raises(CodecError, match="cannot encode"):
