@@ -71,7 +71,8 @@ _LIMITS: list[tuple[str, Callable[[str], float], float, str]] = [
     ("history-cache", _whole("history-cache", 1), _DEFAULTS.history_cache,
      "Rooms whose recent history stays in memory; the rest is read from the database."),
     ("retain-messages", _whole("retain-messages", 0), _DEFAULTS.retain_messages,
-     "Messages kept in the database, all rooms together (0: no limit)."),
+     "Messages kept in the database (or in Redis with --redis), all rooms together "
+     "(0: no limit)."),
     ("retain-days", _seconds("retain-days", 0), _DEFAULTS.retain_days,
      "Days a message is kept in the database (0: no age limit)."),
     ("close-timeout", _seconds("close-timeout", 0.1), _DEFAULTS.close_timeout,

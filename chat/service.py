@@ -186,7 +186,7 @@ def make_service(
 
         node = RedisNode(
             parse_url(config.redis), reactor, config.history_keep, lease=config.lease,
-            retain_days=config.retain_days,
+            retain_days=config.retain_days, retain_messages=config.retain_messages,
         )
         history = sequencer = bus = node.rooms
         directory = node.directory

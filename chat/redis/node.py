@@ -32,7 +32,8 @@ from chat.redis.rooms import RedisRooms
 log = Logger()
 
 FORGET_EVERY = 60.0
-"""Seconds between two deletions of what is older than ``--retain-days``."""
+"""Seconds between two deletions of what is older than ``--retain-days`` or beyond
+``--retain-messages``."""
 
 PREFIX = "tcpchat:"
 """What every key of the chat begins with."""
@@ -43,17 +44,20 @@ class RedisNode:
 
     def __init__(
         self, address: RedisAddress, reactor: Any, history_keep: int,
-        lease: float = DEFAULT_LEASE, retain_days: float = 0.0,
+        lease: float = DEFAULT_LEASE, retain_days: float = 0.0, retain_messages: int = 0,
     ) -> None:
         self.address = address
         self.reactor = reactor
         self.retain_days = retain_days
         """Days a message is kept in the rooms' history (0: no age limit)."""
+        self.retain_messages = retain_messages
+        """Messages kept in the history of all rooms together (0: no limit)."""
         self.health = RedisHealth(address, reactor)
         self.client = connect_lazily(address, self.health.watch("commands"))
         self.reader = connect_lazily(address, self.health.watch("stream reads"))
         self.rooms = RedisRooms(
-            address, self.client, self.reader, reactor, PREFIX, keep=history_keep
+            address, self.client, self.reader, reactor, PREFIX, keep=history_keep,
+            retain=retain_messages,
         )
         self.rooms.health = self.health
         self.directory = RedisDirectory(self.client, PREFIX, self.rooms.node, self.health)
@@ -76,23 +80,36 @@ class RedisNodeService(Service):
         self.node.lease.start()
         self.node.rooms.start()
         self.node.health.start(self.node.client)
-        if self.node.retain_days > 0:
+        if self.node.retain_days > 0 or self.node.retain_messages > 0:
             self._forgetting.start(FORGET_EVERY, now=True)
 
-    def _forget_old(self) -> None:
-        """Delete what is older than ``--retain-days`` from every room's history."""
+    def _forget_old(self) -> defer.Deferred[None] | None:
+        """Delete what is older than ``--retain-days`` from every room's history, then the
+        oldest messages over all rooms beyond ``--retain-messages``; every node with the
+        options does it (each call does what is left, so doing it twice deletes no more)."""
         node = self.node
         if not node.health.up:
-            return
-        cutoff = node.reactor.seconds() - node.retain_days * 86400
-        forgotten = node.rooms.history.forget_older_than(cutoff)
-        forgotten.addCallback(self._forgotten)
+            return None
+        forgotten: defer.Deferred[Any] = defer.succeed(None)
+        if node.retain_days > 0:
+            cutoff = node.reactor.seconds() - node.retain_days * 86400
+            forgotten.addCallback(lambda _: node.rooms.history.forget_older_than(cutoff))
+            forgotten.addCallback(self._forgotten_old)
+        if node.retain_messages > 0:
+            forgotten.addCallback(lambda _: node.rooms.history.forget_beyond_retain())
+            forgotten.addCallback(self._forgotten_beyond)
         forgotten.addErrback(lambda failure: log.failure("history: pruning failed", failure))
+        return forgotten
 
-    def _forgotten(self, gone: int) -> None:
+    def _forgotten_old(self, gone: int) -> None:
         if gone:
             log.info("history: {gone} messages older than {days} days deleted", gone=gone,
                      days=self.node.retain_days)
+
+    def _forgotten_beyond(self, gone: int) -> None:
+        if gone:
+            log.info("history: {gone} oldest messages deleted to keep {limit} over all rooms",
+                     gone=gone, limit=self.node.retain_messages)
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:

@@ -57,14 +57,14 @@ from chat.domain.events import Action, Attendee, Message, MessagesMissed, Presen
 from chat.domain.registry import RoomEvent
 from chat.ports.bus import Subscriber
 from chat.ports.history import CatchUp
-from chat.redis import bus, codec, presence
+from chat.redis import bus, codec, history, presence
 from chat.redis.bus import RedisBus
 from chat.redis.connection import RedisAddress, RedisClient, RedisError, blocking_command
 from chat.redis.history import DEFAULT_KEEP, RedisHistory
 
 log = Logger()
 
-SAY = """
+SAY = history.COUNTING + """
 local function newest(key)
   local entry = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
   return entry and entry[1] or '0-0'
@@ -94,23 +94,28 @@ for index = 0, count - 1 do
   end
   previous = entry
 end
+local counting = #KEYS == 6
+if counting then counted_in(KEYS[5], KEYS[6], KEYS[2], first, count) end
 local keep, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 local length = redis.call('XLEN', KEYS[2])
 if length >= keep + slack then
   local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', length - keep)
   redis.call('SET', KEYS[3], gone[#gone][1])
   redis.call('XTRIM', KEYS[2], 'MAXLEN', keep)
+  if counting then counted_out(KEYS[5], KEYS[6], KEYS[2], gone) end
 end
 return first
 """
 """Number K messages by INCRBY K of KEYS[1], keep them in the room's history (KEYS[2],
 trimmed to ARGV[1] entries once ARGV[2] over, the newest id trimmed in KEYS[3], as
 :data:`chat.redis.history.RECORD` does) and add them to the room's bus stream (KEYS[4],
-MAXLEN ~ ARGV[3]), each under its one id; ARGV[4..] are each message's origin (the
-member's id, empty for nobody) and its JSON text, which the history entry and the bus
-entry share (both entries hold it as ``s`` and the origin, if any, as ``o``; the bus
-entry also names the entry before it in the stream, ``p``: see :data:`MISSED`). Returns
-the first message's id; the others follow it one by one."""
+MAXLEN ~ ARGV[3]), each under its one id, and, if given KEYS[5] and KEYS[6], count them
+in the rooms by oldest message and the count of kept messages there (as
+:data:`chat.redis.history.RECORD` does, trimmed ones out); ARGV[4..] are each message's
+origin (the member's id, empty for nobody) and its JSON text, which the history entry
+and the bus entry share (both entries hold it as ``s`` and the origin, if any, as ``o``;
+the bus entry also names the entry before it in the stream, ``p``: see :data:`MISSED`).
+Returns the first message's id; the others follow it one by one."""
 
 SAY_SHA = hashlib.sha1(SAY.encode()).hexdigest()
 """The SHA1 Redis knows :data:`SAY` by once it has run it (EVALSHA)."""
@@ -192,6 +197,7 @@ class RedisRooms(RedisBus[RoomEvent]):
         block: float = bus.DEFAULT_BLOCK,
         retry: float = bus.DEFAULT_RETRY,
         batch: int = DEFAULT_BATCH,
+        retain: int = 0,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch must be at least 1 message, not {batch}")
@@ -200,7 +206,7 @@ class RedisRooms(RedisBus[RoomEvent]):
             retry=retry,
         )
         self.address = address
-        self.history = RedisHistory(client, keep, prefix, slack)
+        self.history = RedisHistory(client, keep, prefix, slack, retain)
         self._ids = f"{prefix}ids"
         self._highest = 0
         """The highest message id this node has been told of (its own, or delivered)."""
@@ -329,7 +335,7 @@ class RedisRooms(RedisBus[RoomEvent]):
 
     def _say(self, room: str, said: list[RoomEvent]) -> defer.Deferred[Any]:
         """Run :data:`SAY` for ``said`` (by its SHA1; sent whole if Redis does not know it)."""
-        keys = [self._ids, *self.history.keys(room), self.prefix + room]
+        keys = [self._ids, *self.history.keys(room), self.prefix + room, *self.history.counting]
         args: list[str | int] = [self.history.keep, self.history.slack, self.stream_keep]
         for origin, message in said:
             args += ("" if origin is None else origin, codec.encode(message))
