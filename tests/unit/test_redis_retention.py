@@ -9,16 +9,18 @@ as a member catching up would read them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
+from chat.config import ServerConfig
 from chat.domain.events import Message, MessagesMissed
 from chat.domain.registry import RoomEvent
 from chat.redis.connection import blocking_command
 from chat.redis.history import RedisHistory
-from chat.redis.node import RedisNode, RedisNodeService
 from chat.redis.rooms import RedisRooms
+from chat.service import make_service
 from tests.support.redis_server import RedisServer, redis, redis_server, settle, wait_until
 
 __all__ = ["redis", "redis_server"]  # the fixtures, for pytest to find
@@ -168,19 +170,34 @@ def test_a_node_behind_what_retention_deleted_tells_its_members(redis: RedisServ
         settle(late.stop())
 
 
-def test_a_node_started_with_the_option_prunes_at_once(redis: RedisServer) -> None:
-    """RedisNodeService with --retain-messages deletes what is over the limit as it starts."""
+def test_a_server_started_with_the_option_prunes_at_once(redis: RedisServer) -> None:
+    """A --redis server given --retain-messages 2 deletes what is over the limit as it
+    starts (make_service: the option reaches the node's pruning), and logs how many."""
     said = _rooms(redis, retain=2)
     for number in range(4):
         _say(said, "lobby", f"m{number}")
-    node = RedisNode(redis.address, reactor, history_keep=1000, retain_messages=2)
-    service = RedisNodeService(node)
-    service.startService()
+    config = ServerConfig(redis=f"unix:{redis.path}", db="", retain_messages=2)
+    server = make_service(reactor, [], config)
+    logged: list[str] = []
+    observer = _logged_into(logged)
+    globalLogPublisher.addObserver(observer)
+    server.startService()
     try:
         wait_until(lambda: _counted(redis) == 2)
         assert _texts(said, "lobby") == ["m2", "m3"]
+        wait_until(lambda: "history: 2 oldest messages deleted to keep 2 over all rooms" in logged)
     finally:
-        settle(service.stopService())
+        globalLogPublisher.removeObserver(observer)
+        settle(defer.maybeDeferred(server.stopService))
+
+
+def _logged_into(logged: list[str]) -> ILogObserver:
+    """An observer of every log event, formatted into ``logged``."""
+
+    def formatted(event: LogEvent) -> None:
+        logged.append(formatEvent(event))
+
+    return cast(ILogObserver, formatted)
 
 
 def _heard(heard: list[str], event: RoomEvent) -> None:
