@@ -199,6 +199,7 @@ class ChatSession:
     def _registered(self, account: Account) -> None:
         self.account = account
         log.info("{nick} registered", nick=account.name)
+        self.realm.forget_previous(account)
 
     def change_password(self, old: str, new: str) -> defer.Deferred[None]:
         """Replace the account's password, if ``old`` is right (throttled as logins are)."""
@@ -245,11 +246,7 @@ class ChatSession:
         if account is None:
             return
         log.info("{nick} unregistered", nick=account.name)
-        # Whoever registers the nickname next must not read its letters nor run its rooms.
-        if self.realm.mailbox is not None:
-            self.realm.mailbox.take(account.name)
-        if self.realm.moderation is not None:
-            self.realm.moderation.forget_account(account.key)
+        self.realm.forget_previous(account)
 
     def whisper(self, nick: str, text: str) -> defer.Deferred[None] | None:
         """Send a private message to ``nick``; to a registered user who is offline it is
@@ -366,6 +363,16 @@ class ChatRealm:
 
     def is_server_operator(self, account: Account) -> bool:
         return account.operator or account.key in self.operators
+
+    def forget_previous(self, account: Account) -> None:
+        """Throw away the letters kept for ``account``'s name and the rooms it owns or runs:
+        on unregistering, and on registering (an account removed by ``tcpchat-admin``
+        while the server ran may have left them), so that whoever registers the name
+        next neither reads the letters nor runs the rooms."""
+        if self.mailbox is not None:
+            self.mailbox.take(account.name)
+        if self.moderation is not None:
+            self.moderation.forget_account(account.key)
 
     def accounts_or_refuse(self) -> Accounts:
         if self.accounts is None:

@@ -318,9 +318,6 @@ def test_joining_a_room_that_exists_on_another_node_does_not_make_its_owner(
             user.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bug: with --redis, offline "
-                   "messages stay in each node's own --db (chat/service.py), out of the tool's "
-                   "reach, so a removed account's letters go to whoever registers the name next")
 def test_a_removed_accounts_letters_do_not_go_to_the_next_holder_of_the_name(
     nodes: tuple[Cluster, list[RunningServer]],
 ) -> None:
