@@ -17,7 +17,11 @@ is not in WAL mode) has the inode, size and modification time it had
 when the set was read; once it has changed, by the administrator's
 command or anything else, the set is read again on the worker thread
 before the answer, so what the administrator changes is seen by the next
-call. The accounts themselves are always read from the store.
+call. While the reactor runs, the file is looked at once per turn of the
+reactor, by the first call of the turn, and the calls after it in that
+turn (a join storm reads many nicknames in one turn) use that look: a
+nickname read in a later turn sees the change. The accounts themselves
+are always read from the store.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.python.failure import Failure
 
 from chat.accounts.passwords import (
@@ -252,6 +256,10 @@ class Accounts:
         self._keys_read_again_at: float | None = None
         """When names read from files modified just before must be read once more."""
         self._waiting_for_keys: list[defer.Deferred[frozenset[str]]] = []
+        self._turns: IReactorTime | None = reactor if IReactorTime.providedBy(reactor) else None
+        """The reactor whose turns a look at the files lasts, while it runs."""
+        self._looked: tuple[FileState, ...] | None = None
+        """The files' state as looked at in this turn of the reactor (None: not yet)."""
         self._watched: tuple[str, ...] = () if path in ("", ":memory:") else (path, path + "-wal")
         """The files every commit changes: once the store is open, only the ``-wal`` of a
         database in WAL mode (the database file then changes only when checkpointed)."""
@@ -328,7 +336,12 @@ class Accounts:
         """The folded names of the accounts, as read while the files are unchanged
         since; None: they must be read again."""
         state = self._keys_state
-        if state is None or state != tuple(map(_file_state, self._watched)):
+        if state is None:
+            return None
+        looked = self._looked
+        if looked is None:
+            looked = self._look()
+        if state != looked:
             return None
         again_at = self._keys_read_again_at
         if again_at is not None and _monotonic() >= again_at:
@@ -361,6 +374,18 @@ class Accounts:
         thread answers in order, so a read that answers after this one ran after it.)"""
         self._keys_state = None
         return result
+
+    def _look(self) -> tuple[FileState, ...]:
+        """The files' state now, kept for the rest of this turn while the reactor runs."""
+        looked = tuple(map(_file_state, self._watched))
+        turns = self._turns
+        if turns is not None and getattr(turns, "running", False):
+            self._looked = looked
+            turns.callLater(0, self._turn_ended)
+        return looked
+
+    def _turn_ended(self) -> None:
+        self._looked = None
 
     def _file_states(self) -> tuple[FileState, ...]:
         """The state of the files a commit changes; none for a database in memory."""

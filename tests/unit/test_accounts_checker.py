@@ -124,3 +124,37 @@ def test_a_guest_is_let_in_at_once_and_an_account_added_beside_is_seen_next(
     assert isinstance(read_again, defer.Deferred)
     with pytest.raises(PasswordRequiredError):
         checking.result(read_again)
+
+
+def test_the_logins_of_one_turn_of_the_reactor_share_one_look_at_the_files(
+    checking: Checking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the reactor runs, the database files are looked at by the first guest's
+    login of a turn only (a join storm reads many in one turn); an account that
+    tcpchat-admin registers is seen by the logins of the next turn."""
+    monkeypatch.setattr(store_module, "RACY_SECONDS", 0.0)
+    looks: list[str] = []
+    real_stat = store_module._stat
+
+    def stat(path: str) -> Any:
+        looks.append(path)
+        return real_stat(path)
+
+    monkeypatch.setattr(store_module, "_stat", stat)
+    guests = GuestChecker(checking.accounts)
+    checking.result(checking.accounts.registered("carol"))
+    checking.clock.running = True
+    looks.clear()
+    assert [guests.avatar_id_now(Guest(nick)) for nick in ("carol", "dave", "erin")] == [
+        b"carol", b"dave", b"erin"
+    ]
+    assert len(looks) == 1
+    admin = AccountStore(checking.accounts.path)
+    try:
+        admin.add("Carol", "scrypt$16384$8$1$c2FsdA==$a2V5")
+    finally:
+        admin.close()
+    assert guests.avatar_id_now(Guest("carol")) == b"carol"  # the same turn
+    checking.clock.advance(0)
+    with pytest.raises(PasswordRequiredError):
+        checking.result(guests.avatar_id_now(Guest("carol")))  # type: ignore[arg-type]
