@@ -21,6 +21,7 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from chat.domain.events import BackboneBack, BackboneLost
 from chat.redis.address import RedisAddress
 from chat.redis.connection import connect_lazily
 from chat.redis.courier import RedisCourier
@@ -65,6 +66,19 @@ class RedisNode:
         self.lease = Lease(
             self.client, self.rooms.node, reactor, PREFIX, lease, self.rooms.stream_keep
         )
+        # Told before anyone else: what is put back goes before what members do next.
+        self.health.tell(self._put_back)
+
+    def _put_back(self, news: BackboneLost | BackboneBack) -> None:
+        """Redis went away (note what the others were told) or is back: renew the lease,
+        claim this node's members' nicknames again and put back its rooms' rosters."""
+        if isinstance(news, BackboneLost):
+            self.rooms.holdings.outage()
+            return
+        self.lease.renew()
+        claimed = self.directory.put_back()
+        claimed.addErrback(lambda failure: log.failure("directory: putting back", failure))
+        self.rooms.put_back()
 
 
 class RedisNodeService(Service):
@@ -74,10 +88,14 @@ class RedisNodeService(Service):
         self.node = node
         self._forgetting = LoopingCall(self._forget_old)
         self._forgetting.clock = node.reactor
+        self._recounted = False
+        """Whether the rooms' messages were counted afresh since this node started."""
 
     def startService(self) -> None:
         super().startService()
         self.node.lease.start()
+        learnt = self.node.rooms.holdings.learn_epoch(self.node.client)
+        learnt.addErrback(lambda failure: log.failure("rooms: reading the epoch", failure))
         self.node.rooms.start()
         self.node.health.start(self.node.client)
         if self.node.retain_days > 0 or self.node.retain_messages > 0:
@@ -85,8 +103,9 @@ class RedisNodeService(Service):
 
     def _forget_old(self) -> defer.Deferred[None] | None:
         """Delete what is older than ``--retain-days`` from every room's history, then the
-        oldest messages over all rooms beyond ``--retain-messages``; every node with the
-        options does it (each call does what is left, so doing it twice deletes no more)."""
+        oldest messages over all rooms beyond ``--retain-messages`` (the first time, having
+        counted them afresh); every node with the options does it (each call does what is
+        left, so doing it twice deletes no more)."""
         node = self.node
         if not node.health.up:
             return None
@@ -96,10 +115,17 @@ class RedisNodeService(Service):
             forgotten.addCallback(lambda _: node.rooms.history.forget_older_than(cutoff))
             forgotten.addCallback(self._forgotten_old)
         if node.retain_messages > 0:
+            if not self._recounted:
+                forgotten.addCallback(lambda _: node.rooms.history.recount())
+                forgotten.addCallback(self._counted)
             forgotten.addCallback(lambda _: node.rooms.history.forget_beyond_retain())
             forgotten.addCallback(self._forgotten_beyond)
         forgotten.addErrback(lambda failure: log.failure("history: pruning failed", failure))
         return forgotten
+
+    def _counted(self, count: int) -> None:
+        self._recounted = True
+        log.info("history: {count} messages kept in all rooms", count=count)
 
     def _forgotten_old(self, gone: int) -> None:
         if gone:

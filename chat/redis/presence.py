@@ -357,6 +357,10 @@ EPOCH = "epoch"
 again by the first node to find it missing (Redis lost its data)."""
 
 
+_ROSTER_NEWS = frozenset({Joined, CrowdJoined, Left, CrowdLeft, Renamed, AwayChanged})
+"""The events that change a roster (every other one, a message say, is passed by at once)."""
+
+
 @dataclass
 class _Held:
     """What this node holds of one room's roster."""
@@ -414,6 +418,8 @@ class Holdings:
     def note(self, room: str, published: tuple[str | None, Event]) -> None:
         """Keep what ``published`` (origin, event) changes in this node's entries of ``room``."""
         origin, event = published
+        if type(event) not in _ROSTER_NEWS:
+            return
         changes = roster_changes(event, self.node, self._away)
         held = self._rooms.get(room)
         if not changes or (held is None and not room_named(event)):

@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -95,14 +95,14 @@ for index = 0, count - 1 do
   previous = entry
 end
 local counting = #KEYS == 6
-if counting then counted_in(KEYS[5], KEYS[6], KEYS[2], first, count) end
+if counting then counted_in(KEYS[5], KEYS[6], KEYS[2], count) end
 local keep, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 local length = redis.call('XLEN', KEYS[2])
 if length >= keep + slack then
   local gone = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', length - keep)
   redis.call('SET', KEYS[3], gone[#gone][1])
   redis.call('XTRIM', KEYS[2], 'MAXLEN', keep)
-  if counting then counted_out(KEYS[5], KEYS[6], KEYS[2], gone) end
+  if counting then counted_out(KEYS[5], KEYS[6], KEYS[2], #gone) end
 end
 return first
 """
@@ -214,7 +214,7 @@ class RedisRooms(RedisBus[RoomEvent]):
         self._writing: set[defer.Deferred[Any]] = set()
         self.batch = batch
         """The most messages of one room sent in one call."""
-        self._outgoing: dict[str, list[RoomEvent]] = {}
+        self._outgoing: dict[str, list[RoomEvent | presence.PutBack]] = {}
         """What is published to each room and not sent yet, in order."""
         self._sending: set[str] = set()
         """The rooms with a call sent and not answered: their next waits for it."""
@@ -224,6 +224,8 @@ class RedisRooms(RedisBus[RoomEvent]):
         """Away messages of this node's members, by nickname key, for their roster entries."""
         self.inbox = INBOX + self.node
         """The bus room of this node's inbox (:class:`~chat.redis.courier.RedisCourier`)."""
+        self.holdings = presence.Holdings(self.node, self._base)
+        """This node's entries of each room's roster, as what it published says."""
 
     # The sequencer
 
@@ -280,12 +282,45 @@ class RedisRooms(RedisBus[RoomEvent]):
         in this reactor turn, or while the room's previous call is unanswered: consecutive
         messages and actions go as one :data:`SAY`, each other event as one :data:`EVENT`,
         in the order published. Raises :class:`~chat.ports.bus.BusUnavailableError`
-        while Redis is down."""
+        while Redis is down (what it changes in the room's roster is noted anyway, and
+        put back once Redis is: :meth:`put_back`)."""
+        self.holdings.note(room, event)
         self._refuse_while_down()
         self._unanswered += 1
         self._outgoing.setdefault(room, []).append(event)
         if room not in self._sending and self._due is None:
             self._due = self.clock.callLater(0, self._send_due)
+
+    def put_back(self) -> None:
+        """Once Redis is back after an outage, make each room's roster hold this node's
+        members again and tell the room what changed (:data:`~chat.redis.presence.PUT_BACK`),
+        each room's call after what was published to it before, before what is after."""
+        queued = False
+        for room in self.holdings.rooms():
+            read = self._cursors.get(room, "0-0")
+            put_back = self.holdings.put_back(room, self.stream_keep, read)
+            if put_back is not None:
+                queued = True
+                self._unanswered += 1
+                self._outgoing.setdefault(room, []).append(put_back)
+        self.holdings.back()
+        if not queued:
+            learnt = self.holdings.learn_epoch(self.client)
+            learnt.addErrback(lambda failure: log.failure("rooms: reading the epoch", failure))
+        elif self._due is None:
+            self._due = self.clock.callLater(0, self._send_due)
+
+    def _put_back(self, answer: list[Any], room: str) -> None:
+        told, conflicts, epoch = answer
+        self.holdings.epoch = epoch
+        if conflicts:
+            log.warn("rooms: {nicks} of {room} are served by another node now: this node's "
+                     "members of those nicknames are left out of its roster", room=room,
+                     nicks=", ".join(conflicts))
+        if told:
+            self._added(told, room)
+        else:
+            self._unanswered -= 1
 
     def _send_due(self) -> None:
         self._due = None
@@ -306,17 +341,22 @@ class RedisRooms(RedisBus[RoomEvent]):
                     waiting.callback(None)
             return
         self._sending.add(room)
-        if not isinstance(outgoing[0][1], Message | Action):
-            event = outgoing.pop(0)
-            sent = self._add(room, event)
+        head = outgoing[0]
+        if isinstance(head, presence.PutBack):
+            outgoing.pop(0)
+            sent = self.client.eval(presence.PUT_BACK, head.keys, head.args)
+            sent.addCallbacks(self._put_back, self._publish_failed, callbackArgs=(room,),
+                              errbackArgs=(room,))
+        elif not isinstance(head[1], Message | Action):
+            outgoing.pop(0)
+            sent = self._add(room, head)
             sent.addCallbacks(self._added, self._publish_failed, callbackArgs=(room,),
                               errbackArgs=(room,))
         else:
             run = 0
-            while (run < len(outgoing) and run < self.batch
-                   and isinstance(outgoing[run][1], Message | Action)):
+            while run < len(outgoing) and run < self.batch and _said(outgoing[run]):
                 run += 1
-            said, outgoing[:run] = outgoing[:run], []
+            said, outgoing[:run] = cast(list[RoomEvent], outgoing[:run]), []
             sent = self._say(room, said)
             self._writing.add(sent)
             sent.addBoth(self._written, sent)
@@ -499,6 +539,11 @@ class RedisRooms(RedisBus[RoomEvent]):
 
     def _heard_of(self, said_id: int) -> None:
         self._highest = max(self._highest, said_id)
+
+
+def _said(outgoing: RoomEvent | presence.PutBack) -> bool:
+    """Whether a room's outgoing item is a message or an action (sent together, :data:`SAY`)."""
+    return not isinstance(outgoing, presence.PutBack) and isinstance(outgoing[1], Message | Action)
 
 
 def _attendees(roster: list[str], node: str) -> tuple[Attendee, ...]:

@@ -205,3 +205,51 @@ def test_a_node_talks_to_redis_over_tls(tls_redis: RedisAddress, tmp_path: Path)
             node.stop()
         finally:
             node.kill()
+
+
+WHO = re.compile(r"\*\*\* \d+ users? in (\S+): (.*)")
+
+
+def _who(user: LineConnection) -> set[str]:
+    """The members /who lists in the user's room."""
+    user.send_line("/who")
+    match = WHO.fullmatch(user.expect(lambda line: WHO.fullmatch(line) is not None))
+    assert match is not None
+    return set(match.group(2).split(", "))
+
+
+def test_a_redis_back_without_its_data_is_given_back_what_every_node_holds(
+    cluster: tuple[OwnRedis, list[RunningServer]],
+) -> None:
+    """Redis restarted empty while a user quit: the other node's users are told she left,
+    once, and /who no longer lists her; her nickname is free, while the nickname of a
+    user still connected cannot be taken on the other node."""
+    redis, (one, two) = cluster
+    users: list[LineConnection] = []
+    try:
+        ann, cat = _user(one, "ann", users), _user(one, "cat", users)
+        ben = _user(two, "ben", users)
+        for user in (ann, cat):
+            user.expect("ben has joined")
+        assert _who(ben) == {"ann", "ben", "cat"}
+
+        redis.stop()
+        for user in users:
+            user.expect(LOST)
+        ann.send_line("/quit")
+        redis.start(keeping=False)
+
+        ben.expect(BACK)
+        ben.expect("ann has left")
+        assert _who(ben) == {"ben", "cat"}
+        users.append(two.connect("ann"))
+        intruder = two.connect()
+        users.append(intruder)
+        intruder.expect("choose a nickname")
+        intruder.send_line("cat")
+        assert intruder.expect("!!!") == '!!! nickname "cat" is taken'
+    finally:
+        for user in users:
+            user.close()
+    news = [line for line in ben.seen if "has left" in line or "has joined" in line]
+    assert len(news) == 1 and news[0].endswith("ann has left (quit)")
