@@ -16,7 +16,8 @@ script, so readers on other processes never see a half-trimmed room.
 With ``retain`` (``--retain-messages``) the scripts that add and delete
 entries also count them: ``<prefix>kept:count`` is how many messages all
 rooms hold, and the sorted set ``<prefix>kept:rooms`` scores each room's
-history stream by the id of its oldest message, so :data:`RETAIN` deletes
+history stream by the id of its oldest message (:meth:`RedisHistory.recount`
+counts them all afresh, as a node starts), so :data:`RETAIN` deletes
 the oldest over all rooms together by taking, from the room scored lowest,
 what is older than the next room's oldest (a merge of the rooms, oldest
 first). That costs two commands per call that adds messages (not per
@@ -45,52 +46,46 @@ DEFAULT_KEEP = 1000
 """Entries of one room ready to read: ``--history-keep``'s default."""
 
 COUNTING = """
-local function counted_in(rooms, count, stream, first, added)
-  redis.call('ZADD', rooms, 'NX', first, stream)
-  redis.call('INCRBY', count, added)
+local function oldest_id(stream)
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  return oldest and string.match(oldest[1], '^(%d+)')
+end
+local function counted_in(rooms, count, stream, added)
+  if redis.call('ZSCORE', rooms, stream) then
+    redis.call('INCRBY', count, added)
+  else
+    redis.call('ZADD', rooms, oldest_id(stream), stream)
+    redis.call('INCRBY', count, redis.call('XLEN', stream))
+  end
 end
 local function counted_out(rooms, count, stream, gone)
-  local since = redis.call('ZSCORE', rooms, stream)
-  if not since then return end
-  since = tonumber(since)
-  local function number(at)
-    local entry = gone[at]
-    if type(entry) == 'table' then entry = entry[1] end
-    return tonumber(string.match(entry, '^(%d+)'))
-  end
-  local counted = #gone
-  if counted > 0 and number(1) < since then
-    counted = 0
-    for at = 1, #gone do
-      if number(at) >= since then counted = counted + 1 end
-    end
-  end
-  if counted > 0 then redis.call('DECRBY', count, counted) end
-  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
-  if not oldest then
+  if not redis.call('ZSCORE', rooms, stream) then return end
+  if gone > 0 then redis.call('DECRBY', count, gone) end
+  local oldest = oldest_id(stream)
+  if oldest then
+    redis.call('ZADD', rooms, 'XX', oldest, stream)
+  else
     redis.call('ZREM', rooms, stream)
-  elseif tonumber(string.match(oldest[1], '^(%d+)')) > since then
-    redis.call('ZADD', rooms, 'XX', string.match(oldest[1], '^(%d+)'), stream)
   end
 end
 """
-"""Lua: ``counted_in`` counts ``added`` messages of a room's history ``stream`` from id
-``first`` on in the count of kept messages and the rooms by oldest message (``first``, if
-the stream had none); ``counted_out``, called once the oldest entries ``gone`` (ids, or
-entries as XRANGE gives them) left the ``stream``, uncounts those counted (said since the
-stream was scored) and scores the stream by its oldest entry left, or removes it."""
+"""Lua: ``counted_in`` counts ``added`` messages just added to a room's history ``stream``
+in the count of kept messages (``count``) and, for a stream not counted yet, scores it in
+``rooms`` by its oldest entry and counts every entry it holds; ``counted_out``, called
+once ``gone`` of its oldest entries were deleted, uncounts them and scores the stream by
+its oldest entry left, or removes it."""
 
 RECORD = COUNTING + """
 redis.call('XADD', KEYS[1], ARGV[1] .. '-0', 's', ARGV[2])
 local counting = #KEYS == 4
-if counting then counted_in(KEYS[3], KEYS[4], KEYS[1], ARGV[1], 1) end
+if counting then counted_in(KEYS[3], KEYS[4], KEYS[1], 1) end
 local keep, slack = tonumber(ARGV[3]), tonumber(ARGV[4])
 local length = redis.call('XLEN', KEYS[1])
 if length >= keep + slack then
   local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', length - keep)
   redis.call('SET', KEYS[2], gone[#gone][1])
   redis.call('XTRIM', KEYS[1], 'MAXLEN', keep)
-  if counting then counted_out(KEYS[3], KEYS[4], KEYS[1], gone) end
+  if counting then counted_out(KEYS[3], KEYS[4], KEYS[1], #gone) end
 end
 return length
 """
@@ -128,7 +123,7 @@ repeat
       if #old > 0 then
         redis.call('XDEL', key, unpack(old))
         if ARGV[4] ~= '' then
-          counted_out(ARGV[4], ARGV[5], key, old)
+          counted_out(ARGV[4], ARGV[5], key, #old)
         end
         gone, last = gone + #old, old[#old]
         more = #old == #entries
@@ -165,7 +160,7 @@ while budget > 0 and excess() > 0 do
   local before = lowest[4] and '(' .. lowest[4] .. '-0' or '+'
   local old = redis.call('XRANGE', stream, '-', before, 'COUNT', math.min(excess(), budget))
   if #old == 0 then
-    counted_out(KEYS[1], KEYS[2], stream, old)
+    counted_out(KEYS[1], KEYS[2], stream, 0)
     budget = budget - 1
   else
     local last = string.match(old[#old][1], '^(%d+)')
@@ -174,7 +169,7 @@ while budget > 0 and excess() > 0 do
     if not forgotten or tonumber(string.match(forgotten, '^(%d+)')) < tonumber(last) then
       redis.call('SET', ARGV[3] .. room, last .. '-0')
     end
-    counted_out(KEYS[1], KEYS[2], stream, old)
+    counted_out(KEYS[1], KEYS[2], stream, #old)
     gone, budget = gone + #old, budget - #old
   end
 end
@@ -186,6 +181,30 @@ at most ARGV[1], at most ARGV[4] of them: from the room whose oldest message is 
 next room's oldest, and so on; each stream loses them from its head, the newest id
 deleted is noted in ARGV[3] .. room (as trimming does). Answers how many entries went
 and whether more are over the limit."""
+
+RECOUNT = """
+local rooms, total, cursor = {}, 0, '0'
+repeat
+  local found = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. '*', 'COUNT', 1000)
+  cursor = found[1]
+  for _, stream in ipairs(found[2]) do
+    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    if oldest then
+      rooms[#rooms + 1] = string.match(oldest[1], '^(%d+)')
+      rooms[#rooms + 1] = stream
+      total = total + redis.call('XLEN', stream)
+    end
+  end
+until cursor == '0'
+redis.call('DEL', KEYS[1])
+for first = 1, #rooms, 1000 do
+  redis.call('ZADD', KEYS[1], unpack(rooms, first, math.min(first + 999, #rooms)))
+end
+redis.call('SET', KEYS[2], total)
+return total
+"""
+"""Count every room's history stream (keys beginning with ARGV[1]) afresh: each scored by
+its oldest entry in KEYS[1], all their entries in KEYS[2]; answers the count."""
 
 RETAIN_CHUNK = 1000
 """The most messages one :data:`RETAIN` call deletes: a call blocks Redis while it runs."""
@@ -241,9 +260,16 @@ class RedisHistory:
                 RETAIN, self.counted, [self.retain, self._stream, self._forgotten, chunk]
             )
             gone += int(deleted)
-            if not int(left):
+            if not int(left) or not int(deleted):
                 break
         return gone
+
+    def recount(self) -> defer.Deferred[int]:
+        """Count every message of every room afresh (:data:`RECOUNT`): those said while no
+        node counted, or deleted behind the scripts' backs, are then counted as they are;
+        fires with the count."""
+        counted = self.client.eval(RECOUNT, self.counted, [self._stream])
+        return counted.addCallback(int)
 
     def record(self, room: str, said: Said) -> None:
         """Add ``said`` to the room's stream, later; its id must be above the room's last."""

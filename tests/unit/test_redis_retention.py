@@ -118,20 +118,36 @@ def test_what_retain_days_deleted_does_not_count(redis: RedisServer) -> None:
     assert _texts(rooms, "new") == ["m3", "m4", "m5"]
 
 
-def test_messages_from_before_the_option_go_first_and_do_not_count(redis: RedisServer) -> None:
-    """A room's messages said with --retain-messages 0 are not counted, but are older than
-    what is, so they go first when the limit deletes from that room."""
+def test_messages_said_before_the_option_count_once_recounted(redis: RedisServer) -> None:
+    """Messages said with --retain-messages 0 count once their room is counted (its next
+    message counted, or a recount as a node starts), and go first, being older."""
     unlimited = _rooms(redis, retain=0)
     for number in range(3):
         _say(unlimited, "lobby", f"o{number}")
+    _say(unlimited, "silent", "s0")
     limited = _rooms(redis, retain=2)
     for number in range(3):
         _say(limited, "lobby", f"n{number}")
     _say(limited, "dev", "d0")
-    assert _counted(redis) == 4
-    assert settle(limited.history.forget_beyond_retain(chunk=2)) == 5
+    assert _counted(redis) == 7
+    assert settle(limited.history.recount()) == 8
+    assert settle(limited.history.forget_beyond_retain(chunk=2)) == 6
     assert _texts(limited, "lobby") == ["n2"] and _texts(limited, "dev") == ["d0"]
+    assert _texts(limited, "silent") == []
     assert _counted(redis) == 2
+
+
+def test_a_recount_mends_a_count_gone_wrong(redis: RedisServer) -> None:
+    """History deleted behind the scripts' backs (here by hand) no longer counts once
+    recounted: the limit then deletes nothing that it should keep."""
+    rooms = _rooms(redis, retain=3)
+    for number in range(3):
+        _say(rooms, "lobby", f"l{number}")
+    _say(rooms, "dev", "d0")
+    blocking_command(redis.address, "XTRIM", "tcpchat:history:lobby", "MAXLEN", "1")
+    assert settle(rooms.history.recount()) == 2
+    assert settle(rooms.history.forget_beyond_retain()) == 0
+    assert _texts(rooms, "lobby") == ["l2"] and _texts(rooms, "dev") == ["d0"]
 
 
 def test_many_over_the_limit_go_over_several_calls(redis: RedisServer) -> None:
@@ -172,7 +188,9 @@ def test_a_node_behind_what_retention_deleted_tells_its_members(redis: RedisServ
 
 def test_a_server_started_with_the_option_prunes_at_once(redis: RedisServer) -> None:
     """A --redis server given --retain-messages 2 deletes what is over the limit as it
-    starts (make_service: the option reaches the node's pruning), and logs how many."""
+    starts, having counted every room (a room said nothing in since the option was off
+    too), and logs how many went (make_service: the option reaches the node's pruning)."""
+    _say(_rooms(redis, retain=0), "silent", "s0")
     said = _rooms(redis, retain=2)
     for number in range(4):
         _say(said, "lobby", f"m{number}")
@@ -185,7 +203,8 @@ def test_a_server_started_with_the_option_prunes_at_once(redis: RedisServer) -> 
     try:
         wait_until(lambda: _counted(redis) == 2)
         assert _texts(said, "lobby") == ["m2", "m3"]
-        wait_until(lambda: "history: 2 oldest messages deleted to keep 2 over all rooms" in logged)
+        assert _texts(said, "silent") == []
+        wait_until(lambda: "history: 3 oldest messages deleted to keep 2 over all rooms" in logged)
     finally:
         globalLogPublisher.removeObserver(observer)
         settle(defer.maybeDeferred(server.stopService))
