@@ -36,8 +36,8 @@ class Node:
     """A node as ``--redis`` builds it (rooms, directory, lease, health), its registry, and
     its members, each logged in as chat.session.login does: claim, then join."""
 
-    def __init__(self, address: RedisAddress) -> None:
-        self.redis = RedisNode(address, reactor, history_keep=100, lease=6.0)
+    def __init__(self, address: RedisAddress, lease: float = 6.0) -> None:
+        self.redis = RedisNode(address, reactor, history_keep=100, lease=lease)
         self.service = RedisNodeService(self.redis)
         self.service.startService()
         rooms = self.redis.rooms
@@ -75,16 +75,26 @@ class Node:
         settle(self.service.stopService())
 
 
-@pytest.fixture
-def nodes(own_redis: OwnRedis) -> Iterator[list[Node]]:
-    """Two nodes on the test's Redis, PINGing it every 0.1 s, reconnecting every 0.2 s."""
+def _two_nodes(own_redis: OwnRedis, lease: float) -> Iterator[list[Node]]:
     address = RedisAddress(path=own_redis.path, timeout=0.5, ping=0.1, backoff=0.2)
-    made = [Node(address) for _ in range(2)]
+    made = [Node(address, lease) for _ in range(2)]
     yield made
     if own_redis.process is None:
         own_redis.start()
     for node in made:
         node.close()
+
+
+@pytest.fixture
+def nodes(own_redis: OwnRedis) -> Iterator[list[Node]]:
+    """Two nodes on the test's Redis, PINGing it every 0.1 s, reconnecting every 0.2 s."""
+    yield from _two_nodes(own_redis, 6.0)
+
+
+@pytest.fixture
+def lapsing(own_redis: OwnRedis) -> Iterator[list[Node]]:
+    """The same with leases of 0.6 s, which an outage of a second outlasts."""
+    yield from _two_nodes(own_redis, 0.6)
 
 
 def _settled(nodes: list[Node]) -> None:
@@ -261,3 +271,28 @@ def test_a_message_said_soon_after_redis_came_back_empty_reaches_a_node_resuming
     _turn(1.5)
     said = [event for event in two.events("bob") if isinstance(event, Message)]
     assert [event.text for event in said] == ["first after the restart"]
+
+
+def test_a_node_whose_lease_ran_out_during_the_outage_is_given_its_members_back(
+    own_redis: OwnRedis, lapsing: list[Node],
+) -> None:
+    """An outage longer than the lease: a node may be reaped by the other once Redis is
+    back (its members told gone), then it puts them back (told there again): in the end
+    each node sees the other's member, the roster holds both and both nicknames are held."""
+    nodes = lapsing
+    one, two = nodes
+    _met(nodes)
+    _outage(own_redis, nodes)
+    _turn(1.0)  # the heartbeats expire meanwhile
+    _back(own_redis, nodes)
+    _turn(0.5)  # a reaping or two
+    for node, nick, other in ((one, "alice", "bob"), (two, "bob", "alice")):
+        news = [type(event) for event in node.events(nick)
+                if isinstance(event, Joined | Left) and event.nick == other]
+        assert news in ([], [Left, Joined])  # nothing, or a leave then a join again
+    assert one.elsewhere() == ["bob"] and two.elsewhere() == ["alice"]
+    assert _present(own_redis) == (Attendee("alice"), Attendee("bob"))
+    with pytest.raises(AlreadyClaimedError):
+        settle(two.redis.directory.claim("alice", "someone-else"))
+    with pytest.raises(AlreadyClaimedError):
+        settle(one.redis.directory.claim("bob", "someone-else"))
