@@ -58,15 +58,18 @@ local function counted_in(rooms, count, stream, added)
     redis.call('INCRBY', count, redis.call('XLEN', stream))
   end
 end
-local function counted_out(rooms, count, stream, gone)
-  if not redis.call('ZSCORE', rooms, stream) then return end
-  if gone > 0 then redis.call('DECRBY', count, gone) end
+local function rescored(rooms, stream)
   local oldest = oldest_id(stream)
   if oldest then
     redis.call('ZADD', rooms, 'XX', oldest, stream)
   else
     redis.call('ZREM', rooms, stream)
   end
+end
+local function counted_out(rooms, count, stream, gone)
+  if not redis.call('ZSCORE', rooms, stream) then return end
+  if gone > 0 then redis.call('DECRBY', count, gone) end
+  rescored(rooms, stream)
 end
 """
 """Lua: ``counted_in`` counts ``added`` messages just added to a room's history ``stream``
@@ -147,40 +150,37 @@ ARGV[2] .. room (as trimming does) and, unless ARGV[4] is empty, uncounting them
 rooms by oldest message ARGV[4] and the count ARGV[5]; answers how many went."""
 
 RETAIN = COUNTING + """
-local limit, budget, gone = tonumber(ARGV[1]), tonumber(ARGV[4]), 0
-local function excess() return tonumber(redis.call('GET', KEYS[2]) or '0') - limit end
-while budget > 0 and excess() > 0 do
+local budget, gone = tonumber(ARGV[4]), 0
+local excess = tonumber(redis.call('GET', KEYS[2]) or '0') - tonumber(ARGV[1])
+while budget > 0 and excess > 0 do
   local lowest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
   if #lowest == 0 then
     redis.call('SET', KEYS[2], 0)
+    excess = 0
     break
   end
   local stream = lowest[1]
-  local room = string.sub(stream, #ARGV[2] + 1)
   local before = lowest[4] and '(' .. lowest[4] .. '-0' or '+'
-  local old = redis.call('XRANGE', stream, '-', before, 'COUNT', math.min(excess(), budget))
-  if #old == 0 then
-    counted_out(KEYS[1], KEYS[2], stream, 0)
-    budget = budget - 1
-  else
+  local old = redis.call('XRANGE', stream, '-', before, 'COUNT', math.min(excess, budget))
+  if #old > 0 then
     local last = string.match(old[#old][1], '^(%d+)')
     redis.call('XTRIM', stream, 'MINID', last .. '-1')
-    local forgotten = redis.call('GET', ARGV[3] .. room)
-    if not forgotten or tonumber(string.match(forgotten, '^(%d+)')) < tonumber(last) then
-      redis.call('SET', ARGV[3] .. room, last .. '-0')
-    end
-    counted_out(KEYS[1], KEYS[2], stream, #old)
-    gone, budget = gone + #old, budget - #old
+    redis.call('SET', ARGV[3] .. string.sub(stream, #ARGV[2] + 1), last .. '-0')
+    redis.call('DECRBY', KEYS[2], #old)
+    gone, excess = gone + #old, excess - #old
   end
+  rescored(KEYS[1], stream)
+  budget = budget - math.max(#old, 1)
 end
-return {gone, excess() > 0 and 1 or 0}
+return {gone, excess > 0 and 1 or 0}
 """
 """Delete the oldest messages over all rooms until the count of kept messages (KEYS[2]) is
 at most ARGV[1], at most ARGV[4] of them: from the room whose oldest message is the oldest
 (KEYS[1], which holds their history streams, ARGV[2] .. room), what is older than the
 next room's oldest, and so on; each stream loses them from its head, the newest id
-deleted is noted in ARGV[3] .. room (as trimming does). Answers how many entries went
-and whether more are over the limit."""
+deleted is noted in ARGV[3] .. room (as trimming does: what the stream keeps is newer
+than anything deleted before). Answers how many entries went and whether more are over
+the limit."""
 
 RECOUNT = """
 local rooms, total, cursor = {}, 0, '0'
@@ -206,7 +206,7 @@ return total
 """Count every room's history stream (keys beginning with ARGV[1]) afresh: each scored by
 its oldest entry in KEYS[1], all their entries in KEYS[2]; answers the count."""
 
-RETAIN_CHUNK = 1000
+RETAIN_CHUNK = 500
 """The most messages one :data:`RETAIN` call deletes: a call blocks Redis while it runs."""
 
 
