@@ -183,6 +183,9 @@ node's name: no room name has a colon."""
 class RedisRooms(RedisBus[RoomEvent]):
     """The sequencer, history and bus of one node of a chat kept in Redis."""
 
+    tells_present = True
+    """A room's :class:`Present` comes once its START is answered, after :meth:`subscribe`."""
+
     def __init__(
         self,
         address: RedisAddress,
