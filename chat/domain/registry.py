@@ -928,6 +928,8 @@ class Registry:
         origin, event = published
         sender = None if origin is None else self._by_id.get(origin)
         if sender is None and type(event) in _NEWS_OF_MEMBERS:
+            if isinstance(event, Joined | Left) and self._about_one_here(room, origin, event):
+                return
             room._mirror(event)
             if type(event) is Present:
                 if not room.pictured:
@@ -937,6 +939,14 @@ class Registry:
         if said is None or (room.shared and room is not self._last_pending):
             said = self._pending_list(room)
         said.append((sender, event))
+
+    def _about_one_here(self, room: Room, origin: str | None, event: Joined | Left) -> bool:
+        """Whether ``event``, from another process or from nobody, says that a member
+        this process serves in ``room`` came or went (news of a member here is its own:
+        another node that took this one for dead, or this one putting back what Redis
+        lost, does not tell the room here that it left or came)."""
+        ours = origin is not None and origin.startswith(self._origin + ".")
+        return not ours and fold(event.nick) in room.members
 
     def _pending_list(self, room: Room) -> list[tuple[Member | None, Event]]:
         """Where the next event of ``room`` is gathered.

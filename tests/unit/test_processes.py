@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from chat.domain.events import BackboneBack, BackboneLost, Event, MessagesMissed
+from chat.domain.events import (
+    BackboneBack,
+    BackboneLost,
+    ConnectionLost,
+    Event,
+    Joined,
+    Left,
+    MessagesMissed,
+)
 from chat.domain.registry import PICTURE_WAIT, RoomEvent
 from chat.line.render import render
 from chat.ports.bus import BusUnavailableError, Subscriber
@@ -302,3 +310,24 @@ def test_joining_a_room_that_has_members_elsewhere_does_not_make_its_owner(
     rita.received()
     rita.type("/ban zed")
     assert rita.received() == ["!!! only its operators and server operators may ban from den"]
+
+
+def test_news_from_elsewhere_of_a_member_here_is_not_told_here(
+    processes: Processes, one: Chat, two: Chat
+) -> None:
+    """Another process that took bob's for dead says he left, then that he is back (as
+    a node reaped while Redis was away does): carol, beside bob, is told neither; alice,
+    in the other process, is told both."""
+    alice = one.connect("alice")
+    bob = two.connect("bob")
+    carol = two.connect("carol")
+    for client in (alice, bob, carol):
+        client.received()
+    processes.bus.publish("lobby", (None, Left("bob", "lobby", ConnectionLost())))
+    processes.bus.publish("lobby", (None, Joined("bob", "lobby")))
+    one.clock.advance(1)
+    two.clock.advance(1)
+    assert carol.received() == [] and bob.received() == []
+    assert len(alice.received()) == 2
+    carol.type("/who")
+    assert carol.received() == ["*** 3 users in lobby: bob, carol, alice"]
