@@ -55,7 +55,8 @@ class ServerConfig:
     the rest is read from the database when asked for."""
 
     retain_messages: int = 1_000_000
-    """Messages kept in the database, all rooms together; older ones are pruned (0: no limit)."""
+    """Messages kept in the database, or in Redis with ``--redis``, all rooms together; older
+    ones are pruned (0: no limit)."""
 
     retain_days: float = 0.0
     """Days a message is kept in the database before it is pruned (0: no age limit)."""
