@@ -177,6 +177,7 @@ def make_service(
     directory: Directory[str] | None = None
     courier: Courier[Event] | None = None
     census: Census | None = None
+    population: Callable[[], int] | None = None
     shared_accounts: Accounts | None = None
     if config.redis:
         # Imported here: txredisapi imports the reactor, which the plugin must not.
@@ -192,6 +193,11 @@ def make_service(
         directory = node.directory
         courier = node.courier
         census = node.rooms
+        redis_directory = node.directory
+
+        def population() -> int:
+            return redis_directory.known_online
+
         # RedisAccounts answers every call the server makes of Accounts.
         shared_accounts = cast(
             Accounts, RedisAccounts(node.client, reactor, PREFIX, health=node.health)
@@ -209,6 +215,7 @@ def make_service(
     registry = Registry(
         history, reactor, sequencer=sequencer, bus=bus, courier=courier, census=census,
         replay=config.history, crowd=config.crowd, crowd_delay=config.crowd_delay,
+        population=population,
     )
     if config.redis:
         # Every member here hears when Redis goes away and when it is back.

@@ -293,6 +293,7 @@ class Registry:
         courier: Courier[Event] | None = None,
         census: Census | None = None,
         picture_wait: float = PICTURE_WAIT,
+        population: Callable[[], int] | None = None,
     ) -> None:
         self.members: dict[str, Member] = {}
         self.most_members = 0
@@ -309,6 +310,9 @@ class Registry:
         self.courier = courier
         self.census = census
         self.picture_wait = picture_wait
+        self.population = population
+        """How many members the whole chat has, as last known (None: those here), for the
+        number online a welcome tells."""
         self._pictures_later = self.clock is not None and getattr(bus, "tells_present", False)
         """Whether a room starts unpictured: the bus tells :class:`Present` some time after
         a subscription, not during it."""
@@ -325,6 +329,11 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def online(self) -> int:
+        """How many members the chat has, here and (with a ``population``) elsewhere."""
+        here = len(self.members)
+        return here if self.population is None else max(here, self.population())
 
     def _now(self) -> float:
         return self.clock.seconds() if self.clock is not None else time.time()
@@ -380,14 +389,14 @@ class Registry:
         self.most_members = max(self.most_members, len(self.members))
         self._by_id[member.id] = member
         if target is None:
-            member.outbox.put(Batch((Arrived(nick, len(self.members)),)))
+            member.outbox.put(Batch((Arrived(nick, self.online()),)))
             return member
         if target.pictured:
-            welcome = Welcome(nick, target.name, target.size, len(self.members))
+            welcome = Welcome(nick, target.name, target.size, self.online())
             member.outbox.put(Batch(self._with_topic(welcome, target)))
         else:
             self._once_pictured(member, target, lambda: Welcome(
-                nick, target.name, _others(target, member), len(self.members)
+                nick, target.name, _others(target, member), self.online()
             ))
         self._enter(member, target, after).addErrback(self._replay_failed, member)
         return member

@@ -55,10 +55,10 @@ else
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[3])
 end
 if KEYS[4] then redis.call('SADD', KEYS[4], ARGV[3]) end
-return false
+return redis.call('ZCARD', KEYS[2])
 """
-"""Claim for ARGV[2] (owner) unless another owner holds it; returns what is held then. The
-node's claims are the set KEYS[4], if given."""
+"""Claim for ARGV[2] (owner) unless another owner holds it; returns what is held then, or,
+claimed, how many claims are held. The node's claims are the set KEYS[4], if given."""
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -130,6 +130,9 @@ class RedisDirectory:
         self._claims = f"{prefix}claims"
         self._held: dict[str, Claim[str]] = {}
         """This node's members' claims, by folded nickname, the earliest first."""
+        self.known_online = 0
+        """How many nicknames were held, on every node, when this node last claimed one (its
+        members' own counted), less those it released since: what a welcome says is online."""
         self.lost: Callable[[Claim[str]], None] = lambda claim: None
         """Told of each claim of this node that someone else holds once Redis is back."""
 
@@ -142,10 +145,11 @@ class RedisDirectory:
         keys = [self._key(claim.key), self._online, self._claims, *self._mine]
         asked = self.client.eval(CLAIM, keys, [self._value(claim), owner, claim.key])
 
-        def answered(held: str | None) -> Claim[str]:
-            if held is not None:
+        def answered(held: str | int) -> Claim[str]:
+            if not isinstance(held, int):
                 raise AlreadyClaimedError(nick, _claim(held).nick)
             self._held[claim.key] = claim
+            self.known_online = held
             return claim
 
         return asked.addCallback(answered)
@@ -154,6 +158,7 @@ class RedisDirectory:
         """Free ``claim``'s nickname if ``claim`` is still the one held."""
         if self._held.get(claim.key) == claim:
             del self._held[claim.key]
+            self.known_online = max(0, self.known_online - 1)
         keys = [self._key(claim.key), self._online, *self._mine]
         released = self.client.eval(RELEASE, keys, [self._value(claim), claim.key])
         return released.addCallback(lambda _: None)

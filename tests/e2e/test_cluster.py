@@ -202,6 +202,22 @@ def test_rooms_counts_every_nodes_members(
     assert "census (2)" in listed, listed
 
 
+def test_the_welcome_counts_who_is_online_on_every_node(
+    nodes: list[RunningServer], users: list[LineConnection]
+) -> None:
+    """A user welcomed on the third node is told of those online on the other two too."""
+    one, two, three = nodes
+    _user(one, "count1", "counting", users)
+    _user(two, "count2", "counting", users)
+    third = LineConnection(three.host, three.port)
+    users.append(third)
+    third.expect(lambda line: "nickname" in line)
+    third.send_line("count3")
+    welcome = third.expect(lambda line: line.startswith("*** Welcome, count3!"))
+    online = int(re.search(r"; (\d+) online", welcome).group(1))  # type: ignore[union-attr]
+    assert online >= 3, welcome
+
+
 def test_a_private_message_reaches_a_user_on_another_node(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:
