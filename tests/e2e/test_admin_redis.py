@@ -25,7 +25,7 @@ from chat.redis.address import BlockingConnection, RedisAddress, blocking_comman
 from tests.e2e.test_admin_tool import NEW_PASSWORD, PASSWORD, TIMEOUT, environment
 from tests.support.checked import error
 from tests.support.redis_server import RedisServer, redis_server
-from tests.support.servers import LineConnection, RunningServer
+from tests.support.servers import LineConnection, RunningServer, all_running
 
 __all__ = ["redis_server"]  # the fixture, for pytest to find
 
@@ -215,19 +215,9 @@ def nodes(
 ) -> Iterator[tuple[Cluster, list[RunningServer]]]:
     """Two nodes of one chat, neither with a --db, on an emptied Redis database."""
     cluster = _emptied(redis_server, CLUSTER_DB)
-    started: list[RunningServer] = []
-    try:
-        for _ in range(2):
-            started.append(RunningServer(tmp_path, [
-                "--db", "", "--history", "0", "--login-delay", "0.1", "--redis", cluster.url,
-            ]).start())
+    arguments = ["--db", "", "--history", "0", "--login-delay", "0.1", "--redis", cluster.url]
+    with all_running(tmp_path, [arguments] * 2) as started:
         yield cluster, started
-    finally:
-        for node in started:
-            try:
-                node.stop()
-            finally:
-                node.kill()
 
 
 def test_every_node_sees_each_change_at_the_next_login(

@@ -23,6 +23,7 @@ from tests.support.servers import (
     EXIT_TIMEOUT,
     LineConnection,
     RunningServer,
+    all_running,
     foreground,
     run_twistd,
 )
@@ -47,23 +48,16 @@ def nodes(
 ) -> Iterator[list[RunningServer]]:
     """Three server processes, one chat through the session's Redis."""
     workdir = tmp_path_factory.mktemp("cluster")
-    started: list[RunningServer] = []
-    try:
-        for _ in range(3):
-            started.append(_node(workdir, redis_server).start())
+    with all_running(workdir, [_node_arguments(redis_server)] * 3) as started:
         yield started
-    finally:
-        for node in started:
-            try:
-                node.stop()
-            finally:
-                node.kill()
+
+
+def _node_arguments(redis_server: RedisServer) -> list[str]:
+    return ["--db", "", "--history", "5", "--redis", f"unix:{redis_server.path}"]
 
 
 def _node(workdir: Path, redis_server: RedisServer) -> RunningServer:
-    return RunningServer(
-        workdir, ["--db", "", "--history", "5", "--redis", f"unix:{redis_server.path}"]
-    )
+    return RunningServer(workdir, _node_arguments(redis_server))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.checked import error
 from tests.support.redis_server import RedisServer, redis_server
-from tests.support.servers import LineConnection, RunningServer
+from tests.support.servers import LineConnection, RunningServer, all_running
 
 __all__ = ["redis_server"]  # the fixture, for pytest to find
 
@@ -31,19 +31,11 @@ def nodes(
     """Node A (its own --db) and node B (none), one chat through the session's Redis."""
     workdir = tmp_path_factory.mktemp("cluster-accounts")
     url = f"unix:{redis_server.path}"
-    started: list[RunningServer] = []
-    try:
-        for db in (str(workdir / "a.db"), ""):
-            started.append(RunningServer(
-                workdir, ["--db", db, "--history", "0", "--login-delay", "0.1", "--redis", url]
-            ).start())
+    with all_running(workdir, [
+        ["--db", db, "--history", "0", "--login-delay", "0.1", "--redis", url]
+        for db in (str(workdir / "a.db"), "")
+    ]) as started:
         yield started
-    finally:
-        for node in started:
-            try:
-                node.stop()
-            finally:
-                node.kill()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from chat.redis.address import RedisAddress
-from tests.support.servers import LineConnection, RunningServer
+from tests.support.servers import LineConnection, RunningServer, all_running
 from tests.unit.test_redis_connection import tls_redis
 from tests.unit.test_redis_health import OwnRedis
 
@@ -39,23 +39,17 @@ def cluster(
 ) -> Iterator[tuple[OwnRedis, list[RunningServer]]]:
     """A redis-server of this test's own and two nodes on it."""
     redis = OwnRedis()
-    started: list[RunningServer] = []
     try:
         redis.start()
         workdir = tmp_path_factory.mktemp("faults")
-        for _ in range(2):
-            started.append(RunningServer(
-                workdir, ["--db", "", "--history", "0", "--redis", f"{redis.url}?backoff=0.5"]
-            ).start())
-        yield redis, started
-    finally:
-        if redis.process is None:
-            redis.start()  # so that the nodes stop without waiting out their lease
-        for node in started:
+        arguments = ["--db", "", "--history", "0", "--redis", f"{redis.url}?backoff=0.5"]
+        with all_running(workdir, [arguments] * 2) as started:
             try:
-                node.stop()
+                yield redis, started
             finally:
-                node.kill()
+                if redis.process is None:
+                    redis.start()  # so that the nodes stop without waiting out their lease
+    finally:
         redis.close()
 
 

@@ -260,12 +260,25 @@ class LineConnection:
 
 @contextlib.contextmanager
 def running(workdir: Path, *args: str) -> Iterator[RunningServer]:
-    server = RunningServer(workdir, list(args)).start()
-    try:
+    with all_running(workdir, [list(args)]) as (server,):
         yield server
+
+
+@contextlib.contextmanager
+def all_running(
+    workdir: Path, each_arguments: Sequence[Sequence[str]]
+) -> Iterator[list[RunningServer]]:
+    """One server per list of tcpchat arguments, started in turn (the nodes of a cluster);
+    at the end every one started is stopped, or killed if it does not stop."""
+    started: list[RunningServer] = []
+    try:
+        for arguments in each_arguments:
+            started.append(RunningServer(workdir, list(arguments)).start())
+        yield started
     finally:
-        try:
-            server.stop()
-        finally:
-            server.kill()
+        for server in started:
+            try:
+                server.stop()
+            finally:
+                server.kill()
 
