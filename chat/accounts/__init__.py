@@ -4,9 +4,9 @@ The modules: :mod:`~chat.accounts.passwords` (scrypt hashes and what a
 password must be), :mod:`~chat.accounts.store` (the accounts table of the
 database, blocking, and :class:`Accounts`, the reactor's facade on one
 worker thread), :mod:`~chat.accounts.throttle` (growing waits after wrong
-passwords), :mod:`~chat.accounts.checker` (the twisted.cred checker) and
-:mod:`~chat.accounts.admin` (``tcpchat-admin``, the administrator's
-command).
+passwords) and :mod:`~chat.accounts.checker` (the twisted.cred checker).
+``tcpchat-admin``, the administrator's command, is :mod:`chat.admin`: it
+works on these accounts or on those a cluster keeps in Redis.
 """
 
 from chat.accounts.checker import AccountChecker

@@ -3,7 +3,7 @@
 :class:`AccountStore` keeps registered nicknames in the ``accounts`` table
 of the server's database (``--db``, the same file as the history). It
 takes no lock of its own: with WAL and a busy timeout, the administrator's
-command (:mod:`chat.accounts.admin`) uses it while a server runs on the
+command (:mod:`chat.admin`) uses it while a server runs on the
 same file. Every call blocks on the disk.
 
 :class:`Accounts` is what the server uses: every store call, and every

@@ -1,6 +1,6 @@
 """tcpchat-admin --redis: the accounts of a chat kept in Redis, beside its running nodes.
 
-Each test runs ``python -m chat.accounts.admin --redis URL`` from this checkout
+Each test runs ``python -m chat.admin --redis URL`` from this checkout
 against the session's redis-server (tests/support/redis_server.py), on a
 database of its own (``?db=N``, emptied first), and reads what it did back
 with :class:`~chat.redis.accounts.RedisAccountStore`, as the nodes would find
@@ -38,7 +38,7 @@ TOOL_DB, CLUSTER_DB = 7, 8
 def run(*arguments: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the tool from this checkout with ``arguments``, stdin not a terminal."""
     return subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", *arguments], env=environment(password),
+        [sys.executable, "-m", "chat.admin", *arguments], env=environment(password),
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )
 

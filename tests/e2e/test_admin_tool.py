@@ -1,6 +1,6 @@
 """tcpchat-admin as a program: managing accounts in a database, its errors, beside a live server.
 
-Each test runs ``python -m chat.accounts.admin`` from this checkout in
+Each test runs ``python -m chat.admin`` from this checkout in
 ``tmp_path`` on ``tmp_path/chat.db``, and reads what it did back with
 :class:`~chat.accounts.store.AccountStore`. A password goes in by
 ``--password-file``, ``TCPCHAT_PASSWORD`` or a pseudo-terminal, never on
@@ -37,7 +37,7 @@ NEW_PASSWORD = "battery staple"
 
 def command(db: str, arguments: Sequence[str]) -> list[str]:
     """The command line of the tool from this checkout, on ``--db db``."""
-    return [sys.executable, "-m", "chat.accounts.admin", "--db", db, *arguments]
+    return [sys.executable, "-m", "chat.admin", "--db", db, *arguments]
 
 
 def environment(password: str | None) -> dict[str, str]:
@@ -116,11 +116,11 @@ def alice(db: Path) -> Path:
 
 
 def test_setup_declares_the_tcpchat_admin_script() -> None:
-    """setup.cfg installs tcpchat-admin as chat.accounts.admin:main."""
+    """setup.cfg installs tcpchat-admin as chat.admin:main."""
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     scripts = config["options.entry_points"]["console_scripts"].split("\n")
-    assert "tcpchat-admin = chat.accounts.admin:main" in scripts
+    assert "tcpchat-admin = chat.admin:main" in scripts
 
 
 def test_add_makes_an_account_with_the_password(db: Path) -> None:

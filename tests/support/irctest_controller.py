@@ -39,7 +39,7 @@ TWISTD = (
     "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; sys.exit(run())"
 )
 
-ADMIN = "import sys; from chat.accounts.admin import main; sys.exit(main())"
+ADMIN = "import sys; from chat.admin import main; sys.exit(main())"
 
 
 def _environment() -> dict[str, str]:

@@ -61,7 +61,7 @@ def add_account(db: Path, nick: str, password: str) -> None:
     """``tcpchat-admin --db DB add NICK``, the password in TCPCHAT_PASSWORD."""
     environment = {**checkout_environment(), "TCPCHAT_PASSWORD": password}
     done = subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", "--db", str(db), "add", nick],
+        [sys.executable, "-m", "chat.admin", "--db", str(db), "add", nick],
         cwd=db.parent, env=environment, stdin=subprocess.DEVNULL, capture_output=True,
         text=True, timeout=ADMIN_TIMEOUT, check=False,
     )

@@ -189,7 +189,7 @@ def test_tcpchat_admin_reaches_the_accounts_with_the_certificate(
 ) -> None:
     """tcpchat-admin --redis rediss://…&cert=…&key=… adds an account there."""
     done = subprocess.run(
-        [sys.executable, "-m", "chat.accounts.admin", "--redis", client_auth_redis.url, "add",
+        [sys.executable, "-m", "chat.admin", "--redis", client_auth_redis.url, "add",
          "tlsuser"], env={**checkout_environment(), "TCPCHAT_PASSWORD": "correct horse"},
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
     )
