@@ -398,7 +398,9 @@ class Registry:
             self._once_pictured(member, target, lambda: Welcome(
                 nick, target.name, _others(target, member), self.online()
             ))
-        self._enter(member, target, after).addErrback(self._replay_failed, member)
+        shown = self._enter(member, target, after)
+        if isinstance(shown, defer.Deferred):
+            shown.addErrback(self._replay_failed, member)
         return member
 
     def rename(self, member: Member, nick: str) -> None:
@@ -446,7 +448,7 @@ class Registry:
             self._once_pictured(
                 member, target, lambda: Entered(target.name, _others(target, member))
             )
-        return self._enter(member, target, after)
+        return _deferred(self._enter(member, target, after))
 
     def part_room(self, member: Member, room: str, reason: LeaveReason) -> None:
         """Take a member out of one of its rooms; the others there get :class:`Left`."""
@@ -485,8 +487,8 @@ class Registry:
             )
         if staying:
             member.room = target
-            return self._replay(member, target, after)
-        return self._enter(member, target, after)
+            return _deferred(self._replay(member, target, after))
+        return _deferred(self._enter(member, target, after))
 
     def open_room(self, name: str) -> None:
         """Make the room called ``name`` exist, empty (a room kept while nobody is in it)."""
@@ -818,7 +820,7 @@ class Registry:
             raise NotInRoomError(room_name(name))
         return room
 
-    def _enter(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
+    def _enter(self, member: Member, room: Room, after: int | None) -> int | defer.Deferred[int]:
         self.flush()
         room.members[member.key] = member
         member.rooms[room.key] = member.room = room
@@ -850,11 +852,13 @@ class Registry:
         """A member asked to enter a room it is in: only a catch-up makes sense."""
         if after is None:
             raise AlreadyInRoomError(room.name)
-        return self._replay(member, room, after)
+        return _deferred(self._replay(member, room, after))
 
-    def _replay(self, member: Member, room: Room, after: int | None) -> defer.Deferred[int]:
+    def _replay(self, member: Member, room: Room, after: int | None) -> int | defer.Deferred[int]:
         """Show the member the room's recent history, or what came after ``after``,
-        in its place: before anything said in the room from now on."""
+        in its place: before anything said in the room from now on. Answers how many
+        entries it showed, at once when the store has answered already (no Deferred
+        made: a join storm's welcomes need none), else as a Deferred."""
         upto = self.sequencer.last_id
         if after is None:
             recent = self.history.read_recent(room.key, self.replay)
@@ -863,7 +867,7 @@ class Registry:
                 shown, batch = _catch_up_shown(room, CatchUp(recent.result, False), upto)
                 if batch is not None:
                     member.outbox.put(batch)
-                return defer.succeed(shown)
+                return shown
             place = member.outbox.reserve()
             return recent.addCallbacks(
                 self._show_recent, self._show_nothing,
@@ -980,6 +984,11 @@ _NEWS_OF_MEMBERS = frozenset(
     {Present, Joined, CrowdJoined, Left, CrowdLeft, Renamed, AwayChanged}
 )
 """What, heard from another process, changes who is in a room elsewhere."""
+
+
+def _deferred(shown: int | defer.Deferred[int]) -> defer.Deferred[int]:
+    """How many entries were shown, as a Deferred for the callers that wait on it."""
+    return shown if isinstance(shown, defer.Deferred) else defer.succeed(shown)
 
 
 def _catch_up_shown(room: Room, catch_up: CatchUp, upto: int) -> tuple[int, Batch | None]:

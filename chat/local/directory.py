@@ -1,7 +1,8 @@
 """Nickname claims held in a dict: the :class:`~chat.ports.Directory` of one server.
 
 Claims are kept by folded nickname in the order they were made (a change of
-case keeps its place), and every answer is a Deferred already fired.
+case keeps its place), and every answer is a Deferred already fired; a login
+asks :meth:`LocalDirectory.claim_now`, which answers with no Deferred at all.
 """
 
 from __future__ import annotations
@@ -22,12 +23,19 @@ class LocalDirectory(Generic[Owner]):
 
     def claim(self, nick: str, owner: Owner) -> defer.Deferred[Claim[Owner]]:
         """Hold ``nick`` for ``owner``, or fail with :class:`AlreadyClaimedError`."""
+        try:
+            return defer.succeed(self.claim_now(nick, owner))
+        except AlreadyClaimedError:
+            return defer.fail()
+
+    def claim_now(self, nick: str, owner: Owner) -> Claim[Owner]:
+        """:meth:`claim` answered at once: the claim, or :class:`AlreadyClaimedError` raised."""
         key = fold(nick)
         held = self._claims.get(key)
         if held is not None and held.owner != owner:
-            return defer.fail(AlreadyClaimedError(nick, held.nick))
+            raise AlreadyClaimedError(nick, held.nick)
         claim = self._claims[key] = Claim(nick, owner)
-        return defer.succeed(claim)
+        return claim
 
     def release(self, claim: Claim[Owner]) -> defer.Deferred[None]:
         """Free ``claim``'s nickname if ``claim`` is still the one held."""

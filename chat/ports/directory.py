@@ -13,7 +13,9 @@ is the domain's rule (:func:`chat.text.nickname_problem`), checked before
 it is claimed, not the directory's.
 
 Every method returns a Deferred, since a shared directory must ask another
-process; :class:`chat.local.LocalDirectory` answers at once.
+process; :class:`chat.local.LocalDirectory` answers at once, and also offers
+``claim_now`` (the claim, or :class:`AlreadyClaimedError` raised, with no
+Deferred), which the login uses when a directory has it.
 """
 
 from __future__ import annotations

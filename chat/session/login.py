@@ -349,6 +349,11 @@ class ChatRealm:
         """Slows password guessing in /password and /unregister too (set by the server)."""
         self.clock: IReactorTime | None = None
         self.directory = directory
+        self._claim_now: Callable[[str, str], Claim[str]] | None = getattr(
+            directory, "claim_now", None
+        )
+        """The directory's claim answered at once, if it has one (a
+        :class:`~chat.local.LocalDirectory`): a login then makes no Deferred for it."""
         self.accounts = accounts
         self.registration_open = registration_open
         self.operators = frozenset(fold(name) for name in operators)
@@ -408,8 +413,8 @@ class ChatRealm:
     ) -> ChatSession | defer.Deferred[ChatSession]:
         """The session of ``avatar_id`` (a checker's answer) arriving as ``arrival`` says:
         made at once when every step answers at once (a guest claiming a free nickname in
-        a :class:`~chat.local.LocalDirectory`), else a Deferred; a refusal is raised, or
-        fails the Deferred."""
+        a :class:`~chat.local.LocalDirectory`, by its ``claim_now``), else a Deferred; a
+        refusal is raised, or fails the Deferred."""
         nick = bytes(avatar_id).decode("utf-8", "surrogateescape")
         if isinstance(avatar_id, GuestName):
             # The guest checker has checked the nickname, and found it has no account.
@@ -448,7 +453,10 @@ class ChatRealm:
             claimed = taken_over.addCallback(lambda _: self.claim(nick, owner))
             return claimed.addCallback(self._join, nick, arrival, account)
         try:
-            claim = at_once(self.directory.claim(nick, owner))
+            claim = (
+                self._claim_now(nick, owner) if self._claim_now is not None
+                else at_once(self.directory.claim(nick, owner))
+            )
         except AlreadyClaimedError:
             raise NicknameTakenError(nick) from None
         if isinstance(claim, Claim):

@@ -126,6 +126,15 @@ class TestLocalDirectory(DirectoryContract):
         return LocalDirectory()
 
 
+class TestLocalDirectoryClaimedAtOnce(TestLocalDirectory):
+    """The in-process directory with its claims asked of ``claim_now``, as a login asks
+    them: the same answers, given with no Deferred."""
+
+    def claim(self, directory: Directory[str], nick: str, owner: str) -> Claim[str]:
+        assert isinstance(directory, LocalDirectory)
+        return directory.claim_now(nick, owner)
+
+
 class TestRedisDirectory(DirectoryContract):
     """The directory of several processes: claims kept in a real redis-server."""
 

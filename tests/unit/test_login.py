@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -166,11 +169,12 @@ def test_quitting_on_a_line_connection_lets_another_take_the_nickname(chat: Chat
     assert newcomer.received()[0].startswith("*** Welcome, alice!")
 
 
-class LaterDirectory(LocalDirectory[str]):
-    """A Directory whose claims are answered only when the test says so."""
+class LaterDirectory:
+    """A Directory whose claims are answered only when the test says so, as a remote
+    one's are (it has no ``claim_now``)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.local: LocalDirectory[str] = LocalDirectory()
         self.claims: list[tuple[defer.Deferred[Claim[str]], str, str]] = []
 
     def claim(self, nick: str, owner: str) -> defer.Deferred[Claim[str]]:
@@ -178,10 +182,22 @@ class LaterDirectory(LocalDirectory[str]):
         self.claims.append((answer, nick, owner))
         return answer
 
+    def release(self, claim: Claim[str]) -> defer.Deferred[None]:
+        return self.local.release(claim)
+
+    def find(self, nick: str) -> defer.Deferred[Claim[str] | None]:
+        return self.local.find(nick)
+
+    def online(self) -> defer.Deferred[list[Claim[str]]]:
+        return self.local.online()
+
+    def online_count(self) -> defer.Deferred[int]:
+        return self.local.online_count()
+
     def answer(self) -> None:
         """Answer the oldest claim not answered yet."""
         answer, nick, owner = self.claims.pop(0)
-        super().claim(nick, owner).chainDeferred(answer)
+        self.local.claim(nick, owner).chainDeferred(answer)
 
 
 def test_a_claim_answered_after_the_connection_closed_leaves_no_member() -> None:
@@ -241,6 +257,39 @@ def test_a_guest_login_with_nothing_to_wait_for_is_answered_at_once(chat: Chat) 
     session = connection.protocol.connection.log_in_now("alice")
     assert isinstance(session, ChatSession)
     assert chat.registry.find("alice") is session.member
+
+
+def deferreds_made_by(run: Callable[[], object]) -> list[str]:
+    """The files whose code made each Deferred while ``run`` ran (Twisted's ``defer``
+    helpers taken as their callers')."""
+    made: list[str] = []
+
+    def watch(frame: FrameType, event: str, _: object) -> None:
+        if event == "call" and frame.f_code is _deferred_init:
+            caller = frame.f_back
+            while caller is not None and caller.f_code.co_filename == defer.__file__:
+                caller = caller.f_back
+            made.append("" if caller is None else caller.f_code.co_filename)
+
+    sys.setprofile(watch)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return made
+
+
+_deferred_init = defer.Deferred.__init__.__code__
+
+
+def test_a_guest_login_makes_no_deferred_but_the_history_read(chat: Chat) -> None:
+    """Claiming the nickname in a LocalDirectory and showing the room's history, which
+    the store has answered, make no Deferred (a join storm pays for none)."""
+    chat.connect("alice").type("hello")
+    connection = chat.open()
+    made = deferreds_made_by(lambda: connection.type("bob"))
+    assert chat.registry.find("bob") is not None
+    assert [path.rsplit("/", 1)[-1] for path in made] == ["history.py"]
 
 
 def test_a_guest_asking_for_a_nickname_in_use_is_told_it_is_taken_and_may_choose_again(
