@@ -864,10 +864,10 @@ class Registry:
             recent = self.history.read_recent(room.key, self.replay)
             if recent.called and type(recent.result) is list:
                 # Answered already (history in memory): shown now, no place held for it.
-                shown, batch = _catch_up_shown(room, CatchUp(recent.result, False), upto)
-                if batch is not None:
-                    member.outbox.put(batch)
-                return shown
+                entries = _said_by(recent.result, upto)
+                if entries:
+                    member.outbox.put(_history_batch(room, CatchUp(entries, False)))
+                return len(entries)
             place = member.outbox.reserve()
             return recent.addCallbacks(
                 self._show_recent, self._show_nothing,

@@ -13,7 +13,7 @@
 :func:`chat_portal` puts them in front of the realm of
 :mod:`chat.session.login`. A guest's login usually needs no waiting (the
 accounts keep the registered names in memory), so the server takes it past
-the portal with :meth:`GuestChecker.avatar_id_now` and
+the portal with :meth:`GuestChecker.avatar_id_of` and
 :meth:`~chat.session.login.ChatRealm.arrive`, which answer at once when
 every step can (:func:`at_once`), with no Deferred step; the portal stays
 the way in for passwords.
@@ -105,7 +105,11 @@ class GuestChecker:
         """:meth:`requestAvatarId` answered at once where it can: the avatar id (a
         :class:`GuestName`), or the refusal raised; a Deferred only while the accounts
         must read their names again."""
-        nick = credentials.nick
+        return self.avatar_id_of(credentials.nick)
+
+    def avatar_id_of(self, nick: str) -> bytes | defer.Deferred[bytes]:
+        """:meth:`avatar_id_now` of the guest asking for ``nick``, with no credentials
+        made (the server's way in for a guest)."""
         fault = nickname_fault(nick)
         if fault is not None:
             raise NicknameInvalidError(nick, fault)
@@ -114,6 +118,9 @@ class GuestChecker:
                 raise AccountRequiredError(nick)
             return _avatar_id(nick)
         registered = self._registered_now(nick)
+        if registered is False and not self.require_account:
+            # The usual guest, let in with no further call.
+            return GuestName(nick.encode("utf-8", "surrogateescape"))
         if isinstance(registered, bool):
             return self._guest(registered, nick)
         return registered.addCallback(self._guest, nick)

@@ -436,19 +436,20 @@ class ChatRealm:
         guest checker refuses it): it takes the spelling of the account."""
         if account is not None:
             nick = account.name
+        key = fold(nick)
         if self.moderation is not None:
             account_key = None if account is None else account.key
-            ban = self.moderation.banned(fold(nick), account_key, arrival.address, None)
+            ban = self.moderation.banned(key, account_key, arrival.address, None)
             if ban is not None:
                 log.info("{nick} from {address} refused: banned", nick=nick,
                          address=arrival.address)
                 raise BannedError(None, ban.reason, ban.until)
             if arrival.room not in (None, LOBBY) and self.moderation.banned(
-                fold(nick), account_key, arrival.address, fold(arrival.room or LOBBY)
+                key, account_key, arrival.address, fold(arrival.room or LOBBY)
             ):
                 arrival = replace(arrival, room=LOBBY, after=None)
         owner = f"{self._origin}.s{next(_session_ids)}"
-        taken_over = self._take_over(nick, arrival, account)
+        taken_over = self._take_over(key, arrival, account)
         if taken_over is not None:
             claimed = taken_over.addCallback(lambda _: self.claim(nick, owner))
             return claimed.addCallback(self._join, nick, arrival, account)
@@ -488,14 +489,14 @@ class ChatRealm:
         log.failure("messages kept for {nick} could not be read", failure, nick=nick)
 
     def _take_over(
-        self, nick: str, arrival: Arrival, account: Account | None
+        self, key: str, arrival: Arrival, account: Account | None
     ) -> defer.Deferred[None] | None:
-        """Replace the session of this nickname that the server still holds (its peer
-        dropped without the server noticing), if the newcomer proves that it is the
+        """Replace the session of the nickname ``key`` (folded) that the server still
+        holds (its peer dropped without the server noticing), if the newcomer proves that it is the
         same person: by its resume token, or by logging in to the same account;
         fires once the nickname is free. None: there is nothing to take over (the
         usual case, which then claims at once, with no Deferred to wait on)."""
-        member = self.registry.find(nick)
+        member = self.registry.members.get(key)
         if member is None:
             return None
         session = self.sessions.get(member.id)

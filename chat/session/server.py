@@ -105,7 +105,7 @@ class ChatServer:
         if not (isinstance(checker, GuestChecker) and isinstance(realm, ChatRealm)):
             login: Deferred[Any] = self.portal.login(Guest(nick), arrival, IChatSession)
             return login.addCallback(avatar_session)
-        avatar_id = checker.avatar_id_now(Guest(nick))
+        avatar_id = checker.avatar_id_of(nick)
         # The answer's own type is tested, not Deferred: an isinstance of Deferred, an
         # ABC, costs a Python call in every handshake.
         if isinstance(avatar_id, bytes):

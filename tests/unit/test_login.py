@@ -316,6 +316,27 @@ def test_a_guest_asking_for_a_registered_nickname_is_asked_for_its_password() ->
     assert chat.registry.find("alice") is None
 
 
+def test_a_guest_with_a_free_nickname_on_a_server_with_accounts_is_let_in_at_once() -> None:
+    """With accounts kept, an unregistered nickname is a guest's in the same call."""
+    chat = Chat(accounts=True, flood_rate=0)
+    chat.connect("alice")  # the first login has the accounts read their names
+    session = chat.open().protocol.connection.log_in_now("carol")
+    assert isinstance(session, ChatSession)
+    assert session.account is None
+    assert chat.registry.find("carol") is session.member
+
+
+def test_with_accounts_required_every_guest_is_refused_not_only_the_first() -> None:
+    """Once the accounts have read their names (after the first login), a guest with a
+    free nickname is still refused when accounts are required."""
+    chat = Chat(accounts=True, flood_rate=0, require_account=True)
+    for nick in ("alice", "bob"):
+        guest = chat.connect()
+        guest.type(nick)
+        assert "registered nicknames only" in guest.received()[0]
+        assert chat.registry.find(nick) is None
+
+
 def test_lines_typed_with_the_nickname_come_after_the_welcome(chat: Chat) -> None:
     bob = chat.connect("bob")
     alice = chat.connect()
