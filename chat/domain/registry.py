@@ -805,8 +805,8 @@ class Registry:
         ):
             del self.rooms[room.key]
             self.bus.unsubscribe(room.key, self._heard)
-            if room.picture_due is not None and room.picture_due.active():
-                room.picture_due.cancel()
+            if room.awaiting or room.picture_due is not None:
+                self._pictured(room)  # those who entered and left meanwhile are not held up
 
     @staticmethod
     def _room_of(member: Member, name: str | None = None) -> Room:
@@ -942,6 +942,8 @@ class Registry:
         sender = None if origin is None else self._by_id.get(origin)
         if sender is None and type(event) in _NEWS_OF_MEMBERS:
             if isinstance(event, Joined | Left) and self._about_one_here(room, origin, event):
+                if isinstance(event, Left):
+                    room._mirror(event)  # one who left elsewhere and came back here
                 return
             room._mirror(event)
             if type(event) is Present:

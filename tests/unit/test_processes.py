@@ -331,3 +331,39 @@ def test_news_from_elsewhere_of_a_member_here_is_not_told_here(
     assert len(alice.received()) == 2
     carol.type("/who")
     assert carol.received() == ["*** 3 users in lobby: bob, carol, alice"]
+
+
+def test_leaving_a_room_before_it_is_pictured_does_not_hold_up_what_follows() -> None:
+    """A line user who /joins a room and leaves it before the bus has pictured it, and an
+    IRC user who JOINs and PARTs at once, still get every answer after."""
+    processes = Processes(present_later=True)
+    chat = Chat(processes=processes)
+    alice = chat.connect("alice")
+    bob = Clients(chat).irc("bob", join="")
+    chat.clock.advance(PICTURE_WAIT)
+    processes.tell_present()
+    alice.received(), bob.received()
+    alice.type("/join den", "/join lobby")
+    bob.send("JOIN #attic", "PART #attic")
+    processes.tell_present()
+    alice.received(), bob.received()
+    alice.type("/who")
+    bob.send("PING x")
+    assert alice.received() == ["*** 1 user in lobby: alice"]
+    assert bob.received() == [":tcpchat.local PONG tcpchat.local :x"]
+
+
+def test_one_who_left_elsewhere_and_came_back_here_is_counted_once(
+    processes: Processes, one: Chat
+) -> None:
+    """zed quits on another process and comes here before its Left is heard: once it is,
+    /who lists zed once."""
+    alice = one.connect("alice")
+    processes.bus.publish("lobby", ("other.1", Joined("zed", "lobby")))
+    one.clock.advance(1)
+    one.connect("zed")
+    processes.bus.publish("lobby", ("other.1", Left("zed", "lobby", ConnectionLost())))
+    one.clock.advance(1)
+    alice.received()
+    alice.type("/who")
+    assert alice.received() == ["*** 2 users in lobby: alice, zed"]
