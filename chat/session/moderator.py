@@ -596,6 +596,8 @@ class Moderator:
 
     def _created_by(self, session: ChatSession, room: str, guest_creator_ops: bool) -> None:
         key = fold(room)
+        if key not in session.member.rooms:
+            return  # left before the room was pictured: whoever is there made it
         account = session.account
         self._created[key] = self.clock.seconds()
         if key == LOBBY or self.moderation.room(key).owner is not None:

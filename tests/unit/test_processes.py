@@ -367,3 +367,25 @@ def test_one_who_left_elsewhere_and_came_back_here_is_counted_once(
     alice.received()
     alice.type("/who")
     assert alice.received() == ["*** 2 users in lobby: alice, zed"]
+
+
+def test_one_who_left_before_the_room_was_pictured_does_not_own_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rita, registered, /joins den and leaves it before the bus has said who is in it: once
+    it has, den is not hers (kim, who stays, may not be banned by her later)."""
+    hash_cheaply(monkeypatch)
+    processes = Processes(present_later=True)
+    chat = Chat(accounts=True, processes=processes)
+    rita = chat.connect("rita")
+    chat.clock.advance(PICTURE_WAIT)
+    processes.tell_present()
+    rita.type("/register correcthorse", "/join den", "/join lobby")
+    processes.tell_present()
+    kim = chat.connect("kim")
+    kim.type("/join den")
+    processes.tell_present()
+    rita.type("/join den")
+    rita.received()
+    rita.type("/ban zed")
+    assert rita.received() == ["!!! only its operators and server operators may ban from den"]
