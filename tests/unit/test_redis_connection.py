@@ -138,24 +138,30 @@ def tls_redis() -> Iterator[RedisAddress]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_redis_over_tls_is_reached_both_ways(tls_redis: RedisAddress) -> None:
-    """The node's connection and the blocking command both talk TLS to Redis."""
+def reached_both_ways(address: RedisAddress, key: str, value: str) -> None:
+    """SET ``key`` through a node's connection to ``address`` and GET it back, then GET it
+    with a blocking command: both ways in work."""
     # Names are resolved on the reactor's threads, which start only when it runs (it
     # never does here): resolve them on this thread for the test.
     reactor: Any = the_reactor
     resolver, name_resolver = reactor.resolver, reactor.nameResolver
     reactor.installResolver(BlockingResolver())
     try:
-        client = connect_lazily(tls_redis)
+        client = connect_lazily(address)
         try:
-            settle(client.execute_command("SET", "over", "tls"))
-            assert settle(client.execute_command("GET", "over")) == "tls"
+            settle(client.execute_command("SET", key, value))
+            assert settle(client.execute_command("GET", key)) == value
         finally:
             settle(client.disconnect())
     finally:
         reactor.installResolver(resolver)
         reactor.installNameResolver(name_resolver)
-    assert blocking_command(tls_redis, "GET", "over") == "tls"
+    assert blocking_command(address, "GET", key) == value
+
+
+def test_redis_over_tls_is_reached_both_ways(tls_redis: RedisAddress) -> None:
+    """The node's connection and the blocking command both talk TLS to Redis."""
+    reached_both_ways(tls_redis, "over", "tls")
 
 
 def test_a_redis_whose_certificate_is_not_trusted_is_refused(tls_redis: RedisAddress) -> None:

@@ -18,16 +18,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from twisted.internet import reactor as the_reactor
-from twisted.internet.base import BlockingResolver
 
 from chat.redis.address import RedisAddress, RedisError, blocking_command, parse_url
-from chat.redis.connection import connect_lazily
 from tests.support.certificates import self_signed
-from tests.support.redis_server import REDIS_SERVER, settle
+from tests.support.redis_server import REDIS_SERVER
 from tests.support.servers import (
     RunningServer,
     checkout_environment,
@@ -35,6 +31,7 @@ from tests.support.servers import (
     free_port,
     run_twistd,
 )
+from tests.unit.test_redis_connection import reached_both_ways
 
 START_TIMEOUT = 10.0
 
@@ -157,23 +154,7 @@ def test_both_connections_get_in_with_the_client_certificate(
     client_auth_redis: ClientAuthRedis,
 ) -> None:
     """The node's connection and the blocking command show the certificate and are let in."""
-    address = client_auth_redis.address
-    # Names are resolved on the reactor's threads, which start only when it runs (it
-    # never does here): resolve them on this thread for the test.
-    reactor: Any = the_reactor
-    resolver, name_resolver = reactor.resolver, reactor.nameResolver
-    reactor.installResolver(BlockingResolver())
-    try:
-        client = connect_lazily(address)
-        try:
-            settle(client.execute_command("SET", "shown", "certificate"))
-            assert settle(client.execute_command("GET", "shown")) == "certificate"
-        finally:
-            settle(client.disconnect())
-    finally:
-        reactor.installResolver(resolver)
-        reactor.installNameResolver(name_resolver)
-    assert blocking_command(address, "GET", "shown") == "certificate"
+    reached_both_ways(client_auth_redis.address, "shown", "certificate")
 
 
 def test_without_a_client_certificate_redis_refuses(client_auth_redis: ClientAuthRedis) -> None:
