@@ -399,7 +399,7 @@ class Registry:
                 nick, target.name, _others(target, member), self.online()
             ))
         shown = self._enter(member, target, after)
-        if isinstance(shown, defer.Deferred):
+        if not isinstance(shown, int):  # a Deferred (isinstance of one, an ABC, costs a call)
             shown.addErrback(self._replay_failed, member)
         return member
 
@@ -791,6 +791,9 @@ class Registry:
                 member.outbox.deliver(Batch.joined(tuple(parts), room.name))
 
     def _room(self, name: str) -> Room:
+        room = self.rooms.get(name)
+        if room is not None:
+            return room  # ``name`` is the key of a room (a valid name, folded): the lobby
         name = room_name(name)
         room = self.rooms.get(fold(name))
         if room is None:

@@ -130,6 +130,8 @@ def render(event: Event) -> str:
     tells who is away). Notices from IRC users (:class:`Noticed`,
     :class:`PrivateNotice`) are ``-nick- text`` and ``-*nick*- text``.
     """
+    if type(event) in _JOINS_AND_LEAVES:
+        return NOTICE + _news(event)  # every join's welcome: not past a dozen cases first
     match event:
         case Message(sender, text):
             return f"<{sender}> {text}"
@@ -160,6 +162,10 @@ def render(event: Event) -> str:
             line = f"* {sender} {text}" if action else f"*{sender}* {text}"
             return f"[{_minute(int(sent_at // 60))}Z] {line} (sent while you were offline)"
     return NOTICE + _news(event)
+
+
+_JOINS_AND_LEAVES = frozenset({Welcome, Joined, Left, CrowdJoined, CrowdLeft})
+"""Events :func:`render` gives to :func:`_news` at once (none of its cases would take them)."""
 
 
 def _news(event: Event) -> str:

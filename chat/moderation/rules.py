@@ -338,6 +338,11 @@ class Moderation:
         """The settings of the room keyed ``key`` (the defaults for a room never set)."""
         return self._rooms.get(key) or RoomSettings(key)
 
+    def room_if_set(self, key: str) -> RoomSettings | None:
+        """The settings of the room keyed ``key``, or None for a room never set (asked at
+        every join: no defaults are made for it)."""
+        return self._rooms.get(key)
+
     def is_moderated(self, key: str) -> bool:
         """Whether the room keyed ``key`` is moderated (+m); asked of every message."""
         settings = self._rooms.get(key)

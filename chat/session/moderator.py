@@ -87,8 +87,8 @@ class ModerationRules:
         self.moderation = moderation
 
     def topic(self, room: str) -> Topic | None:
-        settings = self.moderation.room(fold(room))
-        if not settings.topic:
+        settings = self.moderation.room_if_set(fold(room))
+        if settings is None or not settings.topic:
             return None
         return Topic(room, settings.topic, settings.topic_by, settings.topic_at)
 
