@@ -104,7 +104,7 @@ class Connection:
         self.pacing = FloodPacing(self.config.flood_rate, self.config.flood_burst, self.clock)
         self.output: Output | None = None
         self.write: Callable[[bytes], None] = _discard
-        """Send bytes after everything written before: :meth:`Output.write` while the
+        """Send bytes after everything written before: :meth:`Output.writer`'s while the
         connection is open, nothing before it starts or once it closes."""
         self.transport: Any = None
         self.closing = False
@@ -142,7 +142,7 @@ class Connection:
             # Chat lines are small and wanted at once: no Nagle delay.
             transport.setTcpNoDelay(True)
         self.output = Output(transport, self.config.sendq, self._overflowed)
-        self.write = self.output.write
+        self.write = self.output.writer()
         self._handshake = self.clock.callLater(self.config.handshake_timeout, self._expired)
 
     def lost(self) -> None:

@@ -2,14 +2,13 @@
 
 ``transport.write`` only queues: the bytes go out when the reactor next
 finds the socket writable, one reactor round trip per write. A chat server
-writes many small lines, each wanted at once, so :func:`direct_sender`
+writes many small lines, each wanted at once, so :func:`direct_writer`
 gives, for a plain TCP transport, a function that hands the bytes to the
-socket itself and returns what the socket did not take, which the caller
-passes to ``transport.write`` at once::
+socket itself and passes what the socket did not take to ``queue`` (the
+caller's way through ``transport.write``), in one Python call per write::
 
-    rest = send_now(data)
-    if rest:
-        transport.write(rest)
+    write = direct_writer(transport, queue) or queue
+    write(data)
 
 Why the order holds: bytes go to the socket directly only while Twisted's
 buffers (``dataBuffer`` and the list counted by ``_tempDataLen``) hold
@@ -19,8 +18,8 @@ until the reactor has sent it all. A failed send returns the bytes whole
 and leaves the error to the transport, which meets it when it writes them
 and reports the connection lost.
 
-There is no direct sending (:func:`direct_sender` gives None, or the
-function returns the bytes whole) for:
+There is no direct sending (:func:`direct_writer` gives None, or the
+function passes the bytes whole to ``queue``) for:
 
 - TLS, whether the transport is a TLS wrapper (``ssl:`` endpoints) or TLS
   is started on the TCP connection later (checked at every call);
@@ -50,9 +49,12 @@ has it or none does: it is set by Twisted's own constructors), so that a connect
 is not made to look for it again."""
 
 
-def direct_sender(transport: Any) -> Callable[[bytes], bytes] | None:
-    """For a plain TCP transport, a function that sends bytes to its socket at once when
-    that keeps the order and returns what is left for ``transport.write``; else None."""
+def direct_writer(
+    transport: Any, queue: Callable[[bytes], None]
+) -> Callable[[bytes], None] | None:
+    """For a plain TCP transport, a function that writes bytes: to its socket at once when
+    that keeps the order, and what the socket does not take (all of them otherwise) to
+    ``queue``; else None."""
     kind = type(transport)
     usable = _USABLE.get(kind)
     if usable is None:
@@ -63,14 +65,18 @@ def direct_sender(transport: Any) -> Callable[[bytes], bytes] | None:
         return None
     # One object per connection (a closure would be four), which every garbage
     # collection of a server holding thousands of connections has to visit.
-    return partial(_send_now, transport, transport.socket)
+    return partial(_write, transport, transport.socket, queue)
 
 
-def _send_now(transport: Any, sock: socket.socket, data: bytes) -> bytes:
-    if transport.dataBuffer or transport._tempDataLen or transport.TLS:
-        return data
-    try:
-        sent = sock.send(data)
-    except OSError:
-        return data
-    return data[sent:] if sent else data
+def _write(
+    transport: Any, sock: socket.socket, queue: Callable[[bytes], None], data: bytes
+) -> None:
+    if not (transport.dataBuffer or transport._tempDataLen or transport.TLS):
+        try:
+            sent = sock.send(data)
+        except OSError:
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    queue(data)

@@ -1,8 +1,8 @@
 """A connection's output: sent at once where possible, and bounded for a peer that does not read.
 
 :class:`Output` writes a connection's bytes: straight to a plain TCP
-socket while nothing waits in Twisted's buffer
-(:func:`~chat.session.direct_write.direct_sender`), else through the
+socket while nothing waits in Twisted's buffer (:meth:`Output.writer`, made
+by :func:`~chat.session.direct_write.direct_writer`), else through the
 transport. It registers itself as the transport's streaming producer, so
 the transport tells it when its buffer fills (``pauseProducing``) and when
 it has drained (``resumeProducing``); what is written in between is
@@ -19,14 +19,14 @@ from typing import Any
 from twisted.internet import interfaces
 from zope.interface import implementer
 
-from chat.session.direct_write import direct_sender
+from chat.session.direct_write import direct_writer
 
 
 @implementer(interfaces.IPushProducer)
 class Output:
     """Writes one connection's bytes and watches how many wait."""
 
-    __slots__ = ("_overflowed", "_send_now", "blocked", "limit", "queued", "transport")
+    __slots__ = ("_overflowed", "blocked", "limit", "queued", "transport")
 
     def __init__(self, transport: Any, limit: int, overflowed: Callable[[], None]) -> None:
         self.transport = transport
@@ -36,17 +36,19 @@ class Output:
         """The transport's buffer is full: the peer reads slower than it is written to."""
         self.queued = 0
         """Bytes written since the buffer last filled, while it has not drained."""
-        self._send_now = direct_sender(transport)
         transport.registerProducer(self, True)
 
+    def writer(self) -> Callable[[bytes], None]:
+        """How to send bytes after everything written before them: straight to the socket
+        where that keeps the order, the rest by :meth:`write`. One Python call per write
+        (every delivery to every member comes this way); the output does not keep it, as
+        it refers to the output."""
+        return direct_writer(self.transport, self.write) or self.write
+
     def write(self, data: bytes) -> None:
-        """Send ``data`` after everything written before it."""
+        """Send ``data`` through the transport, after everything written before it."""
         if not data:
             return
-        if self._send_now is not None:
-            data = self._send_now(data)
-            if not data:
-                return
         self.transport.write(data)
         if self.blocked:
             self.queued += len(data)

@@ -28,7 +28,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
-from chat.session.direct_write import direct_sender
+from chat.session.direct_write import direct_writer
 from chat.testing import Chat
 from tests.support.certificates import write_self_signed
 
@@ -106,16 +106,19 @@ def _nothing_arrives(peer: socket.socket) -> bool:
 
 
 def _writer(transport: Any) -> Callable[[bytes], None]:
-    """A write as the chat protocol does it: what the direct sending leaves, to the transport."""
-    send_now = direct_sender(transport)
-    assert send_now is not None
-
-    def write(data: bytes) -> None:
-        rest = send_now(data)
-        if rest:
-            transport.write(rest)
-
+    """A write as a connection's output does it: what the direct sending leaves, to the
+    transport."""
+    write = direct_writer(transport, transport.write)
+    assert write is not None
     return write
+
+
+def _queued_by(transport: Any) -> tuple[Callable[[bytes], None], list[bytes]]:
+    """A direct writer whose queue only keeps what it is given."""
+    queued: list[bytes] = []
+    write = direct_writer(transport, queued.append)
+    assert write is not None
+    return write, queued
 
 
 def _tls_context(folder: Path) -> DefaultOpenSSLContextFactory:
@@ -130,7 +133,7 @@ def test_with_an_empty_buffer_the_bytes_go_to_the_socket_at_once(ports: _Ports) 
     with _connect(port) as peer:
         transport = ports.accept(port)
         assert type(transport) is tcp.Server
-        assert direct_sender(transport) is not None
+        assert direct_writer(transport, transport.write) is not None
         _writer(transport)(b"hello\r\n")
         assert transport._tempDataLen == 0 and transport.dataBuffer == b""
         assert peer.recv(1024) == b"hello\r\n"
@@ -172,9 +175,9 @@ def test_a_failed_send_leaves_the_bytes_and_the_error_to_the_transport(ports: _P
     transport = ports.accept(port)
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     peer.close()
-    send_now = direct_sender(transport)
-    assert send_now is not None
-    assert send_now(b"after the reset") == b"after the reset"
+    write, queued = _queued_by(transport)
+    write(b"after the reset")
+    assert queued == [b"after the reset"]
 
 
 def test_tls_endpoints_have_no_direct_sending(ports: _Ports, tmp_path: Path) -> None:
@@ -183,7 +186,7 @@ def test_tls_endpoints_have_no_direct_sending(ports: _Ports, tmp_path: Path) -> 
     port = ports.listen_tcp(tls_factory)
     with _connect(port):
         tls = ports.accept(port).protocol.wrappedProtocol.transport
-        assert direct_sender(tls) is None
+        assert direct_writer(tls, tls.write) is None
 
 
 def test_tls_started_later_switches_the_direct_sending_off(ports: _Ports, tmp_path: Path) -> None:
@@ -191,10 +194,10 @@ def test_tls_started_later_switches_the_direct_sending_off(ports: _Ports, tmp_pa
     port = ports.listen_tcp()
     with _connect(port) as peer:
         transport = ports.accept(port)
-        send_now = direct_sender(transport)
-        assert send_now is not None
+        write, queued = _queued_by(transport)
         transport.startTLS(_tls_context(tmp_path))
-        assert send_now(b"secret") == b"secret"
+        write(b"secret")
+        assert queued == [b"secret"]
         assert _nothing_arrives(peer)
 
 
@@ -206,12 +209,12 @@ def test_unix_sockets_have_no_direct_sending(ports: _Ports, tmp_path: Path) -> N
         peer.connect(str(path))
         transport = ports.accept(port)
         assert isinstance(transport, tcp.Server)
-        assert direct_sender(transport) is None
+        assert direct_writer(transport, transport.write) is None
 
 
 def test_other_transports_have_no_direct_sending() -> None:
     """Anything not a Twisted TCP transport (here a test's StringTransport) is left alone."""
-    assert direct_sender(StringTransport()) is None
+    assert direct_writer(StringTransport(), StringTransport().write) is None
 
 
 def test_the_chat_protocol_greets_through_the_direct_sending(ports: _Ports) -> None:
