@@ -93,6 +93,14 @@ class History:
         """The last ``count`` entries of ``room``, oldest first."""
         return defer.execute(self._recent, room, count)
 
+    def recent_now(self, room: str, count: int) -> list[Said] | None:
+        """:meth:`read_recent`'s answer, at once; None if reading it failed (the store could
+        not be read: :meth:`read_recent` fails the same way, and says why)."""
+        try:
+            return self._recent(room, count)
+        except Exception:
+            return None
+
     def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
         """Entries of ``room`` with an id above ``after``, oldest first, and whether
         entries after ``after`` were already dropped (the gap is larger than what is kept)."""

@@ -864,13 +864,14 @@ class Registry:
         made: a join storm's welcomes need none), else as a Deferred."""
         upto = self.sequencer.last_id
         if after is None:
-            recent = self.history.read_recent(room.key, self.replay)
-            if recent.called and type(recent.result) is list:
-                # Answered already (history in memory): shown now, no place held for it.
-                entries = _said_by(recent.result, upto)
+            at_once = self.history.recent_now(room.key, self.replay)
+            if at_once is not None:
+                # The store has it (history in memory): shown now, no place held for it.
+                entries = _said_by(at_once, upto)
                 if entries:
                     member.outbox.put(_history_batch(room, CatchUp(entries, False)))
                 return len(entries)
+            recent = self.history.read_recent(room.key, self.replay)
             place = member.outbox.reserve()
             return recent.addCallbacks(
                 self._show_recent, self._show_nothing,

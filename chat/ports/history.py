@@ -8,7 +8,9 @@ entries of *this* room are gone.
 
 Recording is on the path of every message and is synchronous (an
 implementation writes later, in the background). Reads return Deferreds: a
-remote store must wait for them. A store keeps at most :attr:`keep` entries
+remote store must wait for them; a store that has a room's recent entries at
+once gives them by :meth:`HistoryStore.recent_now` too (a remote one gives
+None). A store keeps at most :attr:`keep` entries
 of a room ready to read; older ones may be gone.
 
 Implementation: :class:`chat.history.History`, rooms in memory (an LRU of
@@ -50,6 +52,11 @@ class HistoryStore(Protocol):
     def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
         """The last ``count`` entries of ``room`` (at most :attr:`keep`), oldest
         first; none for a ``count`` of 0 or less."""
+
+    def recent_now(self, room: str, count: int) -> list[Said] | None:
+        """What :meth:`read_recent` would answer, if the store has it at once (its rooms
+        in memory), else None: then :meth:`read_recent` must be asked, and waited for.
+        Every join shows its room's recent history; this makes no Deferred for it."""
 
     def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
         """Exactly the kept entries of ``room`` with an id above ``after``, oldest

@@ -281,6 +281,10 @@ class RedisHistory:
         written.addErrback(self._not_written, room, said.id)
         written.addBoth(self._answered, written)
 
+    def recent_now(self, room: str, count: int) -> list[Said] | None:
+        """None: Redis must be asked (:meth:`read_recent`)."""
+        return None
+
     def read_recent(
         self, room: str, count: int, upto: int | None = None
     ) -> defer.Deferred[list[Said]]:

@@ -258,6 +258,10 @@ class RedisRooms(RedisBus[RoomEvent]):
     def record(self, room: str, said: Said) -> None:
         """Nothing: publishing ``said`` keeps it, in the same call that numbers it."""
 
+    def recent_now(self, room: str, count: int) -> list[Said] | None:
+        """None: Redis must be asked (:meth:`read_recent`)."""
+        return None
+
     def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
         """The last ``count`` entries of ``room`` up to where this node delivers it."""
         return self._delivered_upto(room).addCallback(

@@ -68,6 +68,15 @@ class HistoryStoreContract:
         assert isinstance(store.read_recent("lobby", 5), defer.Deferred)
         assert isinstance(store.read_since("lobby", 0), defer.Deferred)
 
+    def test_recent_entries_had_at_once_are_those_read(self) -> None:
+        """recent_now is None (the store must be read) or exactly what read_recent answers,
+        for a room spoken in, a count above what it holds, none asked, and a silent room."""
+        store = self.make(keep=10)
+        self.said(store, "lobby", 4)
+        for room, wanted in (("lobby", 3), ("lobby", 8), ("lobby", 0), ("empty", 5)):
+            at_once = store.recent_now(room, wanted)
+            assert at_once is None or at_once == self.recent(store, room, wanted)
+
     def test_a_room_never_spoken_in_has_no_history(self) -> None:
         """Nothing recent, nothing since 0, and nothing missed."""
         store = self.make(keep=10)

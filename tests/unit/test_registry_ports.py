@@ -44,6 +44,9 @@ class LaterHistory:
     def read_recent(self, room: str, count: int) -> defer.Deferred[list[Said]]:
         return self._later(self.history.read_recent, room, count)
 
+    def recent_now(self, room: str, count: int) -> list[Said] | None:
+        return None
+
     def read_since(self, room: str, after: int) -> defer.Deferred[CatchUp]:
         return self._later(self.history.read_since, room, after)
 
