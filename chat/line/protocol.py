@@ -204,7 +204,8 @@ class LineProtocol(Commands, LineReceiver):
     def _handle_line(self, line: bytes) -> None:
         """Nicknames and commands are read as typed; what is relayed is made relayable."""
         typed = decode(line.removesuffix(CR))
-        member = self.connection.member
+        session = self.connection.session
+        member = None if session is None else session.member
         if member is None:
             if self._password_for is not None and not _leaves_the_password_prompt(typed):
                 self._give_password(self._password_for, typed)
@@ -273,7 +274,8 @@ class LineProtocol(Commands, LineReceiver):
             self.pauseProducing()
 
     def _joined(self, session: ChatSession) -> None:
-        self._stop_asking_for_password()
+        if self._password_for is not None:
+            self._stop_asking_for_password()
 
     def _not_joined(self, failure: Failure, nick: str) -> None:
         if failure.check(PasswordRequiredError, WrongPasswordError):

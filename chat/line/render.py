@@ -523,7 +523,10 @@ def encode_batch(batch: Batch, with_ids: bool = False) -> bytes:
 
 
 def _encode(lines: Iterable[str]) -> bytes:
-    return "".join(line + "\r\n" for line in lines if line).encode()
+    # Empty lines (events shown as nothing) are left out; no generator, whose frame
+    # would be resumed once per line of every batch.
+    text = "\r\n".join(filter(None, lines))
+    return (text + "\r\n").encode() if text else b""
 
 
 def encode_line(text: str) -> bytes:

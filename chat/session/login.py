@@ -420,22 +420,24 @@ class ChatRealm:
         nick = bytes(avatar_id).decode("utf-8", "surrogateescape")
         if isinstance(avatar_id, GuestName):
             # The guest checker has checked the nickname, and found it has no account.
-            return self._arrive(None, nick, arrival)
+            return self.arrive_checked(None, nick, arrival)
         fault = nickname_fault(nick)
         if fault is not None:
             raise NicknameInvalidError(nick, fault)
         if self.accounts is None:
-            return self._arrive(None, nick, arrival)
+            return self.arrive_checked(None, nick, arrival)
         if isinstance(avatar_id, ExternalName):
             external = Account(nick, fold(nick), 0.0, False, external=True)
-            return self._arrive(external, nick, arrival)
-        return self.accounts.find(nick).addCallback(self._arrive, nick, arrival)
+            return self.arrive_checked(external, nick, arrival)
+        return self.accounts.find(nick).addCallback(self.arrive_checked, nick, arrival)
 
-    def _arrive(
+    def arrive_checked(
         self, account: Account | None, nick: str, arrival: Arrival
     ) -> ChatSession | defer.Deferred[ChatSession]:
-        """Only the account's own login reaches here with a registered ``nick`` (the
-        guest checker refuses it): it takes the spelling of the account."""
+        """:meth:`arrive` of ``nick`` once checked: as ``account``, or as a guest (None)
+        whose nickname the guest checker found valid and with no account (the server's
+        way in for a guest, with no avatar id to decode). Only the account's own login
+        reaches here with a registered ``nick``: it takes the spelling of the account."""
         if account is not None:
             nick = account.name
         key = fold(nick)

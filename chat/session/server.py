@@ -34,7 +34,7 @@ from chat.local.directory import LocalDirectory
 from chat.moderation import Moderation
 from chat.ports.directory import Directory
 from chat.session.admission import LOCAL, Admission, Refusal, ServerFull, Ticket
-from chat.session.checkers import Guest, GuestChecker, IGuest, chat_portal
+from chat.session.checkers import Guest, GuestChecker, GuestName, IGuest, chat_portal
 from chat.session.login import Arrival, ChatRealm, ChatSession, IChatSession, avatar_session
 from chat.session.moderator import ModerationRules, Moderator
 
@@ -108,6 +108,8 @@ class ChatServer:
         avatar_id = checker.avatar_id_of(nick)
         # The answer's own type is tested, not Deferred: an isinstance of Deferred, an
         # ABC, costs a Python call in every handshake.
+        if type(avatar_id) is GuestName:
+            return realm.arrive_checked(None, nick, arrival)
         if isinstance(avatar_id, bytes):
             return realm.arrive(avatar_id, arrival)
         return avatar_id.addCallback(realm.arrive, arrival)
