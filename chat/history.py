@@ -96,6 +96,10 @@ class History:
     def recent_now(self, room: str, count: int) -> list[Said] | None:
         """:meth:`read_recent`'s answer, at once; None if reading it failed (the store could
         not be read: :meth:`read_recent` fails the same way, and says why)."""
+        cached = self._rooms.get(room)
+        if cached is not None and count > 0:
+            self._rooms.move_to_end(room)
+            return list(cached.entries)[-count:]
         try:
             return self._recent(room, count)
         except Exception:

@@ -867,7 +867,7 @@ class Registry:
             at_once = self.history.recent_now(room.key, self.replay)
             if at_once is not None:
                 # The store has it (history in memory): shown now, no place held for it.
-                entries = _said_by(at_once, upto)
+                entries = _said_by(at_once, upto) if at_once else at_once
                 if entries:
                     member.outbox.put(_history_batch(room, CatchUp(entries, False)))
                 return len(entries)
