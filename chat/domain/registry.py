@@ -625,7 +625,9 @@ class Registry:
         member's current room); the member gets its id as :class:`Sent`. With ``outside``
         the member need not be in ``room`` (a room that allows it: the caller's rule), which
         must have members here."""
-        target = self._speech_room(member, room, outside)
+        target = member.room if room is None else None
+        if target is None:
+            target = self._speech_room(member, room, outside)
         said = Message(member.nick, text, self.sequencer.next_id(), self._now())
         self._speak(target, member, said)
 

@@ -150,7 +150,8 @@ class LineProtocol(Commands, LineReceiver):
             for index, line in enumerate(lines):
                 if closing.closing:
                     return
-                if self.paused or not self.connection.pacing.take():
+                pacing = self.connection.pacing
+                if self.paused or (pacing.rate > 0 and not pacing.take()):
                     self._buffer = b"\n".join(lines[index:]) + b"\n" + self._buffer
                     self._pause_for_flood()
                     break

@@ -61,8 +61,11 @@ class LocalBus(Generic[Event]):
         if not subscribers:
             return
         if len(subscribers) == 1:
-            (only,) = subscribers
-            self._call(only, room, event)
+            (only,) = subscribers  # the registry, for every message: called with no helper
+            try:
+                only(room, event)
+            except Exception:
+                log.failure("bus: a subscriber of {room} failed", room=room)
             return
         for subscriber in list(subscribers):
             if subscriber in subscribers:
