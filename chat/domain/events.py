@@ -3,8 +3,11 @@
 The domain (:mod:`chat.domain.registry`) speaks only in these events and
 never in sentences; each front end renders them its own way (the line
 protocol, in :mod:`chat.line.render`, as the lines of the wire contract).
-Every event is a frozen slotted dataclass whose fields are the whole fact:
-who, which room, how many, why.
+Every event is a slotted dataclass whose fields are the whole fact: who,
+which room, how many, why; none is changed once made. They are frozen, but
+for the events made for every message said (:class:`Message`,
+:class:`Action`, :class:`Sent`), which compare and hash the same way but
+are not frozen: a frozen dataclass is three to four times slower to make.
 
 :class:`Notice` and :class:`Error` carry free text: they are for a front
 end's own wording (greetings, prompts, replies to commands), never made by
@@ -16,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Message:
     """Something a member said to a room.
 
@@ -30,7 +33,7 @@ class Message:
     time: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Action:
     """Something a member did (``/me``) in a room."""
 
@@ -51,7 +54,7 @@ class Past:
     said: Said
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Sent:
     """The id a member's own message or action was given, told to that member."""
 
