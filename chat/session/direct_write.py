@@ -71,6 +71,8 @@ def direct_writer(
 def _write(
     transport: Any, sock: socket.socket, queue: Callable[[bytes], None], data: bytes
 ) -> None:
+    if not data:
+        return  # a batch rendered as nothing (a sender's own acks, ids off): no system call
     if not (transport.dataBuffer or transport._tempDataLen or transport.TLS):
         try:
             sent = sock.send(data)

@@ -167,6 +167,35 @@ def test_what_the_socket_does_not_take_is_queued_and_later_writes_wait_behind_it
         assert bytes(received) == expected
 
 
+class _CountedSends:
+    """A socket whose sends are counted, passed on to the real one."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sends: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        self.sends.append(data)
+        return self.sock.send(data)
+
+
+def test_nothing_to_write_is_not_sent(ports: _Ports) -> None:
+    """Writing no bytes (a batch that renders as nothing) makes no send and queues nothing;
+    the next bytes arrive as usual."""
+    port = ports.listen_tcp()
+    with _connect(port) as peer:
+        transport = ports.accept(port)
+        counted = _CountedSends(transport.socket)
+        real, transport.socket = transport.socket, counted
+        write, queued = _queued_by(transport)
+        transport.socket = real
+        write(b"")
+        assert counted.sends == [] and queued == []
+        write(b"next\r\n")
+        assert counted.sends == [b"next\r\n"]
+        assert peer.recv(1024) == b"next\r\n"
+
+
 def test_a_failed_send_leaves_the_bytes_and_the_error_to_the_transport(ports: _Ports) -> None:
     """A peer that has reset the connection makes the send fail: nothing is raised, and the
     bytes are returned whole, for the transport, which meets the error when it writes them."""
