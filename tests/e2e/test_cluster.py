@@ -69,6 +69,17 @@ def users() -> Iterator[list[LineConnection]]:
         user.close()
 
 
+def _two_in_a_room_elsewhere(
+    nodes: list[RunningServer], name: str, users: list[LineConnection]
+) -> RunningServer:
+    """``name``1 on the first node and ``name``2 on the second, both in the room ``name``;
+    the third node, where neither is."""
+    one, two, three = nodes
+    _user(one, f"{name}1", name, users)
+    _user(two, f"{name}2", name, users)
+    return three
+
+
 def _user(
     node: RunningServer, nick: str, room: str, users: list[LineConnection], ids: bool = False
 ) -> LineConnection:
@@ -185,9 +196,7 @@ def test_rooms_counts_every_nodes_members(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:
     """/rooms on a node lists a room whose members are all on other nodes, with their count."""
-    one, two, three = nodes
-    _user(one, "census1", "census", users)
-    _user(two, "census2", "census", users)
+    three = _two_in_a_room_elsewhere(nodes, "census", users)
     asker = three.connect("census3")
     users.append(asker)
     asker.send_line("/rooms")
@@ -200,9 +209,7 @@ def test_the_welcome_counts_who_is_online_on_every_node(
     nodes: list[RunningServer], users: list[LineConnection]
 ) -> None:
     """A user welcomed on the third node is told of those online on the other two too."""
-    one, two, three = nodes
-    _user(one, "count1", "counting", users)
-    _user(two, "count2", "counting", users)
+    three = _two_in_a_room_elsewhere(nodes, "count", users)
     third = LineConnection(three.host, three.port)
     users.append(third)
     third.expect(lambda line: "nickname" in line)
