@@ -625,9 +625,7 @@ class Registry:
         member's current room); the member gets its id as :class:`Sent`. With ``outside``
         the member need not be in ``room`` (a room that allows it: the caller's rule), which
         must have members here."""
-        target = member.room if room is None else None
-        if target is None:
-            target = self._speech_room(member, room, outside)
+        target = self._speech_room(member, room, outside)
         said = Message(member.nick, text, self.sequencer.next_id(), self._now())
         self._speak(target, member, said)
 
@@ -642,6 +640,8 @@ class Registry:
 
     def _speech_room(self, member: Member, room: str | None, outside: bool) -> Room:
         """Where ``member`` speaks: one of its rooms, or with ``outside`` any room here."""
+        if room is None and member.room is not None:
+            return member.room  # its current room, as with every message said
         if outside and room is not None:
             found = self.rooms.get(fold(room_name(room)))
             if found is None:

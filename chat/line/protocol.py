@@ -150,8 +150,7 @@ class LineProtocol(Commands, LineReceiver):
             for index, line in enumerate(lines):
                 if closing.closing:
                     return
-                pacing = self.connection.pacing
-                if self.paused or (pacing.rate > 0 and not pacing.take()):
+                if self.paused or not self.connection.pacing.take():
                     self._buffer = b"\n".join(lines[index:]) + b"\n" + self._buffer
                     self._pause_for_flood()
                     break
@@ -275,8 +274,7 @@ class LineProtocol(Commands, LineReceiver):
             self.pauseProducing()
 
     def _joined(self, session: ChatSession) -> None:
-        if self._password_for is not None:
-            self._stop_asking_for_password()
+        self._stop_asking_for_password()
 
     def _not_joined(self, failure: Failure, nick: str) -> None:
         if failure.check(PasswordRequiredError, WrongPasswordError):
